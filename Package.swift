@@ -1,0 +1,65 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers, arrows pointing down:
+//   executables (sysbox-runc, sysbox-mgr)
+//     -> Runtime, Manager            (lifecycle verbs, daemon)
+//       -> Mounts, Cgroups, Seccomp, IPC, IDRanges
+//         -> OCI, SysboxCore         (plain types; errors + syscall layer)
+//           -> CShim, CSeccomp, CCap (C: pre-thread namespace stage, macros, system libraries)
+let package = Package(
+    name: "sysboxd",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "sysbox-runc", targets: ["sysbox-runc"]),
+        .executable(name: "sysbox-mgr", targets: ["sysbox-mgr"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C and system libraries
+        .target(name: "CShim", path: "Sources/CShim"),
+        .systemLibrary(name: "CSeccomp", path: "Sources/CSeccomp", pkgConfig: "libseccomp",
+                       providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(name: "CCap", path: "Sources/CCap", pkgConfig: "libcap",
+                       providers: [.apt(["libcap-dev"])]),
+
+        // Leaves
+        .target(name: "SysboxCore", dependencies: ["CShim", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "OCI"),
+        .target(name: "IDRanges", dependencies: ["SysboxCore"]),
+        .target(name: "Cgroups", dependencies: ["SysboxCore", "OCI"]),
+        .target(name: "Mounts", dependencies: ["SysboxCore", "OCI", "CShim"]),
+        .target(name: "Seccomp", dependencies: ["SysboxCore", "OCI", "CSeccomp", "CShim"]),
+        .target(name: "IPC", dependencies: ["SysboxCore", "CShim"]),
+
+        // Orchestration
+        .target(name: "Runtime", dependencies: [
+            "SysboxCore", "OCI", "Cgroups", "Mounts", "Seccomp", "IPC", "CShim", "CCap",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Manager", dependencies: [
+            "SysboxCore", "IPC", "IDRanges", .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Executables
+        .executableTarget(name: "sysbox-runc", dependencies: [
+            "Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "sysbox-mgr", dependencies: [
+            "Manager", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Tests: one target per module
+        .testTarget(name: "OCITests", dependencies: ["OCI"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "IDRangesTests", dependencies: ["IDRanges"]),
+        .testTarget(name: "CgroupsTests", dependencies: ["Cgroups"]),
+        .testTarget(name: "MountsTests", dependencies: ["Mounts"]),
+        .testTarget(name: "SeccompTests", dependencies: ["Seccomp"]),
+        .testTarget(name: "IPCTests", dependencies: ["IPC"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
+        .testTarget(name: "ManagerTests", dependencies: ["Manager"]),
+    ]
+)

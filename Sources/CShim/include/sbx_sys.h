@@ -1,0 +1,39 @@
+// sbx_sys: syscalls Swift cannot reach (hidden behind _GNU_SOURCE, variadic, or without a wrapper).
+#ifndef SBX_SYS_H
+#define SBX_SYS_H
+#include <sys/types.h>
+#include <stdint.h>
+
+int sbx_unshare(int flags);
+int sbx_setns(int fd, int nstype);
+int sbx_pivot_root(const char *new_root, const char *put_old);
+int sbx_setresuid(uid_t r, uid_t e, uid_t s);
+int sbx_setresgid(gid_t r, gid_t e, gid_t s);
+int sbx_setgroups(size_t n, const gid_t *groups);
+int sbx_pidfd_open(pid_t pid);
+int sbx_pidfd_send_signal(int pidfd, int sig);
+int sbx_pidfd_getfd(int pidfd, int targetfd);
+int sbx_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5);
+int sbx_close_range_cloexec(unsigned int first);
+int sbx_set_cloexec(int fd, int on);
+int sbx_fcntl_int(int fd, int cmd, int arg);
+int sbx_ioctl_int(int fd, unsigned long req, int arg);
+int sbx_ioctl_ptr(int fd, unsigned long req, void *arg);
+/// Sets a pty's window size (TIOCSWINSZ).
+int sbx_set_winsize(int fd, unsigned short rows, unsigned short cols);
+/// Opens the peer of a pty master (TIOCGPTPEER), unlocking it first (TIOCSPTLCK).
+int sbx_pty_peer(int master, int flags);
+/// The pts number of a pty master (TIOCGPTN).
+int sbx_pty_number(int master);
+int sbx_set_ctty(int fd);
+int sbx_execveat_fd(int fd, char *const argv[], char *const envp[]);
+int sbx_memfd_create(const char *name, unsigned int flags);
+/// Number of signal that SIGRTMIN+n is (glibc's SIGRTMIN is a function-like macro).
+int sbx_sigrtmin(void);
+int sbx_sigrtmax(void);
+/// The three ctl_* of `struct rlimit` setrlimit for a process (prlimit).
+int sbx_prlimit(pid_t pid, int resource, uint64_t soft, uint64_t hard);
+/// Whether the macro-valued WIFEXITED etc. hold; status decoded for Swift.
+int sbx_wait_exit_code(int status);   ///< exit code, or 128+signal
+int sbx_seccomp_notif_sync_wakeup(int listener);
+#endif

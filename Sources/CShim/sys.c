@@ -1,0 +1,80 @@
+#define _GNU_SOURCE
+#include "sbx_sys.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+#include <linux/close_range.h>
+#include <linux/seccomp.h>
+
+int sbx_unshare(int flags) { return unshare(flags); }
+int sbx_setns(int fd, int nstype) { return setns(fd, nstype); }
+int sbx_pivot_root(const char *n, const char *o) { return (int)syscall(SYS_pivot_root, n, o); }
+int sbx_setresuid(uid_t r, uid_t e, uid_t s) { return setresuid(r, e, s); }
+int sbx_setresgid(gid_t r, gid_t e, gid_t s) { return setresgid(r, e, s); }
+int sbx_setgroups(size_t n, const gid_t *g) { return setgroups(n, g); }
+int sbx_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+int sbx_pidfd_send_signal(int pidfd, int sig) { return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0); }
+int sbx_pidfd_getfd(int pidfd, int targetfd) { return (int)syscall(SYS_pidfd_getfd, pidfd, targetfd, 0); }
+int sbx_prctl(int o, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5) {
+    return prctl(o, a2, a3, a4, a5);
+}
+int sbx_close_range_cloexec(unsigned int first) {
+    return (int)syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC);
+}
+int sbx_set_cloexec(int fd, int on) {
+    int f = fcntl(fd, F_GETFD);
+    if (f < 0) return -1;
+    return fcntl(fd, F_SETFD, on ? (f | FD_CLOEXEC) : (f & ~FD_CLOEXEC));
+}
+int sbx_fcntl_int(int fd, int cmd, int arg) { return fcntl(fd, cmd, arg); }
+int sbx_ioctl_int(int fd, unsigned long req, int arg) { return ioctl(fd, req, arg); }
+int sbx_ioctl_ptr(int fd, unsigned long req, void *arg) { return ioctl(fd, req, arg); }
+int sbx_set_winsize(int fd, unsigned short rows, unsigned short cols) {
+    struct winsize ws = { rows, cols, 0, 0 };
+    return ioctl(fd, TIOCSWINSZ, &ws);
+}
+int sbx_pty_peer(int master, int flags) {
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0) return -1;
+    return ioctl(master, TIOCGPTPEER, flags);
+}
+int sbx_pty_number(int master) {
+    unsigned int n;
+    if (ioctl(master, TIOCGPTN, &n) < 0) return -1;
+    return (int)n;
+}
+int sbx_set_ctty(int fd) { return ioctl(fd, TIOCSCTTY, 0); }
+int sbx_execveat_fd(int fd, char *const argv[], char *const envp[]) {
+    return (int)syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
+}
+int sbx_memfd_create(const char *name, unsigned int flags) { return memfd_create(name, flags); }
+int sbx_sigrtmin(void) { return SIGRTMIN; }
+int sbx_sigrtmax(void) { return SIGRTMAX; }
+int sbx_prlimit(pid_t pid, int resource, uint64_t soft, uint64_t hard) {
+    struct rlimit r = { (rlim_t)soft, (rlim_t)hard };
+    return prlimit(pid, (__rlimit_resource_t)resource, &r, NULL);
+}
+int sbx_wait_exit_code(int status) {
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return -1;
+}
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+int sbx_seccomp_notif_sync_wakeup(int listener) {
+    return ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+}

@@ -1,0 +1,145 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import SysboxCore
+
+/// A typed message channel over a connected unix stream socket.
+///
+/// Frame: a 4-byte little-endian payload length, then the JSON payload. Fds travel as one
+/// SCM_RIGHTS message on the first sendmsg of the frame, so the receiver gets them with the header.
+///
+///     sender                                    receiver
+///       | sendmsg([len][json...], SCM_RIGHTS) -->  recvmsg(4 bytes + fds)
+///       |                                          read(len bytes) -> decode
+public struct Channel: ~Copyable {
+    public let fd: Int32
+    private let owned: Bool
+
+    /// Takes ownership of a connected socket.
+    public init(owning fd: Int32) { self.fd = fd; self.owned = true }
+    /// Uses a socket owned elsewhere.
+    public init(borrowing fd: Int32) { self.fd = fd; self.owned = false }
+    deinit { if owned { _ = close(fd) } }
+
+    /// A connected pair (SOCK_STREAM, both ends O_CLOEXEC).
+    public static func pair() throws(SysError) -> (Int32, Int32) {
+        var fds: [Int32] = [0, 0]
+        try sys("socketpair") { socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) }
+        return (fds[0], fds[1])
+    }
+
+    /// Connects to a unix socket path.
+    public static func connect(_ path: String) throws(SysError) -> Channel {
+        let s = try sys("socket", path) { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        var addr = try UnixAddress(path)
+        let r = withUnsafePointer(to: &addr.raw) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(s, $0, addr.length) }
+        }
+        if r < 0 {
+            let e = Errno.current
+            close(s)
+            throw SysError("connect", path, errno: e)
+        }
+        return Channel(owning: s)
+    }
+
+    public func send<M: Encodable>(_ message: M, fds: [Int32] = []) throws {
+        let payload = try JSONEncoder().encode(message)
+        var frame = [UInt8]()
+        frame.reserveCapacity(payload.count + 4)
+        let n = UInt32(payload.count)
+        frame += [UInt8(n & 0xff), UInt8((n >> 8) & 0xff), UInt8((n >> 16) & 0xff), UInt8(n >> 24)]
+        frame += payload
+        let sent = try sys("sendmsg") {
+            frame.withUnsafeBytes { b in fds.withUnsafeBufferPointer { f in
+                sbx_send_with_fds(fd, b.baseAddress, b.count, f.baseAddress, Int32(f.count))
+            } }
+        }
+        if sent < frame.count {
+            try Files.writeAll(fd, Array(frame[sent...]), "socket")
+        }
+    }
+
+    /// Receives one message and the fds sent with it (owned by the caller, O_CLOEXEC).
+    public func receive<M: Decodable>(_ type: M.Type) throws -> (M, [Int32]) {
+        var header = [UInt8](repeating: 0, count: 4)
+        var fds = [Int32](repeating: -1, count: 64)
+        var nfds: Int32 = 0
+        let got = try sys("recvmsg") {
+            header.withUnsafeMutableBytes { h in fds.withUnsafeMutableBufferPointer { f in
+                sbx_recv_with_fds(fd, h.baseAddress, 4, f.baseAddress, 64, &nfds)
+            } }
+        }
+        let received = Array(fds[0..<Int(nfds)])
+        if got == 0 { throw SysError("recvmsg", "peer closed", errno: .EPIPE) }
+        if got < 4 { try readExact(&header, from: got) }
+        let len = Int(header[0]) | Int(header[1]) << 8 | Int(header[2]) << 16 | Int(header[3]) << 24
+        guard len <= 64 << 20 else { throw SysError("recvmsg", "frame of \(len) bytes", errno: .EINVAL) }
+        var payload = [UInt8](repeating: 0, count: len)
+        try readExact(&payload, from: 0)
+        do {
+            return (try JSONDecoder().decode(M.self, from: Data(payload)), received)
+        } catch {
+            received.forEach { _ = close($0) }
+            throw error
+        }
+    }
+
+    private func readExact(_ buf: inout [UInt8], from start: Int) throws(SysError) {
+        var off = start
+        while off < buf.count {
+            let n = try sys("read", "socket") { buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + off, $0.count - off) } }
+            if n == 0 { throw SysError("read", "socket", errno: .EPIPE) }
+            off += n
+        }
+    }
+}
+
+/// sockaddr_un for a path.
+public struct UnixAddress {
+    public var raw = sockaddr_un()
+    public let length: socklen_t
+
+    public init(_ path: String) throws(SysError) {
+        raw.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        let cap = MemoryLayout.size(ofValue: raw.sun_path)
+        guard bytes.count < cap else { throw SysError("socket", path, errno: Errno(36)) }
+        withUnsafeMutableBytes(of: &raw.sun_path) { p in
+            for (i, b) in bytes.enumerated() { p[i] = b }
+            p[bytes.count] = 0
+        }
+        length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + 1)
+    }
+}
+
+/// A listening unix socket.
+public struct Listener: ~Copyable {
+    public let fd: Int32
+    public let path: String
+
+    /// Binds `path` (replacing a stale socket) with the given mode and listens.
+    public init(path: String, mode: mode_t = 0o600) throws(SysError) {
+        let s = try sys("socket", path) { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        unlink(path)
+        var addr = try UnixAddress(path)
+        let r = withUnsafePointer(to: &addr.raw) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, addr.length) }
+        }
+        if r < 0 { let e = Errno.current; close(s); throw SysError("bind", path, errno: e) }
+        chmod(path, mode)
+        if listen(s, 128) < 0 { let e = Errno.current; close(s); throw SysError("listen", path, errno: e) }
+        self.fd = s
+        self.path = path
+    }
+
+    /// Blocks for the next connection.
+    public func accept() throws(SysError) -> Channel {
+        let c = try sys("accept", path) { sbx_accept_cloexec(fd) }
+        return Channel(owning: c)
+    }
+
+    deinit { close(fd) }
+}

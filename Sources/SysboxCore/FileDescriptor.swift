@@ -1,0 +1,125 @@
+/// An owned file descriptor, closed exactly once when the owner goes away.
+public struct FD: ~Copyable {
+    public let raw: Int32
+    public init(_ raw: Int32) { self.raw = raw }
+
+    /// Gives up ownership without closing.
+    public consuming func take() -> Int32 {
+        let r = raw
+        discard self
+        return r
+    }
+    deinit { _ = Glibc.close(raw) }
+}
+
+public enum Files {
+    /// open(2) with O_CLOEXEC always added.
+    public static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0o644) throws(SysError) -> FD {
+        let fd = try sys("open", path) { Glibc.open(path, flags | O_CLOEXEC, mode) }
+        return FD(fd)
+    }
+
+    public static func read(_ path: String) throws(SysError) -> [UInt8] {
+        let fd = try open(path, O_RDONLY)
+        return try readAll(fd.raw, path)
+    }
+
+    public static func readString(_ path: String) throws(SysError) -> String {
+        String(decoding: try read(path), as: UTF8.self)
+    }
+
+    public static func readAll(_ fd: Int32, _ what: String) throws(SysError) -> [UInt8] {
+        var out = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = try sys("read", what) { buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
+            if n == 0 { return out }
+            out.append(contentsOf: buf[0..<n])
+        }
+    }
+
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], _ what: String) throws(SysError) {
+        var off = 0
+        while off < bytes.count {
+            let n = try sys("write", what) {
+                bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, bytes.count - off) }
+            }
+            off += n
+        }
+    }
+
+    /// Writes a whole file (truncating), e.g. a cgroup or /proc knob.
+    public static func write(_ path: String, _ text: String, flags: Int32 = O_WRONLY | O_CREAT | O_TRUNC, mode: mode_t = 0o644) throws(SysError) {
+        let fd = try open(path, flags, mode)
+        try writeAll(fd.raw, Array(text.utf8), path)
+    }
+
+    /// Writes to a temporary sibling and renames it into place, so readers see all or nothing.
+    public static func writeAtomic(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(SysError) {
+        let tmp = dirname(path) + "/." + basename(path) + ".tmp\(getpid())"
+        do {
+            let fd = try open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL, mode)
+            try writeAll(fd.raw, bytes, tmp)
+            _ = try sys("fsync", tmp) { fsync(fd.raw) }
+        } catch {
+            unlink(tmp)
+            throw error
+        }
+        do { try sys("rename", path) { rename(tmp, path) } } catch { unlink(tmp); throw error }
+    }
+
+    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// mkdir -p; existing directories are fine.
+    public static func mkdirAll(_ path: String, mode: mode_t = 0o755) throws(SysError) {
+        if path.isEmpty || isDirectory(path) { return }
+        let parent = dirname(path)
+        if parent != path { try mkdirAll(parent, mode: mode) }
+        if mkdir(path, mode) < 0 && errno != EEXIST { throw SysError("mkdir", path) }
+    }
+
+    /// rm -rf without following symlinks or crossing into mounts.
+    public static func removeAll(_ path: String) throws(SysError) {
+        var st = stat()
+        if lstat(path, &st) < 0 {
+            if errno == ENOENT { return }
+            throw SysError("lstat", path)
+        }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            for name in try list(path) { try removeAll(path + "/" + name) }
+            if rmdir(path) < 0 && errno != ENOENT { throw SysError("rmdir", path) }
+        } else if unlink(path) < 0 && errno != ENOENT {
+            throw SysError("unlink", path)
+        }
+    }
+
+    /// Directory entries except . and ..
+    public static func list(_ path: String) throws(SysError) -> [String] {
+        guard let d = opendir(path) else { throw SysError("opendir", path) }
+        defer { closedir(d) }
+        var names = [String]()
+        while let e = readdir(d) {
+            let name = withUnsafePointer(to: e.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    public static func dirname(_ path: String) -> String {
+        guard let i = path.lastIndex(of: "/") else { return "." }
+        if i == path.startIndex { return "/" }
+        return String(path[..<i])
+    }
+
+    public static func basename(_ path: String) -> String {
+        guard let i = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: i)...])
+    }
+}

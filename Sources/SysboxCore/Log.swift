@@ -1,0 +1,82 @@
+import Logging
+
+/// A swift-log handler writing runc-style JSON lines ({"level","msg","time"}) or text lines to a
+/// file: containerd's shim reads the last "level":"error" line of `--log` and shows it to the user.
+public struct LineLogHandler: LogHandler {
+    public enum Format: String, Sendable { case json, text }
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level
+    let fd: Int32
+    let format: Format
+
+    public init(fd: Int32, format: Format, level: Logger.Level) {
+        self.fd = fd
+        self.format = format
+        self.logLevel = level
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?,
+                    source: String, file: String, function: String, line: UInt) {
+        let all = metadata.merging(extra ?? [:]) { $1 }
+        let levelName: String
+        switch level {
+        case .trace, .debug: levelName = "debug"
+        case .info, .notice: levelName = "info"
+        case .warning: levelName = "warning"
+        case .error: levelName = "error"
+        case .critical: levelName = "fatal"
+        }
+        let text: String
+        switch format {
+        case .json:
+            var fields = "{\"level\":\"\(levelName)\",\"msg\":\(LineLogHandler.quote(message.description))"
+            for (k, v) in all.sorted(by: { $0.key < $1.key }) {
+                fields += ",\(LineLogHandler.quote(k)):\(LineLogHandler.quote(v.description))"
+            }
+            text = fields + ",\"time\":\"\(LineLogHandler.timestamp())\"}\n"
+        case .text:
+            let meta = all.sorted(by: { $0.key < $1.key }).map { " \($0.key)=\($0.value)" }.joined()
+            text = "time=\"\(LineLogHandler.timestamp())\" level=\(levelName) msg=\(LineLogHandler.quote(message.description))\(meta)\n"
+        }
+        try? Files.writeAll(fd, Array(text.utf8), "log")
+    }
+
+    /// A JSON string literal.
+    public static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 { out += "\\u00" + pad(String(u.value, radix: 16), 2) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+
+    /// RFC 3339 with nanoseconds, UTC, as logrus writes it.
+    public static func timestamp() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = ts.tv_sec
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        return "\(tmv.tm_year + 1900)-\(pad(tmv.tm_mon + 1, 2))-\(pad(tmv.tm_mday, 2))T\(pad(tmv.tm_hour, 2)):"
+            + "\(pad(tmv.tm_min, 2)):\(pad(tmv.tm_sec, 2)).\(pad(Int(ts.tv_nsec), 9))Z"
+    }
+}
+
+/// Left-pads with zeros to `width` digits.
+public func pad<T: BinaryInteger>(_ n: T, _ width: Int) -> String { pad(String(n), width) }
+public func pad(_ s: String, _ width: Int) -> String {
+    s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+}

@@ -23,6 +23,13 @@ public struct Channel: ~Copyable {
     public init(borrowing fd: Int32) { self.fd = fd; self.owned = false }
     deinit { if owned { _ = close(fd) } }
 
+    /// Gives up ownership of the socket without closing it.
+    public consuming func take() -> Int32 {
+        let f = fd
+        discard self
+        return f
+    }
+
     /// A connected pair (SOCK_STREAM, both ends O_CLOEXEC).
     public static func pair() throws(SysError) -> (Int32, Int32) {
         var fds: [Int32] = [0, 0]

@@ -83,15 +83,26 @@ public enum Files {
         if mkdir(path, mode) < 0 && errno != EEXIST { throw SysError("mkdir", path) }
     }
 
-    /// rm -rf without following symlinks or crossing into mounts.
+    /// rm -rf without following symlinks or crossing into other filesystems: a mount below `path`
+    /// makes the removal fail rather than empty what is mounted there.
     public static func removeAll(_ path: String) throws(SysError) {
         var st = stat()
         if lstat(path, &st) < 0 {
             if errno == ENOENT { return }
             throw SysError("lstat", path)
         }
+        try remove(path, st, dev: st.st_dev)
+    }
+
+    private static func remove(_ path: String, _ st: stat, dev: dev_t) throws(SysError) {
         if (st.st_mode & S_IFMT) == S_IFDIR {
-            for name in try list(path) { try removeAll(path + "/" + name) }
+            guard st.st_dev == dev else { throw SysError("rmdir", path, errno: .EBUSY) }
+            for name in try list(path) {
+                var cst = stat()
+                let child = path + "/" + name
+                if lstat(child, &cst) < 0 { if errno == ENOENT { continue }; throw SysError("lstat", child) }
+                try remove(child, cst, dev: dev)
+            }
             if rmdir(path) < 0 && errno != ENOENT { throw SysError("rmdir", path) }
         } else if unlink(path) < 0 && errno != ENOENT {
             throw SysError("unlink", path)
@@ -122,4 +133,18 @@ public enum Files {
         guard let i = path.lastIndex(of: "/") else { return path }
         return String(path[path.index(after: i)...])
     }
+}
+
+extension String {
+    /// Without leading and trailing spaces, tabs and newlines.
+    public var trimmed: String {
+        let ws: Set<Character> = [" ", "\n", "\t", "\r"]
+        guard let s = firstIndex(where: { !ws.contains($0) }), let e = lastIndex(where: { !ws.contains($0) }) else { return "" }
+        return String(self[s...e])
+    }
+}
+
+/// Writes a line to standard error (fd 2) without touching C's stdio globals.
+public func printError(_ text: String) {
+    try? Files.writeAll(2, Array((text.hasSuffix("\n") ? text : text + "\n").utf8), "stderr")
 }

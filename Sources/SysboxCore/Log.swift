@@ -20,8 +20,11 @@ public struct LineLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?,
-                    source: String, file: String, function: String, line: UInt) {
+    public func log(event: LogEvent) {
+        write(level: event.level, message: event.message, extra: event.metadata)
+    }
+
+    func write(level: Logger.Level, message: Logger.Message, extra: Logger.Metadata?) {
         let all = metadata.merging(extra ?? [:]) { $1 }
         let levelName: String
         switch level {

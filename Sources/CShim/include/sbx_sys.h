@@ -4,6 +4,16 @@
 #include <sys/types.h>
 #include <stdint.h>
 
+/// Constants Swift cannot see (GNU-only or in headers it does not import).
+enum {
+    SBX_O_PATH = 010000000,
+    SBX_PR_SET_DUMPABLE = 4,
+    SBX_PR_SET_CHILD_SUBREAPER = 36,
+    SBX_PR_SET_NO_NEW_PRIVS = 38,
+};
+/// pipe2(O_CLOEXEC).
+int sbx_pipe_cloexec(int fds[2]);
+
 int sbx_unshare(int flags);
 int sbx_setns(int fd, int nstype);
 int sbx_pivot_root(const char *new_root, const char *put_old);

@@ -1,0 +1,44 @@
+import SysboxCore
+
+/// The cgroup hierarchies mounted on this host, from mountinfo.
+public struct CgroupLayout: Codable, Sendable, Equatable {
+    public struct Hierarchy: Codable, Sendable, Equatable {
+        public var mountpoint: String
+        /// v1 controllers (or "name=systemd"); empty for cgroup2.
+        public var controllers: [String]
+        public var version: Int
+    }
+    public var hierarchies: [Hierarchy]
+
+    /// Pure cgroup v2 (a single cgroup2 mount, no v1 controllers).
+    public var isUnified: Bool { hierarchies.allSatisfy { $0.version == 2 } }
+
+    public static func detect(mountinfo: String? = nil) throws -> CgroupLayout {
+        let text = try mountinfo ?? Files.readString("/proc/self/mountinfo")
+        var list: [Hierarchy] = []
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ").map(String.init)
+            guard let dash = parts.firstIndex(of: "-"), parts.count > dash + 3, parts.count > 4 else { continue }
+            let fstype = parts[dash + 1], mountpoint = parts[4]
+            if fstype == "cgroup2" {
+                list.append(Hierarchy(mountpoint: mountpoint, controllers: [], version: 2))
+            } else if fstype == "cgroup" {
+                let known: Set<String> = ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
+                                          "net_cls", "net_prio", "perf_event", "hugetlb", "rdma", "misc"]
+                let ctrls = parts[dash + 3].split(separator: ",").map(String.init)
+                    .filter { known.contains($0) || $0.hasPrefix("name=") }
+                guard !ctrls.isEmpty, !list.contains(where: { $0.controllers == ctrls }) else { continue }
+                list.append(Hierarchy(mountpoint: mountpoint, controllers: ctrls, version: 1))
+            }
+        }
+        guard !list.isEmpty else { throw CgroupError("no cgroup filesystem is mounted (see /proc/self/mountinfo)") }
+        return CgroupLayout(hierarchies: list)
+    }
+}
+
+/// A cgroup operation that failed: the file or directory and why.
+public struct CgroupError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

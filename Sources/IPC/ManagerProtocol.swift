@@ -1,0 +1,69 @@
+/// Messages between sysbox-runc and sysbox-mgr (one request, one response per connection).
+public enum ManagerRequest: Codable, Sendable {
+    case register(RegisterRequest)
+    case unregister(id: String)
+    case status
+    case ping
+}
+
+public enum ManagerResponse: Codable, Sendable {
+    case registered(Registration)
+    case ok
+    case status([ContainerEntry])
+    case error(String)
+}
+
+/// An id mapping as the OCI spec carries it (kept local so IPC does not depend on OCI).
+public struct IDMapping: Codable, Sendable, Equatable {
+    public var containerID: UInt32
+    public var hostID: UInt32
+    public var size: UInt32
+    public init(containerID: UInt32, hostID: UInt32, size: UInt32) {
+        self.containerID = containerID
+        self.hostID = hostID
+        self.size = size
+    }
+}
+
+public struct RegisterRequest: Codable, Sendable {
+    public var id: String
+    public var bundle: String
+    public var rootfs: String
+    /// Mappings the spec already carries (Docker userns-remap); nil to get an exclusive range.
+    public var uidMappings: [IDMapping]?
+    public var gidMappings: [IDMapping]?
+    public init(id: String, bundle: String, rootfs: String, uidMappings: [IDMapping]? = nil, gidMappings: [IDMapping]? = nil) {
+        self.id = id
+        self.bundle = bundle
+        self.rootfs = rootfs
+        self.uidMappings = uidMappings
+        self.gidMappings = gidMappings
+    }
+}
+
+/// The container's id range: container id 0 maps to uidStart/gidStart, `size` ids.
+public struct Registration: Codable, Sendable, Equatable {
+    public var uidStart: UInt32
+    public var gidStart: UInt32
+    public var size: UInt32
+    public init(uidStart: UInt32, gidStart: UInt32, size: UInt32) {
+        self.uidStart = uidStart
+        self.gidStart = gidStart
+        self.size = size
+    }
+}
+
+public struct ContainerEntry: Codable, Sendable, Equatable {
+    public var id: String
+    public var bundle: String
+    public var registration: Registration
+    public var exclusive: Bool
+    public var registered: String
+    public init(id: String, bundle: String, registration: Registration, exclusive: Bool, registered: String) {
+        self.id = id
+        self.bundle = bundle
+        self.registration = registration
+        self.exclusive = exclusive
+        self.registered = registered
+    }
+}

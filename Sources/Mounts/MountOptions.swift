@@ -1,0 +1,66 @@
+/// OCI mount options ("ro", "nosuid", "rbind", "rprivate", "size=64m"...) turned into mount(2) flags.
+public struct MountOptions: Equatable, Sendable {
+    public var flags: UInt = 0          ///< MS_* flags set
+    public var clearFlags: UInt = 0     ///< MS_* flags explicitly cleared ("rw", "suid"...)
+    public var propagation: [UInt] = [] ///< MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (+MS_REC)
+    public var data: [String] = []      ///< filesystem-specific options, joined with ","
+    public var isBind: Bool { flags & MountFlags.bind != 0 }
+    public var isRecursiveBind: Bool { isBind && flags & MountFlags.rec != 0 }
+    public var isReadOnly: Bool { flags & MountFlags.rdonly != 0 }
+
+    public init(_ options: [String]) {
+        for o in options {
+            if let f = MountOptions.setters[o] { flags |= f; clearFlags &= ~f }
+            else if let f = MountOptions.clearers[o] { clearFlags |= f; flags &= ~f }
+            else if let p = MountOptions.propagations[o] { propagation.append(p) }
+            else if o == "bind" { flags |= MountFlags.bind }
+            else if o == "rbind" { flags |= MountFlags.bind | MountFlags.rec }
+            else if o == "idmap" || o == "ridmap" || o.hasPrefix("tmpcopyup") { continue }
+            else { data.append(o) }
+        }
+    }
+
+    public var dataString: String { data.joined(separator: ",") }
+
+    static let setters: [String: UInt] = [
+        "ro": MountFlags.rdonly, "nosuid": MountFlags.nosuid, "nodev": MountFlags.nodev,
+        "noexec": MountFlags.noexec, "sync": MountFlags.synchronous, "dirsync": MountFlags.dirsync,
+        "remount": MountFlags.remount, "mand": MountFlags.mandlock, "noatime": MountFlags.noatime,
+        "nodiratime": MountFlags.nodiratime, "relatime": MountFlags.relatime,
+        "strictatime": MountFlags.strictatime, "silent": MountFlags.silent,
+    ]
+    static let clearers: [String: UInt] = [
+        "rw": MountFlags.rdonly, "suid": MountFlags.nosuid, "dev": MountFlags.nodev,
+        "exec": MountFlags.noexec, "async": MountFlags.synchronous, "atime": MountFlags.noatime,
+        "diratime": MountFlags.nodiratime, "norelatime": MountFlags.relatime,
+        "nostrictatime": MountFlags.strictatime, "nomand": MountFlags.mandlock, "loud": MountFlags.silent,
+    ]
+    static let propagations: [String: UInt] = [
+        "private": MountFlags.private, "rprivate": MountFlags.private | MountFlags.rec,
+        "shared": MountFlags.shared, "rshared": MountFlags.shared | MountFlags.rec,
+        "slave": MountFlags.slave, "rslave": MountFlags.slave | MountFlags.rec,
+        "unbindable": MountFlags.unbindable, "runbindable": MountFlags.unbindable | MountFlags.rec,
+    ]
+
+    /// rootfsPropagation value to flags; nil for an unknown value.
+    public static func propagation(_ name: String) -> UInt? { propagations[name] }
+}
+
+/// mount(2) flag values (linux/mount.h), spelled out so the planning code has no libc dependency.
+public enum MountFlags {
+    public static let rdonly: UInt = 1, nosuid: UInt = 2, nodev: UInt = 4, noexec: UInt = 8
+    public static let synchronous: UInt = 16, remount: UInt = 32, mandlock: UInt = 64, dirsync: UInt = 128
+    public static let nosymfollow: UInt = 256, noatime: UInt = 1024, nodiratime: UInt = 2048
+    public static let bind: UInt = 4096, move: UInt = 8192, rec: UInt = 16384, silent: UInt = 32768
+    public static let unbindable: UInt = 1 << 17, `private`: UInt = 1 << 18, slave: UInt = 1 << 19
+    public static let shared: UInt = 1 << 20, relatime: UInt = 1 << 21, strictatime: UInt = 1 << 24
+    /// Flags a remount of a bind mount in a user namespace must keep (they are locked, mount(2) EPERM).
+    public static let lockedOnRemount: UInt = rdonly | nosuid | nodev | noexec | noatime | nodiratime | relatime
+}
+
+extension MountOptions {
+    /// Every option name this parser understands (for `features`).
+    public static var knownNames: [String] {
+        Array(setters.keys) + Array(clearers.keys) + Array(propagations.keys) + ["bind", "rbind", "idmap", "ridmap", "tmpcopyup"]
+    }
+}

@@ -1,0 +1,84 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Cgroups
+import OCI
+import SysboxCore
+
+/// What the runtime remembers of a container between commands: `<root>/<id>/state.json`.
+struct ContainerRecord: Codable {
+    var id: String
+    var bundle: String
+    var rootfs: String
+    var pid: Int32
+    /// starttime (field 22 of /proc/PID/stat) of init, so a reused pid is never taken for it.
+    var pidStartTime: UInt64
+    var created: String
+    var annotations: [String: String]?
+    var cgroup: Cgroup
+    var spec: Spec
+    var uidStart: UInt32
+    var gidStart: UInt32
+    var idSize: UInt32
+    /// Registered with sysbox-mgr (and so must be unregistered on delete).
+    var managed: Bool
+    /// The rootfs was chown-shifted in place and must be shifted back on delete.
+    var chownedRootfs: Bool
+
+    static func path(_ dir: String) -> String { dir + "/state.json" }
+
+    static func load(dir: String, id: String) throws -> ContainerRecord {
+        let file = path(dir)
+        guard Files.exists(file) else { throw ContainerNotFound(id: id) }
+        let bytes = try Files.read(file)
+        return try JSONDecoder().decode(ContainerRecord.self, from: Data(bytes))
+    }
+
+    func save(dir: String) throws {
+        try Files.writeAtomic(ContainerRecord.path(dir), Array(try JSONEncoder().encode(self)), mode: 0o600)
+    }
+
+    /// The container's status as the OCI state reports it, from the live system.
+    func status(dir: String) -> ContainerStatus {
+        guard ProcStat.isAlive(pid: pid, startTime: pidStartTime) else { return .stopped }
+        if Files.exists(dir + "/exec.fifo") { return .created }
+        if cgroup.isFrozen() { return .paused }
+        return .running
+    }
+
+    func ociState(dir: String) -> State {
+        let s = status(dir: dir)
+        return State(ociVersion: ociVersion, id: id, status: s, pid: s == .stopped ? 0 : pid, bundle: bundle,
+                     annotations: annotations)
+    }
+}
+
+let ociVersion = "1.2.0"
+
+/// runc's wording: containerd matches "does not exist".
+struct ContainerNotFound: Error, CustomStringConvertible {
+    let id: String
+    var description: String { "container \(id) does not exist" }
+}
+
+/// /proc/PID/stat reading.
+enum ProcStat {
+    /// Field 22 (starttime) and field 3 (state) of /proc/PID/stat.
+    static func read(pid: Int32) -> (state: Character, startTime: UInt64)? {
+        guard let text = try? Files.readString("/proc/\(pid)/stat"),
+              let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3 (state); starttime is field 22 → index 19.
+        guard fields.count > 19, let st = UInt64(fields[19]), let state = fields[0].first else { return nil }
+        return (state, st)
+    }
+
+    static func isAlive(pid: Int32, startTime: UInt64) -> Bool {
+        guard pid > 0, let s = read(pid: pid) else { return false }
+        return s.startTime == startTime && s.state != "Z" && s.state != "X"
+    }
+}
+
+func rfc3339Now() -> String { LineLogHandler.timestamp() }

@@ -1,0 +1,209 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Cgroups
+import IPC
+import Logging
+import Mounts
+import OCI
+import SysboxCore
+
+/// `create`: builds the container up to the point where only the user's program is left to exec.
+public struct CreateOptions: Sendable {
+    public var id: String
+    public var bundle: String
+    public var pidFile: String?
+    public var consoleSocket: String?
+    public var noPivot = false
+    public var noNewKeyring = false
+    public var preserveFDs = 0
+    public init(id: String, bundle: String) { self.id = id; self.bundle = bundle }
+}
+
+public enum Create {
+    /// Returns the init's host pid.
+    @discardableResult
+    public static func run(_ ctx: RuntimeContext, _ o: CreateOptions) throws -> Int32 {
+        try validateID(o.id)
+        let dir = ctx.stateDir(o.id)
+        if Files.exists(dir) { throw RuntimeError("container with id exists: \(o.id)") }
+        let bundle = o.bundle.hasPrefix("/") ? o.bundle : currentDirectory() + "/" + o.bundle
+        var spec = try Spec.load(bundle: bundle)
+        try SystemSpec.adapt(&spec, bundle: bundle)
+        let rootPath = spec.root!.path
+        let rootfs = rootPath.hasPrefix("/") ? rootPath : bundle + "/" + rootPath
+        guard Files.isDirectory(rootfs) else {
+            throw RuntimeError("rootfs (\"\(rootfs)\") does not exist", hint: "fix root.path in \(bundle)/config.json")
+        }
+        let shift = try ShiftMode.select(spec: spec)
+        let rollback = Rollback()
+        defer { rollback.run() }
+
+        // The exclusive id range comes first: everything else is owned by it.
+        let manager = ManagerClient(socketPath: ctx.options.managerSocket)
+        let reg = try manager.register(RegisterRequest(
+            id: o.id, bundle: bundle, rootfs: rootfs,
+            uidMappings: spec.linux?.uidMappings?.map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) },
+            gidMappings: spec.linux?.gidMappings?.map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) }))
+        rollback.add("unregister") { try? manager.unregister(id: o.id) }
+        ctx.logger.debug("id range", metadata: ["uid": "\(reg.uidStart)", "gid": "\(reg.gidStart)", "size": "\(reg.size)"])
+
+        try Files.mkdirAll(ctx.options.root, mode: 0o711)
+        try sys("mkdir", dir) { mkdir(dir, 0o711) }
+        rollback.add("state dir") { try? Files.removeAll(dir) }
+        let fifoPath = dir + "/exec.fifo"
+        try sys("mkfifo", fifoPath) { mkfifo(fifoPath, 0o622) }
+        let fifo = try Files.open(fifoPath, Int32(SBX_O_PATH))
+
+        let cgroup = try Cgroup.resolve(cgroupsPath: spec.linux?.cgroupsPath, containerID: o.id,
+                                        layout: try CgroupLayout.detect(), systemd: ctx.options.systemdCgroup)
+        try cgroup.create()
+        rollback.add("cgroup") { try? cgroup.killAll(signal: SIGKILL); try? cgroup.destroy() }
+        if let r = spec.linux?.resources { try cgroup.apply(r) }
+
+        // The console socket travels to init, which sends the pty master over it.
+        var console: Int32? = nil
+        if let path = o.consoleSocket { console = try Channel.connect(path).take() }
+        defer { if let c = console { close(c) } }
+
+        // Namespaces: joined ones (a path in the spec) before the new user namespace, see ns.c.
+        var unshare: Int32 = 0
+        var joins: [(fd: Int32, type: Int32)] = []
+        defer { joins.forEach { close($0.fd) } }
+        for ns in spec.linux?.namespaces ?? [] {
+            if let path = ns.path {
+                let fd = try sys("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
+                joins.append((fd, SystemSpec.cloneFlag(ns.type)))
+            } else {
+                unshare |= SystemSpec.cloneFlag(ns.type)
+            }
+        }
+        joins.sort { ($0.type == Int32(CLONE_NEWUSER) ? 1 : 0) < ($1.type == Int32(CLONE_NEWUSER) ? 1 : 0) }
+
+        let spawn = try Spawn(.init(unshareFlags: unshare, joins: joins, becomeRoot: true, newSession: true,
+                                    preserveFDs: o.preserveFDs, argv: ["sysbox-runc", "init"], env: []))
+        rollback.add("stage A") { kill(spawn.stageA, SIGKILL) }
+        try cgroup.join(pid: spawn.stageA)
+        try spawn.send(Int32(SBX_SYNC_GO))
+
+        var rootfsSetup: RootfsSetup? = nil
+        if unshare & Int32(CLONE_NEWUSER) != 0 {
+            _ = try spawn.expect(Int32(SBX_SYNC_USERMAP))
+            try writeIDMaps(pid: spawn.stageA, spec: spec, reg: reg)
+            let userns = try Files.open("/proc/\(spawn.stageA)/ns/user", O_RDONLY)
+            rootfsSetup = try RootfsSetup.prepare(spec: spec, rootfs: rootfs, stateDir: dir, usernsFD: userns.raw,
+                                                  uid: reg.uidStart, gid: reg.gidStart, size: reg.size, mode: shift) {
+                ctx.logger.debug("\($0)")
+            }
+            rollback.add("rootfs") {
+                rootfsSetup?.releaseStaging()
+                if rootfsSetup?.chowned == true {
+                    try? Chown.shift(rootfs, uid: reg.uidStart, gid: reg.gidStart, size: reg.size, forward: false)
+                }
+            }
+            try spawn.send(Int32(SBX_SYNC_MAPPED))
+        }
+        let pid = try spawn.expect(Int32(SBX_SYNC_PID))
+        spawn.reapA()
+        rollback.add("init") { kill(pid, SIGKILL) }
+        try cgroup.delegate(uid: reg.uidStart, gid: reg.gidStart)
+        if let adj = spec.process?.oomScoreAdj {
+            // Lowering it needs CAP_SYS_RESOURCE in the host user namespace: report, do not fail.
+            do { try Files.write("/proc/\(pid)/oom_score_adj", "\(adj)", flags: O_WRONLY) } catch {
+                ctx.logger.warning("oom_score_adj \(adj) not applied: \(error)")
+            }
+        }
+
+        var plan = rootfsSetup?.plan ?? RootfsPlan(rootfs: rootfs, root: .bind(rootfs), readonly: spec.root?.readonly ?? false)
+        plan.cgroups = cgroup.containerMounts()
+        plan.noPivot = o.noPivot
+        let state = State(ociVersion: ociVersion, id: o.id, status: .creating, pid: pid, bundle: bundle,
+                          annotations: spec.annotations)
+        let runtimeHooks = (spec.hooks?.prestart ?? []) + (spec.hooks?.createRuntime ?? [])
+        let config = InitConfig(mode: .create, id: o.id, spec: spec, process: spec.process!, rootfs: plan,
+                                hasConsoleSocket: console != nil, hasExecFifo: true,
+                                waitForRuntimeHooks: !runtimeHooks.isEmpty, preserveFDs: o.preserveFDs,
+                                trapped: [], state: state)
+        let channel = Channel(borrowing: spawn.sync)
+        var fds: [Int32] = []
+        if let c = console { fds.append(c) }
+        fds.append(fifo.raw)
+        try channel.send(InitMessage.config(config), fds: fds)
+
+        try awaitReady(channel, runtimeHooks: runtimeHooks, spec: spec, state: state)
+        rootfsSetup?.releaseStaging()
+
+        let record = ContainerRecord(
+            id: o.id, bundle: bundle, rootfs: rootfs, pid: pid,
+            pidStartTime: ProcStat.read(pid: pid)?.startTime ?? 0, created: rfc3339Now(),
+            annotations: spec.annotations, cgroup: cgroup, spec: spec, uidStart: reg.uidStart,
+            gidStart: reg.gidStart, idSize: reg.size, managed: true, chownedRootfs: rootfsSetup?.chowned ?? false)
+        try record.save(dir: dir)
+        if let pidFile = o.pidFile { try writePidFile(pidFile, pid: pid) }
+        rollback.commit()
+        ctx.logger.debug("created", metadata: ["id": "\(o.id)", "pid": "\(pid)"])
+        return pid
+    }
+
+    /// Serves the init until it is ready: runs prestart and createRuntime hooks when it asks.
+    static func awaitReady(_ channel: borrowing Channel, runtimeHooks: [Hook], spec: Spec, state: State) throws {
+        while true {
+            let (message, extra) = try receiveOrExplain(channel)
+            extra.forEach { close($0) }
+            switch message {
+            case .ready: return
+            case .failed(let m): throw RuntimeError(m)
+            case .runtimeHooks:
+                do {
+                    try Hooks.run(spec.hooks?.prestart, kind: "prestart", state: state)
+                    try Hooks.run(spec.hooks?.createRuntime, kind: "createRuntime", state: state)
+                } catch {
+                    try? channel.send(InitMessage.failed("\(error)"))
+                    throw error
+                }
+                try channel.send(InitMessage.hooksDone)
+            default: throw RuntimeError("unexpected message from the container init")
+            }
+        }
+    }
+
+    static func receiveOrExplain(_ channel: borrowing Channel) throws -> (InitMessage, [Int32]) {
+        do { return try channel.receive(InitMessage.self) } catch let e as SysError where e.errno == .EPIPE {
+            throw RuntimeError("container init exited before it was ready (see the runtime log)")
+        }
+    }
+
+    static func writeIDMaps(pid: Int32, spec: Spec, reg: Registration) throws {
+        func lines(_ m: [LinuxIDMapping]?, _ start: UInt32) -> String {
+            if let m, !m.isEmpty { return m.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined() }
+            return "0 \(start) \(reg.size)\n"
+        }
+        try Files.write("/proc/\(pid)/uid_map", lines(spec.linux?.uidMappings, reg.uidStart), flags: O_WRONLY)
+        try Files.write("/proc/\(pid)/gid_map", lines(spec.linux?.gidMappings, reg.gidStart), flags: O_WRONLY)
+    }
+
+    /// runc's pid file: the number without a newline, written to a temp name and renamed.
+    static func writePidFile(_ path: String, pid: Int32) throws {
+        let tmp = Files.dirname(path) + "/." + Files.basename(path)
+        let fd = try sys("open", tmp) { open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_SYNC | O_CLOEXEC, 0o666) }
+        defer { close(fd) }
+        try Files.writeAll(fd, Array("\(pid)".utf8), tmp)
+        try sys("rename", path) { rename(tmp, path) }
+    }
+
+    static func validateID(_ id: String) throws {
+        let ok = !id.isEmpty && id != "." && id != ".." && id.utf8.allSatisfy {
+            ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a)
+                || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "+")
+        }
+        if !ok { throw RuntimeError("invalid container id format: \(id)") }
+    }
+}
+
+func currentDirectory() -> String {
+    var buf = [CChar](repeating: 0, count: 4096)
+    guard getcwd(&buf, 4096) != nil else { return "/" }
+    return String(cString: buf)
+}

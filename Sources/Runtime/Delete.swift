@@ -1,0 +1,54 @@
+import IPC
+import Mounts
+import OCI
+import SysboxCore
+
+/// `delete [--force] <id>`: removes everything the container had: processes, cgroups, id range,
+/// state; then runs poststop hooks (failures there are only warnings, runtime.md).
+public enum Delete {
+    public static func run(_ ctx: RuntimeContext, id: String, force: Bool) throws {
+        let c: Container
+        do { c = try Container(ctx, id: id) } catch let e as ContainerNotFound {
+            // A create that died half-way may leave a state dir without state.json.
+            let dir = ctx.stateDir(id)
+            if Files.isDirectory(dir) { try? Files.removeAll(dir); return }
+            throw e
+        }
+        let status = c.status
+        switch status {
+        case .stopped, .created: break
+        default:
+            guard force else {
+                throw RuntimeError("cannot delete container \(id) that is not stopped: \(status.rawValue)")
+            }
+        }
+        let r = c.record
+        // Freeze-kill the whole subtree so no process escapes while the cgroups are removed.
+        try? r.cgroup.killAll(signal: SIGKILL)
+        waitGone(r)
+        do { try r.cgroup.destroy() } catch { ctx.logger.warning("cgroup removal: \(error)") }
+        if r.chownedRootfs {
+            do { try Chown.shift(r.rootfs, uid: r.uidStart, gid: r.gidStart, size: r.idSize, forward: false) }
+            catch { ctx.logger.warning("rootfs chown revert: \(error)") }
+        }
+        if r.managed {
+            do { try ManagerClient(socketPath: ctx.options.managerSocket).unregister(id: id) }
+            catch { ctx.logger.warning("sysbox-mgr unregister: \(error)") }
+        }
+        IDMappedStaging.releaseLeftovers(dir: c.dir + "/staging")
+        try Files.removeAll(c.dir)
+        do {
+            var state = r.ociState(dir: c.dir)
+            state.status = .stopped
+            try Hooks.run(r.spec.hooks?.poststop, kind: "poststop", state: state)
+        } catch { ctx.logger.warning("\(error)") }
+    }
+
+    /// Waits (briefly) until init is gone, so its cgroup can be removed.
+    static func waitGone(_ r: ContainerRecord) {
+        for _ in 0..<200 {
+            if !ProcStat.isAlive(pid: r.pid, startTime: r.pidStartTime) { return }
+            usleep(10_000)
+        }
+    }
+}

@@ -1,0 +1,127 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import IPC
+import OCI
+import SysboxCore
+
+/// `exec`: a new process in a running container, inside all its namespaces and its cgroup.
+public struct ExecOptions: Sendable {
+    public var id: String
+    public var processPath: String?
+    public var args: [String] = []
+    public var env: [String] = []
+    public var cwd: String?
+    public var user: String?
+    public var additionalGids: [UInt32] = []
+    public var tty = false
+    public var detach = false
+    public var pidFile: String?
+    public var consoleSocket: String?
+    public var preserveFDs = 0
+    public var noNewPrivileges = false
+    public init(id: String) { self.id = id }
+}
+
+public enum Exec {
+    /// Returns the process's exit code when not detached, else 0.
+    public static func run(_ ctx: RuntimeContext, _ o: ExecOptions) throws -> Int32 {
+        let c = try Container(ctx, id: o.id)
+        let status = c.status
+        guard status == .running || status == .created else {
+            throw RuntimeError("cannot exec in a \(status.rawValue) container")
+        }
+        let process = try buildProcess(c.record.spec, o)
+        if process.terminal == true && o.consoleSocket == nil && o.detach {
+            throw RuntimeError("cannot allocate tty if runc will detach without setting console socket")
+        }
+        // The console socket travels to init, which sends the pty master over it.
+        var console: Int32? = nil
+        if let path = o.consoleSocket { console = try Channel.connect(path).take() }
+        defer { if let c = console { close(c) } }
+        if !o.detach { _ = sbx_prctl(Int32(SBX_PR_SET_CHILD_SUBREAPER), 1, 0, 0, 0) }
+
+        // Join every namespace of init; the user namespace last, see ns.c.
+        var joins: [(fd: Int32, type: Int32)] = []
+        defer { joins.forEach { close($0.fd) } }
+        for t: LinuxNamespaceType in [.cgroup, .ipc, .uts, .network, .pid, .mount, .user] {
+            let path = "/proc/\(c.record.pid)/ns/\(SystemSpec.procName(t))"
+            let fd = try sys("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
+            joins.append((fd, SystemSpec.cloneFlag(t)))
+        }
+        let spawn = try Spawn(.init(unshareFlags: 0, joins: joins, becomeRoot: true, newSession: true,
+                                    preserveFDs: o.preserveFDs, argv: ["sysbox-runc", "init"], env: []))
+        try c.record.cgroup.join(pid: spawn.stageA)
+        try spawn.send(Int32(SBX_SYNC_GO))
+        let pid = try spawn.expect(Int32(SBX_SYNC_PID))
+        spawn.reapA()
+
+        let config = InitConfig(mode: .exec, id: o.id, spec: c.record.spec, process: process, rootfs: nil,
+                                hasConsoleSocket: console != nil, hasExecFifo: false, waitForRuntimeHooks: false,
+                                preserveFDs: o.preserveFDs, trapped: [], state: c.record.ociState(dir: c.dir))
+        let channel = Channel(borrowing: spawn.sync)
+        try channel.send(InitMessage.config(config), fds: console.map { [$0] } ?? [])
+        do {
+            try Create.awaitReady(channel, runtimeHooks: [], spec: c.record.spec, state: config.state)
+            // After ready only a failed exec speaks; a successful one closes the socket.
+            if case (.failed(let m), _) = try channel.receive(InitMessage.self) { throw RuntimeError(m) }
+        } catch let e as SysError where e.errno == .EPIPE {
+            // EOF: the exec happened.
+        } catch {
+            kill(pid, SIGKILL)
+            throw error
+        }
+        if let pidFile = o.pidFile { try Create.writePidFile(pidFile, pid: pid) }
+        if o.detach { return 0 }
+        return Foreground.wait(pid: pid)
+    }
+
+    static func buildProcess(_ spec: Spec, _ o: ExecOptions) throws -> Process {
+        if let path = o.processPath {
+            let bytes = try Files.read(path)
+            do { return try JSONDecoder().decode(Process.self, from: Data(bytes)) } catch {
+                throw RuntimeError("exec: process JSON in \"\(path)\" is invalid: \(error)")
+            }
+        }
+        guard !o.args.isEmpty else { throw RuntimeError("exec: no command given", hint: "sysbox-runc exec ID COMMAND [ARG...]") }
+        var p = spec.process ?? Process(user: User(uid: 0, gid: 0), cwd: "/")
+        p.args = o.args
+        p.terminal = o.tty
+        p.env = (p.env ?? []) + o.env
+        if let cwd = o.cwd { p.cwd = cwd }
+        if let u = o.user {
+            let parts = u.split(separator: ":")
+            guard let uid = UInt32(parts[0]), parts.count < 3, parts.count == 1 || UInt32(parts[1]) != nil else {
+                throw RuntimeError("exec: --user \"\(u)\" must be UID[:GID]")
+            }
+            p.user = User(uid: uid, gid: parts.count == 2 ? UInt32(parts[1])! : 0)
+        }
+        if !o.additionalGids.isEmpty { p.user.additionalGids = o.additionalGids }
+        if o.noNewPrivileges { p.noNewPrivileges = true }
+        return p
+    }
+}
+
+/// Waiting for a foreground process (run / exec without --detach): signals to the runtime are
+/// forwarded to it, and its exit code becomes ours. The runtime is the child subreaper, so the
+/// process (whose parent, the namespace stage, exited) is reparented to it.
+enum Foreground {
+    static func wait(pid: Int32) -> Int32 {
+        var set = sigset_t()
+        sigfillset(&set)
+        sigprocmask(SIG_BLOCK, &set, nil)
+        while true {
+            var status: Int32 = 0
+            let r = waitpid(-1, &status, WNOHANG)
+            if r == pid { return sbx_wait_exit_code(status) }
+            if r > 0 { continue }
+            if r < 0 && errno == ECHILD { return 255 }
+            var info = siginfo_t()
+            var ts = timespec(tv_sec: 1, tv_nsec: 0)
+            let sig = sigtimedwait(&set, &info, &ts)
+            if sig > 0 && sig != SIGCHLD && sig != SIGWINCH && sig != SIGPIPE { kill(pid, sig) }
+        }
+    }
+}

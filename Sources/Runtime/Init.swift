@@ -1,0 +1,116 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import IPC
+import Mounts
+import OCI
+import SysboxCore
+
+/// The container's init (and exec) process: `sysbox-runc init`, started by the namespace stage
+/// already inside every namespace. It must stay single-threaded (no Dispatch, no async) because it
+/// changes its mount namespace root and credentials.
+public enum ContainerInit {
+    public static func main() -> Never {
+        guard let fdText = getenv("_SYSBOX_INIT_FD"), let fd = Int32(String(cString: fdText)) else {
+            printError("sysbox-runc init: must be started by sysbox-runc\n")
+            exit(1)
+        }
+        unsetenv("_SYSBOX_INIT_FD")
+        _ = sbx_set_cloexec(fd, 1)
+        let channel = Channel(borrowing: fd)
+        do {
+            let (message, fds) = try channel.receive(InitMessage.self)
+            guard case .config(let config) = message else { throw RuntimeError("init: expected a config message") }
+            try run(config, fds: fds, channel: channel)
+        } catch {
+            try? channel.send(InitMessage.failed("\(error)"))
+            exit(1)
+        }
+    }
+
+    static func run(_ c: InitConfig, fds: [Int32], channel: borrowing Channel) throws -> Never {
+        var next = 0
+        func take(_ present: Bool) -> Int32? {
+            guard present, next < fds.count else { return nil }
+            defer { next += 1 }
+            return fds[next]
+        }
+        let console = take(c.hasConsoleSocket)
+        let fifo = take(c.hasExecFifo)
+        let setup = ProcessSetup(process: c.process, seccomp: c.spec.linux?.seccomp, trapped: c.trapped,
+                                 preserveFDs: c.preserveFDs)
+        if c.mode == .create, let plan = c.rootfs {
+            try buildFilesystem(c, plan: plan, channel: channel)
+        }
+        if c.process.terminal == true {
+            guard let console else {
+                throw RuntimeError("process.terminal is true but no --console-socket was given")
+            }
+            try setup.setupConsole(socket: console, bindConsole: c.mode == .create)
+            close(console)
+        }
+        try setup.applyRlimits()
+        let executable = try setup.resolveExecutable()
+        if c.mode == .exec {
+            try channel.send(InitMessage.ready)
+            try setup.exec(executable)
+        }
+        // Keep /proc/self/exe of this runtime out of reach of the container's other processes
+        // until the exec replaces it (the CVE-2019-5736 class of attack).
+        _ = sbx_prctl(Int32(SBX_PR_SET_DUMPABLE), 0, 0, 0, 0)
+        try channel.send(InitMessage.ready)
+        if let fifo {
+            try waitForStart(fifo: fifo)
+        }
+        try Hooks.run(c.spec.hooks?.startContainer, kind: "startContainer", state: c.state.with(status: .created, pid: getpid()))
+        try setup.exec(executable)
+    }
+
+    static func buildFilesystem(_ c: InitConfig, plan: RootfsPlan, channel: borrowing Channel) throws {
+        if let h = c.spec.hostname, !h.isEmpty {
+            try sys("sethostname", h) { sethostname(h, h.utf8.count) }
+        }
+        if let d = c.spec.domainname, !d.isEmpty {
+            try sys("setdomainname", d) { setdomainname(d, d.utf8.count) }
+        }
+        let fs = ContainerFS(kernel: LinuxMountKernel(), spec: c.spec, plan: plan)
+        try fs.prepare()
+        if c.waitForRuntimeHooks {
+            try channel.send(InitMessage.runtimeHooks)
+            let (reply, extra) = try channel.receive(InitMessage.self)
+            extra.forEach { close($0) }
+            guard case .hooksDone = reply else {
+                if case .failed(let m) = reply { throw RuntimeError(m) }
+                throw RuntimeError("init: expected hooksDone")
+            }
+        }
+        try Hooks.run(c.spec.hooks?.createContainer, kind: "createContainer", state: c.state.with(status: .creating, pid: getpid()))
+        try fs.pivot()
+        try fs.finish()
+        for (key, value) in (c.spec.linux?.sysctl ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let path = "/proc/sys/" + key.split(separator: ".").joined(separator: "/")
+            do throws(SysError) { try Files.write(path, value, flags: O_WRONLY | O_TRUNC) } catch {
+                throw RuntimeError("write sysctl \(key)=\(value): \(error.errno)", hint: "only namespaced sysctls can be set in a container")
+            }
+        }
+    }
+
+    /// Blocks until `sysbox-runc start` opens the fifo for reading (the create/start split).
+    static func waitForStart(fifo: Int32) throws {
+        let fd = try sys("open", "exec.fifo") { open("/proc/self/fd/\(fifo)", O_WRONLY | O_CLOEXEC) }
+        close(fifo)
+        try Files.writeAll(fd, Array("0".utf8), "exec.fifo")
+        close(fd)
+    }
+}
+
+extension State {
+    func with(status: ContainerStatus, pid: Int32?) -> State {
+        var s = self
+        s.status = status
+        s.pid = pid
+        return s
+    }
+}

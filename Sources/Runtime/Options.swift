@@ -1,0 +1,27 @@
+import Logging
+import SysboxCore
+
+/// runc's global flags, as containerd passes them before the subcommand.
+public struct GlobalOptions: Sendable {
+    public var root = "/run/sysbox-runc"
+    public var log: String?
+    public var logFormat = LineLogHandler.Format.text
+    public var debug = false
+    public var systemdCgroup = false
+    /// sysbox-mgr's socket (SYSBOX_MGR_SOCKET overrides, for tests).
+    public var managerSocket = "/run/sysbox/mgr.sock"
+    public init() {}
+}
+
+/// What every lifecycle verb gets: the global options and a logger writing to `--log`.
+public struct RuntimeContext {
+    public let options: GlobalOptions
+    public var logger: Logger
+
+    public init(options: GlobalOptions, logger: Logger) {
+        self.options = options
+        self.logger = logger
+    }
+
+    func stateDir(_ id: String) -> String { options.root + "/" + id }
+}

@@ -1,0 +1,112 @@
+import OCI
+import Seccomp
+import SysboxCore
+
+/// The last steps of a container process, shared by init and exec: console, rlimits, user, no_new_privs,
+/// seccomp, environment, exec. Runs single-threaded inside the container.
+struct ProcessSetup {
+    let process: Process
+    let seccomp: LinuxSeccomp?
+    let trapped: [String]
+    let preserveFDs: Int
+
+    /// Allocates the container's pty (inside, on its own devpts), sends the master over the console
+    /// socket as containerd expects (file name as payload, one fd by SCM_RIGHTS), and makes the
+    /// slave the controlling terminal and stdio.
+    func setupConsole(socket: Int32, bindConsole: Bool) throws {
+        let master = try sys("open", "/dev/ptmx") { open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC) }
+        defer { close(master) }
+        let slave = try sys("ioctl(TIOCGPTPEER)", "/dev/ptmx") { sbx_pty_peer(master, O_RDWR | O_NOCTTY) }
+        let n = try sys("ioctl(TIOCGPTN)", "/dev/ptmx") { sbx_pty_number(master) }
+        if let size = process.consoleSize {
+            _ = sbx_set_winsize(master, UInt16(clamping: size.height), UInt16(clamping: size.width))
+        }
+        if bindConsole {
+            let fd = open("/dev/console", O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+            if fd >= 0 { close(fd) }
+            try sys("mount", "/dev/console") { mount("/dev/pts/\(n)", "/dev/console", nil, UInt(MS_BIND), nil) }
+        }
+        let name = Array("/dev/pts/\(n)".utf8)
+        var fds = [master]
+        _ = try sys("sendmsg", "console socket") {
+            name.withUnsafeBytes { b in sbx_send_with_fds(socket, b.baseAddress, b.count, &fds, 1) }
+        }
+        _ = sbx_set_ctty(slave)
+        for target in Int32(0)...2 {
+            try sys("dup2", "console") { dup2(slave, target) }
+        }
+        if slave > 2 { close(slave) }
+    }
+
+    func applyRlimits() throws {
+        for r in process.rlimits ?? [] {
+            guard let res = ProcessSetup.rlimitNames[r.type] else {
+                throw RuntimeError("unknown rlimit \"\(r.type)\" in config.json process.rlimits", hint: "use names like RLIMIT_NOFILE")
+            }
+            try sys("prlimit", r.type) { sbx_prlimit(0, res, r.soft, r.hard) }
+        }
+    }
+
+    /// The executable the container runs, found like execvp does with the container's PATH.
+    func resolveExecutable() throws -> String {
+        guard let arg0 = process.args?.first, !arg0.isEmpty else {
+            throw RuntimeError("process.args is empty in config.json", hint: "give the command to run")
+        }
+        if arg0.contains("/") { return arg0 }
+        let path = (process.env ?? []).first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
+            ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        for dir in path.split(separator: ":") {
+            let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + arg0
+            var st = stat()
+            if stat(candidate, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, access(candidate, X_OK) == 0 {
+                return candidate
+            }
+        }
+        // Wording as runc's: Docker turns "executable file not found" into exit code 127.
+        throw RuntimeError("exec: \"\(arg0)\": executable file not found in $PATH")
+    }
+
+    /// Switches to the process's user and executes it. Never returns on success.
+    func exec(_ executable: String) throws -> Never {
+        if chdir(process.cwd) < 0 {
+            throw RuntimeError("chdir to cwd (\"\(process.cwd)\") set in config.json failed: \(Errno.current)")
+        }
+        if let m = process.user.umask { umask(mode_t(m)) }
+        let nnp = process.noNewPrivileges ?? false
+        if nnp { try sys("prctl(PR_SET_NO_NEW_PRIVS)") { sbx_prctl(Int32(SBX_PR_SET_NO_NEW_PRIVS), 1, 0, 0, 0) } }
+        // Without no_new_privs a filter may only be loaded with CAP_SYS_ADMIN, which a non-root user
+        // no longer has after setuid: load it first (seccomp(2)). With no_new_privs, load it last so
+        // that setuid and friends are not filtered.
+        if !nnp { try loadSeccomp() }
+        try switchUser()
+        if nnp { try loadSeccomp() }
+        _ = sbx_close_range_cloexec(UInt32(3 + preserveFDs))
+        let argv = CStringArray(process.args ?? [])
+        let env = CStringArray(process.env ?? [])
+        execve(executable, argv.pointer, env.pointer)
+        let e = Errno.current
+        throw RuntimeError("exec \"\(executable)\": \(e)")
+    }
+
+    func switchUser() throws {
+        let u = process.user
+        var groups = u.additionalGids ?? []
+        try sys("setgroups") { groups.withUnsafeMutableBufferPointer { sbx_setgroups($0.count, $0.baseAddress) } }
+        try sys("setresgid", "\(u.gid)") { sbx_setresgid(u.gid, u.gid, u.gid) }
+        try sys("setresuid", "\(u.uid)") { sbx_setresuid(u.uid, u.uid, u.uid) }
+    }
+
+    func loadSeccomp() throws {
+        guard seccomp != nil || !trapped.isEmpty else { return }
+        let plan = try SeccompFilter.plan(profile: seccomp, trapped: trapped)
+        let filter = try SeccompFilter(plan: plan)
+        if let listener = try filter.load() { close(listener) }
+    }
+
+    static let rlimitNames: [String: Int32] = [
+        "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
+        "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
+        "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
+        "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+    ]
+}

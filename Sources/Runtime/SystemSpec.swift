@@ -1,0 +1,80 @@
+import OCI
+import SysboxCore
+
+/// Turns a plain OCI spec into a system container's: own user and cgroup namespaces always, never the
+/// host's pid, network, ipc, uts or mount namespace, writable sysfs and cgroup mounts, namespaced
+/// /proc/sys writable.
+enum SystemSpec {
+    static let required: [(LinuxNamespaceType, String)] = [
+        (.pid, "--pid=host"), (.network, "--net=host"), (.ipc, "--ipc=host"), (.uts, "--uts=host"), (.mount, ""),
+    ]
+
+    static func adapt(_ spec: inout Spec, bundle: String) throws {
+        guard spec.process != nil else {
+            throw RuntimeError("config.json in \"\(bundle)\" has no \"process\"", hint: "a container needs a process to run")
+        }
+        guard let root = spec.root, !root.path.isEmpty else {
+            throw RuntimeError("config.json in \"\(bundle)\" has no \"root.path\"", hint: "point root.path at the rootfs directory")
+        }
+        var linux = spec.linux ?? Linux()
+        var namespaces = linux.namespaces ?? []
+        var seen = Set<LinuxNamespaceType>()
+        for ns in namespaces {
+            guard seen.insert(ns.type).inserted else {
+                throw RuntimeError("config.json in \"\(bundle)\": namespace \"\(ns.type.rawValue)\" is listed twice")
+            }
+        }
+        for (type, flag) in required where !seen.contains(type) {
+            let how = flag.isEmpty ? "" : " (remove \(flag))"
+            throw RuntimeError("system containers need their own \(type.rawValue) namespace, but config.json in \"\(bundle)\" shares the host's\(how)")
+        }
+        if let net = namespaces.first(where: { $0.type == .network }), let path = net.path, sameNamespace(path, "/proc/1/ns/net") {
+            throw RuntimeError("system containers cannot join the host network namespace (\(path))", hint: "remove --net=host")
+        }
+        if !seen.contains(.user) { namespaces.append(LinuxNamespace(type: .user, path: nil)) }
+        if !seen.contains(.cgroup) { namespaces.append(LinuxNamespace(type: .cgroup, path: nil)) }
+        linux.namespaces = namespaces
+
+        // Inside a user namespace the kernel already refuses what must be refused; sysfs and cgroup
+        // are mounted writable so that systemd and an inner Docker can use them (delegated cgroups).
+        spec.mounts = spec.mounts?.map { m in
+            var m = m
+            if m.type == "sysfs" || m.type == "cgroup" || m.type == "cgroup2" {
+                m.options = m.options?.filter { $0 != "ro" }
+            }
+            return m
+        }
+        // Namespaced sysctls (net.*) under /proc/sys must stay writable for an inner Docker;
+        // the rest is owned by host root and refused by the kernel.
+        linux.readonlyPaths = linux.readonlyPaths?.filter { $0 != "/proc/sys" }
+        if let adj = spec.process?.oomScoreAdj, adj < -999 { spec.process?.oomScoreAdj = -999 }
+        spec.linux = linux
+    }
+
+    static func sameNamespace(_ a: String, _ b: String) -> Bool {
+        var sa = stat(), sb = stat()
+        guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
+        return sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev
+    }
+
+    static func cloneFlag(_ t: LinuxNamespaceType) -> Int32 {
+        switch t {
+        case .pid: return Int32(CLONE_NEWPID)
+        case .network: return Int32(CLONE_NEWNET)
+        case .mount: return Int32(CLONE_NEWNS)
+        case .ipc: return Int32(CLONE_NEWIPC)
+        case .uts: return Int32(CLONE_NEWUTS)
+        case .user: return Int32(CLONE_NEWUSER)
+        case .cgroup: return Int32(CLONE_NEWCGROUP)
+        case .time: return Int32(CLONE_NEWTIME)
+        }
+    }
+
+    static func procName(_ t: LinuxNamespaceType) -> String {
+        switch t {
+        case .network: return "net"
+        case .mount: return "mnt"
+        default: return t.rawValue
+        }
+    }
+}

@@ -1,0 +1,53 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import OCI
+import SysboxCore
+
+/// `update`: new resource limits, from `--resources FILE|-` (LinuxResources JSON) and/or flags.
+public enum Update {
+    public static func run(_ ctx: RuntimeContext, id: String, resourcesPath: String?, flags: LinuxResources) throws {
+        var c = try Container(ctx, id: id)
+        guard c.status != .stopped else { throw RuntimeError("container not running") }
+        var r = LinuxResources()
+        if let path = resourcesPath {
+            let bytes = path == "-" ? try Files.readAll(0, "stdin") : try Files.read(path)
+            do { r = try JSONDecoder().decode(LinuxResources.self, from: Data(bytes)) } catch {
+                throw RuntimeError("update: resources JSON from \(path == "-" ? "stdin" : path) is invalid: \(error)")
+            }
+        }
+        r = merge(r, flags)
+        try c.record.cgroup.apply(r)
+        var spec = c.record.spec
+        var linux = spec.linux ?? Linux()
+        linux.resources = merge(linux.resources ?? LinuxResources(), r)
+        spec.linux = linux
+        c.record.spec = spec
+        try c.record.save(dir: c.dir)
+    }
+
+    /// Fields set in `b` win over `a`.
+    static func merge(_ a: LinuxResources, _ b: LinuxResources) -> LinuxResources {
+        var r = a
+        if var m = a.memory ?? b.memory.map({ _ in LinuxMemory() }), let bm = b.memory {
+            m.limit = bm.limit ?? m.limit; m.reservation = bm.reservation ?? m.reservation
+            m.swap = bm.swap ?? m.swap; m.kernel = bm.kernel ?? m.kernel; m.kernelTCP = bm.kernelTCP ?? m.kernelTCP
+            m.swappiness = bm.swappiness ?? m.swappiness
+            r.memory = m
+        }
+        if var cpu = a.cpu ?? b.cpu.map({ _ in LinuxCPU() }), let bc = b.cpu {
+            cpu.shares = bc.shares ?? cpu.shares; cpu.quota = bc.quota ?? cpu.quota; cpu.period = bc.period ?? cpu.period
+            cpu.cpus = bc.cpus ?? cpu.cpus; cpu.mems = bc.mems ?? cpu.mems
+            cpu.realtimeRuntime = bc.realtimeRuntime ?? cpu.realtimeRuntime
+            cpu.realtimePeriod = bc.realtimePeriod ?? cpu.realtimePeriod
+            r.cpu = cpu
+        }
+        r.pids = b.pids ?? a.pids
+        r.blockIO = b.blockIO ?? a.blockIO
+        r.unified = b.unified ?? a.unified
+        r.hugepageLimits = b.hugepageLimits ?? a.hugepageLimits
+        return r
+    }
+}

@@ -1,0 +1,99 @@
+import CSeccomp
+import OCI
+import SysboxCore
+
+/// A compiled libseccomp filter (owner of the scmp_filter_ctx).
+public final class SeccompFilter {
+    let ctx: scmp_filter_ctx
+    let hasNotify: Bool
+
+    public init(plan: FilterPlan) throws {
+        guard let c = seccomp_init(try SeccompFilter.code(plan.defaultAction)) else { throw SeccompError("seccomp_init failed") }
+        ctx = c
+        hasNotify = plan.rules.contains { $0.action == .notify }
+        // The runtime sets no_new_privs itself, from process.noNewPrivileges.
+        seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0)
+        for arch in plan.architectures {
+            guard let a = SeccompFilter.arch(arch) else { continue }
+            let rc = seccomp_arch_add(ctx, a)
+            if rc != 0 && rc != -EEXIST { throw SeccompError("seccomp_arch_add \(arch): \(Errno(-rc))") }
+        }
+        for r in plan.rules {
+            let nr = seccomp_syscall_resolve_name(r.syscall)
+            guard nr != __NR_SCMP_ERROR else { continue }
+            var args = try r.conditions.map { c -> scmp_arg_cmp in
+                guard let op = SeccompFilter.ops[c.op] else { throw SeccompError("unknown seccomp operator \"\(c.op)\" for \(r.syscall)") }
+                return scmp_arg_cmp(arg: c.index, op: op, datum_a: c.value, datum_b: c.valueTwo)
+            }
+            let rc = seccomp_rule_add_array(ctx, try SeccompFilter.code(r.action), nr, UInt32(args.count), &args)
+            // EACCES: the rule equals the default action; EEXIST: a duplicate. Both harmless.
+            if rc != 0 && rc != -EACCES && rc != -EEXIST {
+                throw SeccompError("seccomp rule for \(r.syscall): \(Errno(-rc))")
+            }
+        }
+    }
+
+    deinit { seccomp_release(ctx) }
+
+    /// Loads the filter into the calling process; returns the notification listener if any.
+    public func load() throws -> Int32? {
+        let rc = seccomp_load(ctx)
+        if rc != 0 { throw SeccompError("seccomp_load: \(Errno(-rc))") }
+        guard hasNotify else { return nil }
+        let fd = seccomp_notify_fd(ctx)
+        return fd >= 0 ? fd : nil
+    }
+
+    /// The filter in libseccomp's pseudo-filter-code text (for tests and debugging).
+    public func exportPFC() throws -> String {
+        let fd = sbx_memfd_create("pfc", 1)  // MFD_CLOEXEC
+        guard fd >= 0 else { throw SeccompError("memfd_create: \(Errno.current)") }
+        defer { close(fd) }
+        let rc = seccomp_export_pfc(ctx, fd)
+        if rc != 0 { throw SeccompError("seccomp_export_pfc: \(Errno(-rc))") }
+        lseek(fd, 0, SEEK_SET)
+        return String(decoding: try Files.readAll(fd, "pfc"), as: UTF8.self)
+    }
+
+    /// libseccomp's name ↔ number tables for the native architecture.
+    public static func resolve(_ name: String) -> Int32? {
+        let nr = seccomp_syscall_resolve_name(name)
+        return nr == __NR_SCMP_ERROR ? nil : nr
+    }
+
+    public static func name(_ nr: Int32) -> String? {
+        guard let p = seccomp_syscall_resolve_num_arch(UInt32(SCMP_ARCH_NATIVE), nr) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    /// The plan for a system container, with libseccomp's tables.
+    public static func plan(profile: LinuxSeccomp?, trapped: [String]) throws -> FilterPlan {
+        FilterPlan.reverse = name
+        return try FilterPlan.systemContainer(from: profile, trapped: trapped, resolve: resolve)
+    }
+
+    static func code(_ a: FilterPlan.Action) throws -> UInt32 {
+        switch a {
+        case .allow: return SCMP_ACT_ALLOW
+        case .errno(let e): return 0x0005_0000 | (e & 0xffff)
+        case .kill: return SCMP_ACT_KILL_THREAD
+        case .killProcess: return SCMP_ACT_KILL_PROCESS
+        case .trap: return SCMP_ACT_TRAP
+        case .trace(let v): return 0x7ff0_0000 | (v & 0xffff)
+        case .log: return SCMP_ACT_LOG
+        case .notify: return SCMP_ACT_NOTIFY
+        }
+    }
+
+    static let ops: [String: scmp_compare] = [
+        "SCMP_CMP_NE": SCMP_CMP_NE, "SCMP_CMP_LT": SCMP_CMP_LT, "SCMP_CMP_LE": SCMP_CMP_LE, "SCMP_CMP_EQ": SCMP_CMP_EQ,
+        "SCMP_CMP_GE": SCMP_CMP_GE, "SCMP_CMP_GT": SCMP_CMP_GT, "SCMP_CMP_MASKED_EQ": SCMP_CMP_MASKED_EQ,
+    ]
+    /// "SCMP_ARCH_X86_64" → libseccomp's token for "x86_64"; nil for an arch it does not know.
+    static func arch(_ specName: String) -> UInt32? {
+        let name = specName.hasPrefix("SCMP_ARCH_") ? String(specName.dropFirst(10)).lowercased() : specName.lowercased()
+        let token = seccomp_arch_resolve_name(name)
+        return token == 0 ? nil : token
+    }
+}

@@ -1,0 +1,30 @@
+import Testing
+@testable import Runtime
+
+@Suite struct SignalParsingTests {
+    @Test(arguments: [("9", 9), ("15", 15), ("KILL", 9), ("SIGKILL", 9), ("term", 15), ("SIGUSR1", 10), ("HUP", 1)])
+    func known(text: String, number: Int32) throws {
+        #expect(try Kill.parseSignal(text) == number)
+    }
+
+    @Test func realtime() throws {
+        let base = try Kill.parseSignal("RTMIN")
+        #expect(try Kill.parseSignal("SIGRTMIN+3") == base + 3)
+        #expect(try Kill.parseSignal("RTMIN+3") == 37)   // systemd's halt signal
+    }
+
+    @Test(arguments: ["0", "65", "NOPE", "SIGRTMIN+99", ""])
+    func rejected(text: String) {
+        #expect(throws: (any Error).self) { try Kill.parseSignal(text) }
+    }
+}
+
+@Suite struct ContainerIDTests {
+    @Test(arguments: ["abc", "a-b_c.d+e", "0123456789abcdef"])
+    func valid(id: String) throws { try Create.validateID(id) }
+
+    @Test(arguments: ["", ".", "..", "a/b", "a b", "../x"])
+    func invalid(id: String) {
+        #expect(throws: (any Error).self) { try Create.validateID(id) }
+    }
+}

@@ -18,9 +18,9 @@ public struct IDMappedStaging {
         defer { close(tree) }
         try sys("mount_setattr(MOUNT_ATTR_IDMAP)", source) { sbx_mount_setattr_idmap(tree, usernsFD, recursive ? 1 : 0) }
         if Files.isDirectory(source) {
-            try Files.mkdirAll(target, mode: 0o700)
+            try Files.mkdirAll(target, mode: 0o711)
         } else {
-            try Files.mkdirAll(dir, mode: 0o700)
+            try Files.mkdirAll(dir, mode: 0o711)
             let fd = try sys("open", target) { open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600) }
             close(fd)
         }

@@ -43,11 +43,17 @@ public enum Create {
 
         // The exclusive id range comes first: everything else is owned by it.
         let manager = ManagerClient(socketPath: ctx.options.managerSocket)
-        let reg = try manager.register(RegisterRequest(
-            id: o.id, bundle: bundle, rootfs: rootfs,
-            uidMappings: spec.linux?.uidMappings?.map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) },
-            gidMappings: spec.linux?.gidMappings?.map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) }))
-        rollback.add("unregister") { try? manager.unregister(id: o.id) }
+        let reg: Registration
+        if ctx.options.noManager {
+            let start = getenv("SYSBOX_TEST_RANGE").flatMap { UInt32(String(cString: $0)) } ?? 165536
+            reg = Registration(uidStart: start, gidStart: start, size: 65536)
+        } else {
+            reg = try manager.register(RegisterRequest(
+                id: o.id, bundle: bundle, rootfs: rootfs,
+                uidMappings: spec.linux?.uidMappings?.map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) },
+                gidMappings: spec.linux?.gidMappings?.map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) }))
+            rollback.add("unregister") { try? manager.unregister(id: o.id) }
+        }
         ctx.logger.debug("id range", metadata: ["uid": "\(reg.uidStart)", "gid": "\(reg.gidStart)", "size": "\(reg.size)"])
 
         try Files.mkdirAll(ctx.options.root, mode: 0o711)
@@ -55,6 +61,8 @@ public enum Create {
         rollback.add("state dir") { try? Files.removeAll(dir) }
         let fifoPath = dir + "/exec.fifo"
         try sys("mkfifo", fifoPath) { mkfifo(fifoPath, 0o622) }
+        // Not subject to the umask: container root (an unprivileged uid outside) opens it for writing.
+        try sys("chmod", fifoPath) { chmod(fifoPath, 0o622) }
         let fifo = try Files.open(fifoPath, Int32(SBX_O_PATH))
 
         let cgroup = try Cgroup.resolve(cgroupsPath: spec.linux?.cgroupsPath, containerID: o.id,
@@ -139,7 +147,7 @@ public enum Create {
             id: o.id, bundle: bundle, rootfs: rootfs, pid: pid,
             pidStartTime: ProcStat.read(pid: pid)?.startTime ?? 0, created: rfc3339Now(),
             annotations: spec.annotations, cgroup: cgroup, spec: spec, uidStart: reg.uidStart,
-            gidStart: reg.gidStart, idSize: reg.size, managed: true, chownedRootfs: rootfsSetup?.chowned ?? false)
+            gidStart: reg.gidStart, idSize: reg.size, managed: !ctx.options.noManager, chownedRootfs: rootfsSetup?.chowned ?? false)
         try record.save(dir: dir)
         if let pidFile = o.pidFile { try writePidFile(pidFile, pid: pid) }
         rollback.commit()

@@ -25,7 +25,8 @@ public enum ContainerInit {
             guard case .config(let config) = message else { throw RuntimeError("init: expected a config message") }
             try run(config, fds: fds, channel: channel)
         } catch {
-            try? channel.send(InitMessage.failed("\(error)"))
+            // Before `ready` the runtime reports it; after, only the container's stderr can.
+            if (try? channel.send(InitMessage.failed("\(error)"))) == nil { printError("sysbox-runc init: \(error)") }
             exit(1)
         }
     }

@@ -39,6 +39,7 @@ enum CLI {
             case "debug": g.debug = value.map { $0 != "false" } ?? true
             case "systemd-cgroup": g.systemdCgroup = value.map { $0 != "false" } ?? true
             case "rootless": _ = value ?? take()
+            case "no-sysbox-mgr": g.noManager = true
             case "criu": _ = take()
             case "version", "v": print(versionText()); return 0
             case "help", "h": print(help); return 0

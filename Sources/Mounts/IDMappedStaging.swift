@@ -29,6 +29,22 @@ public struct IDMappedStaging {
         return target
     }
 
+    /// Attaches a plain bind of `source` at `<dir>/<name>` (for what cannot be id-mapped), so the
+    /// container reaches it through the staging directory, whatever the permissions on its path.
+    public mutating func addPlain(source: String, name: String, recursive: Bool) throws(SysError) -> String {
+        let target = dir + "/" + name
+        if Files.isDirectory(source) {
+            try Files.mkdirAll(target, mode: 0o711)
+        } else {
+            try Files.mkdirAll(dir, mode: 0o711)
+            let fd = try sys("open", target) { open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600) }
+            close(fd)
+        }
+        try sys("mount", target) { mount(source, target, nil, UInt(MS_BIND) | (recursive ? UInt(MS_REC) : 0), nil) }
+        mounted.append(target)
+        return target
+    }
+
     /// Detaches every staging mount from the host (the container keeps its copies) and removes the
     /// staging directory. Safe to call more than once.
     public mutating func release() {
@@ -37,6 +53,7 @@ public struct IDMappedStaging {
             if rmdir(t) < 0 { unlink(t) }
         }
         mounted.removeAll()
+        rmdir(dir + "/rootfs")
         rmdir(dir)
     }
 

@@ -56,6 +56,8 @@ public enum Create {
         }
         ctx.logger.debug("id range", metadata: ["uid": "\(reg.uidStart)", "gid": "\(reg.gidStart)", "size": "\(reg.size)"])
 
+        SystemSpec.clampToRange(&spec, size: reg.size)
+
         try Files.mkdirAll(ctx.options.root, mode: 0o711)
         try sys("mkdir", dir) { mkdir(dir, 0o711) }
         rollback.add("state dir") { try? Files.removeAll(dir) }
@@ -101,7 +103,7 @@ public enum Create {
             _ = try spawn.expect(Int32(SBX_SYNC_USERMAP))
             try writeIDMaps(pid: spawn.stageA, spec: spec, reg: reg)
             let userns = try Files.open("/proc/\(spawn.stageA)/ns/user", O_RDONLY)
-            rootfsSetup = try RootfsSetup.prepare(spec: spec, rootfs: rootfs, stateDir: dir, usernsFD: userns.raw,
+            rootfsSetup = try RootfsSetup.prepare(id: o.id, spec: spec, rootfs: rootfs, usernsFD: userns.raw,
                                                   uid: reg.uidStart, gid: reg.gidStart, size: reg.size, mode: shift) {
                 ctx.logger.debug("\($0)")
             }

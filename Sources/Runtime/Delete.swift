@@ -35,7 +35,7 @@ public enum Delete {
             do { try ManagerClient(socketPath: ctx.options.managerSocket).unregister(id: id) }
             catch { ctx.logger.warning("sysbox-mgr unregister: \(error)") }
         }
-        IDMappedStaging.releaseLeftovers(dir: c.dir + "/staging")
+        IDMappedStaging.releaseLeftovers(dir: RootfsSetup.stagingRoot + "/" + id)
         try Files.removeAll(c.dir)
         do {
             var state = r.ociState(dir: c.dir)

@@ -32,10 +32,19 @@ struct RootfsSetup {
     var staging: IDMappedStaging
     var chowned = false
 
-    static func prepare(spec: Spec, rootfs: String, stateDir: String, usernsFD: Int32, uid: UInt32, gid: UInt32,
+    /// Where a container's staging mounts live. Every directory on the way is traversable by the
+    /// container's root (an unprivileged uid outside), unlike Docker's 0700/0710 data and state
+    /// roots, because init looks these paths up from inside its user namespace.
+    static let stagingRoot = "/run/sysbox-staging"
+
+    static func prepare(id: String, spec: Spec, rootfs: String, usernsFD: Int32, uid: UInt32, gid: UInt32,
                         size: UInt32, mode: ShiftMode, log: (String) -> Void) throws -> RootfsSetup {
-        var staging = IDMappedStaging(dir: stateDir + "/staging")
-        var setup = RootfsSetup(plan: RootfsPlan(rootfs: rootfs, root: .bind(rootfs),
+        try Files.mkdirAll(stagingRoot, mode: 0o711)
+        let dir = stagingRoot + "/" + id
+        var staging = IDMappedStaging(dir: dir)
+        try Files.mkdirAll(dir + "/rootfs", mode: 0o711)
+        // The container's root is assembled on <staging>/rootfs, then pivoted into.
+        var setup = RootfsSetup(plan: RootfsPlan(rootfs: dir + "/rootfs", root: .bind(rootfs),
                                                  readonly: spec.root?.readonly ?? false),
                                 staging: staging)
         do {
@@ -48,17 +57,20 @@ struct RootfsSetup {
             } else {
                 try Chown.shift(rootfs, uid: uid, gid: gid, size: size, forward: true)
                 setup.chowned = true
+                setup.plan.root = .bind(try staging.addPlain(source: rootfs, name: "root", recursive: true))
                 log("rootfs shifted with chown")
             }
             for (i, m) in (spec.mounts ?? []).enumerated() {
                 let opts = MountOptions(m.options ?? [])
-                guard m.type == "bind" || opts.isBind, let src = m.source, shouldIDMap(src) else { continue }
+                guard m.type == "bind" || opts.isBind, let src = m.source, Files.exists(src) else { continue }
                 do {
+                    guard shouldIDMap(src) else { throw SysError("mount_setattr", src, errno: .EINVAL) }
                     setup.plan.bindSources[i] = try staging.add(source: src, name: "b\(i)", usernsFD: usernsFD,
                                                                 recursive: opts.isRecursiveBind)
                 } catch {
                     // Filesystems without id-mapping support keep their host owners (shown as nobody).
                     log("bind \(src) not id-mapped: \(error)")
+                    setup.plan.bindSources[i] = try staging.addPlain(source: src, name: "b\(i)", recursive: opts.isRecursiveBind)
                 }
             }
             setup.staging = staging

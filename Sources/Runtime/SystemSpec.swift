@@ -51,6 +51,16 @@ enum SystemSpec {
         spec.linux = linux
     }
 
+    /// Docker asks for net.ipv4.ping_group_range "0 2147483647"; inside a user namespace the kernel
+    /// takes only mapped gids (EINVAL otherwise), so the range is clamped to the container's ids.
+    static func clampToRange(_ spec: inout Spec, size: UInt32) {
+        guard let v = spec.linux?.sysctl?["net.ipv4.ping_group_range"] else { return }
+        let parts = v.split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { UInt64($0) }
+        guard parts.count == 2 else { return }
+        let high = min(parts[1], UInt64(size) - 1), low = min(parts[0], high)
+        spec.linux?.sysctl?["net.ipv4.ping_group_range"] = "\(low) \(high)"
+    }
+
     static func sameNamespace(_ a: String, _ b: String) -> Bool {
         var sa = stat(), sb = stat()
         guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }

@@ -1,1 +1,74 @@
-print("x")
+// sysbox-mgr: the manager daemon of sysboxd (exclusive id ranges, container registry).
+import ArgumentParser
+import IPC
+import Logging
+import Manager
+import SysboxCore
+
+nonisolated(unsafe) var stopRequested = false
+
+struct SysboxMgr: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sysbox-mgr", abstract: "sysboxd manager daemon", version: "sysbox-mgr version 0.1.0",
+        subcommands: [Serve.self, Status.self], defaultSubcommand: Serve.self)
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "run the daemon (default)")
+    @Option(help: "unix socket") var socket = "/run/sysbox/mgr.sock"
+    @Option(name: .customLong("data-root"), help: "persistent state") var dataRoot = "/var/lib/sysbox"
+    @Option(name: .customLong("subid-size"), help: "ids reserved for the sysbox entry when it is created") var subidSize: UInt64 = 268_435_456
+    @Option(help: "log file (default stderr)") var log: String?
+    @Option(name: .customLong("log-level")) var logLevel = "info"
+    @Option(name: .customLong("log-format")) var logFormat = "text"
+
+    func run() throws {
+        var fd: Int32 = 2
+        if let log {
+            fd = open(log, O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw RuntimeError("cannot open log file \(log): \(Errno.current)") }
+        }
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let format = LineLogHandler.Format(rawValue: logFormat) ?? .text
+        let logger = Logger(label: "sysbox-mgr") { _ in LineLogHandler(fd: fd, format: format, level: level) }
+
+        let runDir = Files.dirname(socket)
+        try Files.mkdirAll(runDir, mode: 0o700)
+        let pidPath = runDir + "/mgr.pid"
+        let pidFD = open(pidPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard pidFD >= 0, flock(pidFD, LOCK_EX | LOCK_NB) == 0 else {
+            throw RuntimeError("another sysbox-mgr is running (lock on \(pidPath))", hint: "stop it first")
+        }
+        ftruncate(pidFD, 0)
+        try Files.writeAll(pidFD, Array("\(getpid())\n".utf8), pidPath)
+
+        var config = ManagerServer.Config()
+        config.socketPath = socket
+        config.dataRoot = dataRoot
+        config.subidSize = subidSize
+        let server = try ManagerServer(config: config, logger: logger)
+        let listener = try Listener(path: socket, mode: 0o600)
+        signal(SIGTERM) { _ in stopRequested = true }
+        signal(SIGINT) { _ in stopRequested = true }
+        signal(SIGPIPE, SIG_IGN)
+        logger.info("listening", metadata: ["socket": "\(socket)"])
+        server.serve(listener) { stopRequested }
+        unlink(socket)
+        unlink(pidPath)
+        logger.info("stopped")
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "list registered containers")
+    @Option(help: "unix socket") var socket = "/run/sysbox/mgr.sock"
+    func run() throws {
+        let list = try ManagerClient(socketPath: socket).status()
+        print("ID\tUID\tGID\tSIZE\tEXCLUSIVE\tREGISTERED")
+        for e in list {
+            print("\(e.id)\t\(e.registration.uidStart)\t\(e.registration.gidStart)\t\(e.registration.size)\t\(e.exclusive)\t\(e.registered)")
+        }
+    }
+}
+
+SysboxMgr.main()

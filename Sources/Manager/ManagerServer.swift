@@ -1,0 +1,104 @@
+import IDRanges
+import IPC
+import Logging
+import SysboxCore
+
+/// The sysbox-mgr daemon core: serves registrations on its unix socket. Requests are small and are
+/// answered one at a time in one loop, so the allocator's check-and-update never races.
+public final class ManagerServer {
+    public struct Config: Sendable {
+        public var socketPath = "/run/sysbox/mgr.sock"
+        public var dataRoot = "/var/lib/sysbox"
+        public var subuidFile = "/etc/subuid"
+        public var subgidFile = "/etc/subgid"
+        public var loginDefs = "/etc/login.defs"
+        /// Ids reserved for system containers when the `sysbox` entries are created.
+        public var subidSize: UInt64 = 268_435_456
+        public init() {}
+    }
+
+    let config: Config
+    var allocator: RangeAllocator
+    let logger: Logger
+
+    public init(config: Config, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        let defs = try? Files.readString(config.loginDefs)
+        let uid = try ManagerServer.ensureEntry(config.subuidFile, size: config.subidSize,
+                                                minimum: SubIDFile.minimum(loginDefs: defs, key: "SUB_UID_MIN"))
+        let gid = try ManagerServer.ensureEntry(config.subgidFile, size: config.subidSize,
+                                                minimum: SubIDFile.minimum(loginDefs: defs, key: "SUB_GID_MIN"))
+        allocator = try RangeAllocator(uidEntry: uid, gidEntry: gid, stateFile: config.dataRoot + "/idranges.json")
+        logger.info("id ranges", metadata: ["subuid": "sysbox:\(uid.start):\(uid.count)", "capacity": "\(allocator.capacity)",
+                                            "allocated": "\(allocator.allocations.count)"])
+    }
+
+    /// Reads the file, adds a `sysbox` entry if missing (without overlapping others), writes it back.
+    static func ensureEntry(_ path: String, size: UInt64, minimum: UInt64) throws -> SubIDFile.Entry {
+        let text = Files.exists(path) ? try Files.readString(path) : ""
+        var file = SubIDFile(text: text)
+        let before = file.entries.count
+        let entry = file.ensure(name: "sysbox", size: size, minimum: minimum)
+        if file.entries.count != before { try Files.writeAtomic(path, Array(file.text.utf8), mode: 0o644) }
+        return entry
+    }
+
+    /// Serves until `stop` returns true (checked between connections).
+    public func serve(_ listener: borrowing Listener, stop: () -> Bool) {
+        while !stop() {
+            var pfd = pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0)
+            if poll(&pfd, 1, 500) <= 0 { continue }
+            guard let channel = try? listener.accept() else { continue }
+            handle(channel)
+        }
+    }
+
+    func handle(_ channel: borrowing Channel) {
+        var tv = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(channel.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var pid: pid_t = 0, uid: uid_t = 0
+        guard sbx_peer_cred(channel.fd, &pid, &uid) == 0, uid == 0 else {
+            try? channel.send(ManagerResponse.error("sysbox-mgr serves root only"))
+            return
+        }
+        do {
+            let (request, fds) = try channel.receive(ManagerRequest.self)
+            fds.forEach { close($0) }
+            try channel.send(respond(request))
+        } catch {
+            logger.warning("request failed: \(error)")
+        }
+    }
+
+    public func respond(_ request: ManagerRequest) -> ManagerResponse {
+        let now = LineLogHandler.timestamp()
+        do {
+            switch request {
+            case .ping: return .ok
+            case .register(let r):
+                let a: RangeAllocator.Allocation
+                if let um = r.uidMappings, !um.isEmpty {
+                    let (u, size) = try RangeAllocator.validate(um.map { ($0.containerID, $0.hostID, $0.size) }, what: "uid")
+                    let (g, _) = try RangeAllocator.validate((r.gidMappings ?? um).map { ($0.containerID, $0.hostID, $0.size) }, what: "gid")
+                    a = try allocator.record(id: r.id, uid: u, gid: g, size: size, now: now)
+                } else {
+                    a = try allocator.allocate(id: r.id, now: now)
+                }
+                logger.info("registered", metadata: ["id": "\(r.id)", "uid": "\(a.uid)", "exclusive": "\(a.exclusive)"])
+                return .registered(Registration(uidStart: a.uid, gidStart: a.gid, size: a.size))
+            case .unregister(let id):
+                try allocator.free(id: id)
+                logger.info("unregistered", metadata: ["id": "\(id)"])
+                return .ok
+            case .status:
+                return .status(allocator.allocations.values.sorted { $0.id < $1.id }.map {
+                    ContainerEntry(id: $0.id, bundle: "", registration: Registration(uidStart: $0.uid, gidStart: $0.gid, size: $0.size),
+                                   exclusive: $0.exclusive, registered: $0.registered)
+                })
+            }
+        } catch {
+            return .error("\(error)")
+        }
+    }
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Builds sysbox-runc and sysbox-mgr (release) and installs them into /usr/local/bin.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build -c release --product sysbox-runc
+swift build -c release --product sysbox-mgr
+bin=$(swift build -c release --show-bin-path)
+install -m 0755 "$bin/sysbox-runc" "$bin/sysbox-mgr" /usr/local/bin/
+echo "installed sysbox-runc and sysbox-mgr into /usr/local/bin"

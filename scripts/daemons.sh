@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Starts or stops the daemons the tests use: sysbox-mgr and a private dockerd (its own data-root,
+# exec-root, socket and pidfile, with sysbox-runc and crun registered). Stops only what it started.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+mkdir -p "$SYSBOXD_STATE"
+
+wait_for() { # condition description
+    for _ in $(seq 1 150); do eval "$1" && return 0; sleep 0.2; done
+    echo "timed out waiting for $2" >&2; return 1
+}
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+start() {
+    if ! alive "$SYSBOXD_STATE/mgr.pid"; then
+        setsid "$BIN_DIR/sysbox-mgr" --log /var/log/sysbox-mgr.log </dev/null >/dev/null 2>&1 & echo $! > "$SYSBOXD_STATE/mgr.pid"
+        wait_for '[ -S /run/sysbox/mgr.sock ]' "sysbox-mgr socket"
+    fi
+    if ! alive "$SYSBOXD_STATE/dockerd.pid"; then
+        mkdir -p "$(dirname "$DOCKER_CONFIG_FILE")"
+        cat > "$DOCKER_CONFIG_FILE" <<JSON
+{
+  "runtimes": {
+    "sysbox-runc": {"path": "$BIN_DIR/sysbox-runc"},
+    "crun": {"path": "/usr/bin/crun"}
+  },
+  "storage-driver": "overlay2"
+}
+JSON
+        setsid dockerd --data-root "$DOCKER_DATA" --exec-root "$DOCKER_EXEC" --pidfile "$SYSBOXD_STATE/dockerd-self.pid" \
+            -H "unix://$DOCKER_SOCK" --config-file "$DOCKER_CONFIG_FILE" </dev/null > /var/log/sysboxd-dockerd.log 2>&1 &
+        echo $! > "$SYSBOXD_STATE/dockerd.pid"
+        wait_for 'docker info >/dev/null 2>&1' "dockerd"
+    fi
+    echo "daemons up: sysbox-mgr pid $(cat "$SYSBOXD_STATE/mgr.pid"), dockerd pid $(cat "$SYSBOXD_STATE/dockerd.pid")"
+}
+
+stop_one() { # pidfile
+    local f=$1
+    alive "$f" || { rm -f "$f"; return 0; }
+    local pid; pid=$(cat "$f")
+    kill -TERM "$pid"
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+    rm -f "$f"
+}
+
+stop() {
+    stop_one "$SYSBOXD_STATE/dockerd.pid"
+    stop_one "$SYSBOXD_STATE/mgr.pid"
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop ;;
+    status) alive "$SYSBOXD_STATE/mgr.pid" && echo "sysbox-mgr up" || echo "sysbox-mgr down"
+            alive "$SYSBOXD_STATE/dockerd.pid" && echo "dockerd up" || echo "dockerd down" ;;
+    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

@@ -10,7 +10,13 @@ wait_for() { # condition description
     echo "timed out waiting for $2" >&2; return 1
 }
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Running and not a zombie (PID 1 here may not reap orphans at once).
+alive() {
+    [ -f "$1" ] || return 1
+    local pid; pid=$(cat "$1")
+    kill -0 "$pid" 2>/dev/null || return 1
+    [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]
+}
 
 start() {
     if ! alive "$SYSBOXD_STATE/mgr.pid"; then
@@ -41,8 +47,8 @@ stop_one() { # pidfile
     alive "$f" || { rm -f "$f"; return 0; }
     local pid; pid=$(cat "$f")
     kill -TERM "$pid"
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+    for _ in $(seq 1 100); do alive "$f" || break; sleep 0.2; done
+    alive "$f" && kill -KILL "$pid"
     rm -f "$f"
 }
 

@@ -8,7 +8,8 @@ extension ContainerFS {
 
     func setupDev() throws {
         var paths = ContainerFS.defaultDevices
-        for d in spec.linux?.devices ?? [] where !paths.contains(d.path) { paths.append(d.path) }
+        // /dev/ptmx is never the host's node: it must reach the container's own devpts instance.
+        for d in spec.linux?.devices ?? [] where !paths.contains(d.path) && d.path != "/dev/ptmx" { paths.append(d.path) }
         for p in paths {
             let dest = target(p)
             try step("bind device \"\(p)\"") { () throws(SysError) in
@@ -26,7 +27,7 @@ extension ContainerFS {
             }
         }
         // /dev/ptmx must reach the container's own devpts instance (devpts(5), newinstance).
-        if k.isDirectory(rootfs + "/dev/pts") == true, k.isDirectory(rootfs + "/dev/ptmx") == nil {
+        if k.isDirectory(rootfs + "/dev/pts") == true, k.readlink(rootfs + "/dev/ptmx") == nil {
             try step("symlink \"/dev/ptmx\"") { () throws(SysError) in try k.symlink("pts/ptmx", at: rootfs + "/dev/ptmx") }
         }
     }

@@ -133,7 +133,7 @@ public enum Create {
                           annotations: spec.annotations)
         let runtimeHooks = (spec.hooks?.prestart ?? []) + (spec.hooks?.createRuntime ?? [])
         let config = InitConfig(mode: .create, id: o.id, spec: spec, process: spec.process!, rootfs: plan,
-                                hasConsoleSocket: console != nil, hasExecFifo: true,
+                                hasConsoleSocket: console != nil, hasExecFifo: true, joinMountAndUser: false,
                                 waitForRuntimeHooks: !runtimeHooks.isEmpty, preserveFDs: o.preserveFDs,
                                 trapped: [], state: state)
         let channel = Channel(borrowing: spawn.sync)

@@ -43,7 +43,10 @@ public enum Exec {
         defer { if let c = console { close(c) } }
         if !o.detach { _ = sbx_prctl(Int32(SBX_PR_SET_CHILD_SUBREAPER), 1, 0, 0, 0) }
 
-        // Join every namespace of init; the user namespace last, see ns.c.
+        // The namespace stage joins init's namespaces but the mount and user ones: the runtime must
+        // still be exec'd from the host's filesystem (its ELF interpreter and libraries live there),
+        // and as host root, so that it is not dumpable or ptrace-able from inside the container
+        // while it runs (the CVE-2016-9962 class). init joins those two itself, single-threaded.
         var joins: [(fd: Int32, type: Int32)] = []
         defer { joins.forEach { close($0.fd) } }
         for t: LinuxNamespaceType in [.cgroup, .ipc, .uts, .network, .pid, .mount, .user] {
@@ -51,7 +54,8 @@ public enum Exec {
             let fd = try sys("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
             joins.append((fd, SystemSpec.cloneFlag(t)))
         }
-        let spawn = try Spawn(.init(unshareFlags: 0, joins: joins, becomeRoot: true, newSession: true,
+        let late = joins.suffix(2).map(\.fd)
+        let spawn = try Spawn(.init(unshareFlags: 0, joins: Array(joins.prefix(5)), becomeRoot: false, newSession: true,
                                     preserveFDs: o.preserveFDs, argv: ["sysbox-runc", "init"], env: []))
         try c.record.cgroup.join(pid: spawn.stageA)
         try spawn.send(Int32(SBX_SYNC_GO))
@@ -59,10 +63,11 @@ public enum Exec {
         spawn.reapA()
 
         let config = InitConfig(mode: .exec, id: o.id, spec: c.record.spec, process: process, rootfs: nil,
-                                hasConsoleSocket: console != nil, hasExecFifo: false, waitForRuntimeHooks: false,
+                                hasConsoleSocket: console != nil, hasExecFifo: false, joinMountAndUser: true,
+                                waitForRuntimeHooks: false,
                                 preserveFDs: o.preserveFDs, trapped: [], state: c.record.ociState(dir: c.dir))
         let channel = Channel(borrowing: spawn.sync)
-        try channel.send(InitMessage.config(config), fds: console.map { [$0] } ?? [])
+        try channel.send(InitMessage.config(config), fds: (console.map { [$0] } ?? []) + late)
         do {
             try Create.awaitReady(channel, runtimeHooks: [], spec: c.record.spec, state: config.state)
             // After ready only a failed exec speaks; a successful one closes the socket.

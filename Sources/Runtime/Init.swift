@@ -40,6 +40,9 @@ public enum ContainerInit {
         }
         let console = take(c.hasConsoleSocket)
         let fifo = take(c.hasExecFifo)
+        if c.joinMountAndUser, let mnt = take(true), let user = take(true) {
+            try joinContainer(mount: mnt, user: user)
+        }
         let setup = ProcessSetup(process: c.process, seccomp: c.spec.linux?.seccomp, trapped: c.trapped,
                                  preserveFDs: c.preserveFDs)
         if c.mode == .create, let plan = c.rootfs {
@@ -96,6 +99,20 @@ public enum ContainerInit {
                 throw RuntimeError("write sysctl \(key)=\(value): \(error.errno)", hint: "only namespaced sysctls can be set in a container")
             }
         }
+    }
+
+    /// Enters the container's mount namespace (its root and cwd become the container's) and then
+    /// its user namespace, as root there. Needs a single-threaded process (setns(2)).
+    static func joinContainer(mount: Int32, user: Int32) throws {
+        _ = sbx_prctl(Int32(SBX_PR_SET_DUMPABLE), 0, 0, 0, 0)
+        try sys("setns(CLONE_NEWNS)") { sbx_setns(mount, Int32(CLONE_NEWNS)) }
+        try sys("setns(CLONE_NEWUSER)") { sbx_setns(user, Int32(CLONE_NEWUSER)) }
+        close(mount)
+        close(user)
+        try sys("setresgid(0)") { sbx_setresgid(0, 0, 0) }
+        try sys("setresuid(0)") { sbx_setresuid(0, 0, 0) }
+        try sys("setgroups") { sbx_setgroups(0, nil) }
+        try sys("chdir", "/") { chdir("/") }
     }
 
     /// Blocks until `sysbox-runc start` opens the fifo for reading (the create/start split).

@@ -33,6 +33,8 @@ struct InitConfig: Codable {
     /// Which fds travel with this message, in order.
     var hasConsoleSocket: Bool
     var hasExecFifo: Bool
+    /// Exec only: the container's mount and user namespace fds follow; init joins them itself.
+    var joinMountAndUser: Bool
     var waitForRuntimeHooks: Bool
     var preserveFDs: Int
     /// Syscalls whose seccomp action becomes user notification.

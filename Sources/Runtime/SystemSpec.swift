@@ -48,6 +48,12 @@ enum SystemSpec {
         // the rest is owned by host root and refused by the kernel.
         linux.readonlyPaths = linux.readonlyPaths?.filter { $0 != "/proc/sys" }
         if let adj = spec.process?.oomScoreAdj, adj < -999 { spec.process?.oomScoreAdj = -999 }
+        // A runtime allows its default devices on top of the spec's rules (as runc does): mknod of
+        // any node, the standard character devices, the container's own ptys and /dev/net/tun.
+        if var resources = linux.resources, resources.devices != nil {
+            resources.devices = (resources.devices ?? []) + defaultDeviceRules
+            linux.resources = resources
+        }
         spec.linux = linux
     }
 
@@ -60,6 +66,15 @@ enum SystemSpec {
         let high = min(parts[1], UInt64(size) - 1), low = min(parts[0], high)
         spec.linux?.sysctl?["net.ipv4.ping_group_range"] = "\(low) \(high)"
     }
+
+    static let defaultDeviceRules: [LinuxDeviceCgroup] = {
+        var r = [LinuxDeviceCgroup(allow: true, type: "c", access: "m"), LinuxDeviceCgroup(allow: true, type: "b", access: "m")]
+        for (major, minor) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2), (10, 200)] as [(Int64, Int64)] {
+            r.append(LinuxDeviceCgroup(allow: true, type: "c", major: major, minor: minor, access: "rwm"))
+        }
+        r.append(LinuxDeviceCgroup(allow: true, type: "c", major: 136, access: "rwm"))
+        return r
+    }()
 
     static func sameNamespace(_ a: String, _ b: String) -> Bool {
         var sa = stat(), sb = stat()

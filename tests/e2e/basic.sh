@@ -1,0 +1,56 @@
+# Output, exit codes, env, workdir, hostname, tty.
+
+test_output() { assert_eq "$(drun --rm $IMG echo hi)" "hi"; }
+
+test_exit_code() {
+    set +e; drun --rm $IMG sh -c 'exit 7'; local rc=$?; set -e
+    assert_eq "$rc" "7"
+}
+
+test_command_not_found() {
+    set +e; local out; out=$(drun --rm $IMG no-such-command 2>&1); local rc=$?; set -e
+    assert_eq "$rc" "127" "$out"
+    assert_contains "$out" "executable file not found"
+}
+
+test_env_workdir_hostname() {
+    local out; out=$(drun --rm -e FOO=bar -w /tmp --hostname box1 $IMG sh -c 'echo $FOO $(pwd) $(hostname)')
+    assert_eq "$out" "bar /tmp box1"
+}
+
+test_tty() {
+    local out; out=$(drun --rm -t $IMG sh -c 'tty; test -t 0 && echo isatty' | tr -d '\r')
+    assert_contains "$out" "/dev/pts/0"
+    assert_contains "$out" "isatty"
+}
+
+test_interactive_tty() {
+    local out; out=$(printf 'echo inside-$((40+2))\nexit\n' | script -qec "docker run --runtime=$RT --pull=never --rm -it $IMG sh" /dev/null | tr -d '\r')
+    assert_contains "$out" "inside-42"
+}
+
+test_read_only() {
+    local out; out=$(drun --rm --read-only --tmpfs /tmp $IMG sh -c 'touch /x 2>&1 || echo denied; touch /tmp/y && echo tmp-ok')
+    assert_contains "$out" "denied"
+    assert_contains "$out" "tmp-ok"
+}
+
+test_bind_mount() {
+    local d; d=$(mktemp -d)
+    echo hello > "$d/f"; chown 1000:1000 "$d/f"
+    local out; out=$(drun --rm -v "$d:/mnt" $IMG sh -c 'cat /mnt/f; stat -c "%u:%g" /mnt/f; echo made > /mnt/new')
+    assert_contains "$out" "hello"
+    assert_contains "$out" "1000:1000"
+    assert_eq "$(cat "$d/new")" "made"
+    assert_eq "$(stat -c %u "$d/new")" "0" "file written by container root is owned by host root through the id-mapped bind"
+    rm -rf "$d"
+}
+
+t "docker run prints the command's output" test_output
+t "exit code is propagated" test_exit_code
+t "missing command: exit 127 and runc's message" test_command_not_found
+t "-e, -w and --hostname" test_env_workdir_hostname
+t "-t gives a terminal" test_tty
+t "-it interactive shell" test_interactive_tty
+t "--read-only rootfs with a writable tmpfs" test_read_only
+t "-v bind mount shows host owners shifted" test_bind_mount

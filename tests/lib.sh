@@ -1,0 +1,49 @@
+# A small test harness: `t NAME FUNCTION` runs a test, `summary` prints "N passed, M failed".
+PASSED=0
+FAILED=0
+FAILED_NAMES=()
+
+t() {
+    local name=$1; shift
+    local out rc
+    out=$( { set -e; "$@"; } 2>&1 ); rc=$?
+    if [ $rc -eq 0 ]; then
+        PASSED=$((PASSED + 1)); echo "ok - $name"
+    else
+        FAILED=$((FAILED + 1)); FAILED_NAMES+=("$name"); echo "not ok - $name"
+        echo "$out" | tail -25 | sed 's/^/    # /'
+    fi
+}
+
+summary() {
+    [ $FAILED -gt 0 ] && printf 'failed: %s\n' "${FAILED_NAMES[@]}"
+    echo "$PASSED passed, $FAILED failed"
+    [ $FAILED -eq 0 ]
+}
+
+fail() { echo "FAIL: $*" >&2; return 1; }
+assert_eq() { [ "$1" = "$2" ] || fail "expected [$2], got [$1] ${3:-}"; }
+assert_ne() { [ "$1" != "$2" ] || fail "expected something other than [$2] ${3:-}"; }
+assert_contains() { case "$1" in *"$2"*) ;; *) fail "expected [$1] to contain [$2] ${3:-}";; esac; }
+assert_not_contains() { case "$1" in *"$2"*) fail "expected [$1] not to contain [$2] ${3:-}";; esac; }
+
+# Polls a condition for up to $2 seconds (default 10).
+eventually() {
+    local cond=$1 secs=${2:-10} i
+    for i in $(seq 1 $((secs * 10))); do eval "$cond" && return 0; sleep 0.1; done
+    fail "condition never held: $cond"
+}
+
+# Nothing of a deleted container may remain: mounts, cgroups, runtime state, staging, id range, processes.
+assert_no_leftovers() {
+    local id=$1 state_root=${2:-}
+    local m; m=$(grep -c "$id" /proc/self/mountinfo || true)
+    [ "$m" -eq 0 ] || fail "$m mounts of $id remain: $(grep "$id" /proc/self/mountinfo | head -3)"
+    local cg; cg=$(find /sys/fs/cgroup -maxdepth 4 -type d -name "*$id*" 2>/dev/null | head -3 || true)
+    [ -z "$cg" ] || fail "cgroups of $id remain: $cg"
+    [ ! -e "/run/sysbox-staging/$id" ] || fail "staging dir of $id remains"
+    if [ -n "$state_root" ]; then [ ! -e "$state_root/$id" ] || fail "state dir $state_root/$id remains"; fi
+    if sysbox-mgr status 2>/dev/null | grep -q "^$id"; then fail "id range of $id still allocated"; fi
+    local p; p=$(grep -l "$id" /proc/[0-9]*/cgroup 2>/dev/null | head -3 || true)
+    [ -z "$p" ] || fail "processes of $id remain: $p"
+}

@@ -44,6 +44,11 @@ assert_no_leftovers() {
     [ ! -e "/run/sysbox-staging/$id" ] || fail "staging dir of $id remains"
     if [ -n "$state_root" ]; then [ ! -e "$state_root/$id" ] || fail "state dir $state_root/$id remains"; fi
     if sysbox-mgr status 2>/dev/null | grep -q "^$id"; then fail "id range of $id still allocated"; fi
-    local p; p=$(grep -l "$id" /proc/[0-9]*/cgroup 2>/dev/null | head -3 || true)
-    [ -z "$p" ] || fail "processes of $id remain: $p"
+    # Zombies are exited processes waiting for their parent to reap them (containerd's shim does).
+    local f pid live=""
+    for f in $(grep -l "$id" /proc/[0-9]*/cgroup 2>/dev/null || true); do
+        pid=${f#/proc/}; pid=${pid%/cgroup}
+        [ "$(awk '{print $3}' /proc/$pid/stat 2>/dev/null)" = Z ] || live="$live $pid"
+    done
+    [ -z "$live" ] || fail "processes of $id remain:$live"
 }

@@ -16,6 +16,9 @@ public struct RangeAllocator: Sendable {
         /// false when the spec brought its own mappings (userns-remap): recorded, not taken from the pool.
         public var exclusive: Bool
         public var registered: String
+        /// The runtime state dir the container lives in, and when it registered (epoch seconds).
+        public var stateDir: String?
+        public var since: Double?
     }
 
     public let uidEntry: SubIDFile.Entry
@@ -39,7 +42,7 @@ public struct RangeAllocator: Sendable {
     public var capacity: Int { Int(min(uidEntry.count, gidEntry.count) / UInt64(rangeSize)) }
 
     /// The range of `id`, allocating the lowest free slot the first time.
-    public mutating func allocate(id: String, now: String) throws -> Allocation {
+    public mutating func allocate(id: String, now: String, stateDir: String? = nil, epoch: Double = 0) throws -> Allocation {
         if let a = allocations[id] { return a }
         let used = Set(allocations.values.filter(\.exclusive).map { ($0.uid - UInt32(uidEntry.start)) / rangeSize })
         guard let slot = (0..<UInt32(capacity)).first(where: { !used.contains($0) }) else {
@@ -48,18 +51,32 @@ public struct RangeAllocator: Sendable {
                 hint: "delete unused system containers or enlarge the sysbox entry in /etc/subuid and /etc/subgid")
         }
         let a = Allocation(id: id, uid: UInt32(uidEntry.start) + slot * rangeSize, gid: UInt32(gidEntry.start) + slot * rangeSize,
-                           size: rangeSize, exclusive: true, registered: now)
+                           size: rangeSize, exclusive: true, registered: now, stateDir: stateDir, since: epoch)
         allocations[id] = a
         try save()
         return a
     }
 
     /// Records a container that brought its own mapping.
-    public mutating func record(id: String, uid: UInt32, gid: UInt32, size: UInt32, now: String) throws -> Allocation {
-        let a = Allocation(id: id, uid: uid, gid: gid, size: size, exclusive: false, registered: now)
+    public mutating func record(id: String, uid: UInt32, gid: UInt32, size: UInt32, now: String,
+                                stateDir: String? = nil, epoch: Double = 0) throws -> Allocation {
+        let a = Allocation(id: id, uid: uid, gid: gid, size: size, exclusive: false, registered: now, stateDir: stateDir, since: epoch)
         allocations[id] = a
         try save()
         return a
+    }
+
+    /// Frees the ranges of containers whose state dir has been gone for longer than `grace` seconds
+    /// (their delete could not reach the manager). Returns the ids freed.
+    public mutating func prune(now epoch: Double, grace: Double = 60, exists: (String) -> Bool) throws -> [String] {
+        let stale = allocations.values.filter { a in
+            guard let dir = a.stateDir, let since = a.since else { return false }
+            return epoch - since > grace && !exists(dir)
+        }.map(\.id)
+        guard !stale.isEmpty else { return [] }
+        for id in stale { allocations.removeValue(forKey: id) }
+        try save()
+        return stale.sorted()
     }
 
     public mutating func free(id: String) throws {

@@ -32,7 +32,12 @@ public struct RegisterRequest: Codable, Sendable {
     /// Mappings the spec already carries (Docker userns-remap); nil to get an exclusive range.
     public var uidMappings: [IDMapping]?
     public var gidMappings: [IDMapping]?
-    public init(id: String, bundle: String, rootfs: String, uidMappings: [IDMapping]? = nil, gidMappings: [IDMapping]? = nil) {
+    /// The runtime's state dir of the container: when it is gone, so is the container (a delete
+    /// that could not reach the manager must not leak the range).
+    public var stateDir: String?
+    public init(id: String, bundle: String, rootfs: String, uidMappings: [IDMapping]? = nil, gidMappings: [IDMapping]? = nil,
+                stateDir: String? = nil) {
+        self.stateDir = stateDir
         self.id = id
         self.bundle = bundle
         self.rootfs = rootfs

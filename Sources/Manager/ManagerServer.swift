@@ -73,7 +73,13 @@ public final class ManagerServer {
 
     public func respond(_ request: ManagerRequest) -> ManagerResponse {
         let now = LineLogHandler.timestamp()
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let epoch = Double(ts.tv_sec)
         do {
+            for id in try allocator.prune(now: epoch, exists: Files.exists) {
+                logger.info("freed the range of a container that is gone", metadata: ["id": "\(id)"])
+            }
             switch request {
             case .ping: return .ok
             case .register(let r):
@@ -81,9 +87,9 @@ public final class ManagerServer {
                 if let um = r.uidMappings, !um.isEmpty {
                     let (u, size) = try RangeAllocator.validate(um.map { ($0.containerID, $0.hostID, $0.size) }, what: "uid")
                     let (g, _) = try RangeAllocator.validate((r.gidMappings ?? um).map { ($0.containerID, $0.hostID, $0.size) }, what: "gid")
-                    a = try allocator.record(id: r.id, uid: u, gid: g, size: size, now: now)
+                    a = try allocator.record(id: r.id, uid: u, gid: g, size: size, now: now, stateDir: r.stateDir, epoch: epoch)
                 } else {
-                    a = try allocator.allocate(id: r.id, now: now)
+                    a = try allocator.allocate(id: r.id, now: now, stateDir: r.stateDir, epoch: epoch)
                 }
                 logger.info("registered", metadata: ["id": "\(r.id)", "uid": "\(a.uid)", "exclusive": "\(a.exclusive)"])
                 return .registered(Registration(uidStart: a.uid, gidStart: a.gid, size: a.size))

@@ -51,7 +51,8 @@ public enum Create {
             reg = try manager.register(RegisterRequest(
                 id: o.id, bundle: bundle, rootfs: rootfs,
                 uidMappings: spec.linux?.uidMappings?.map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) },
-                gidMappings: spec.linux?.gidMappings?.map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) }))
+                gidMappings: spec.linux?.gidMappings?.map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) },
+                stateDir: dir))
             rollback.add("unregister") { try? manager.unregister(id: o.id) }
         }
         ctx.logger.debug("id range", metadata: ["uid": "\(reg.uidStart)", "gid": "\(reg.gidStart)", "size": "\(reg.size)"])

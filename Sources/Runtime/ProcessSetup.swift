@@ -52,7 +52,14 @@ struct ProcessSetup {
         guard let arg0 = process.args?.first, !arg0.isEmpty else {
             throw RuntimeError("process.args is empty in config.json", hint: "give the command to run")
         }
-        if arg0.contains("/") { return arg0 }
+        if arg0.contains("/") {
+            var st = stat()
+            if stat(arg0, &st) < 0 { throw RuntimeError("exec: \"\(arg0)\": stat \(arg0): \(Errno.current)") }
+            if (st.st_mode & S_IFMT) == S_IFDIR || access(arg0, X_OK) < 0 {
+                throw RuntimeError("exec: \"\(arg0)\": permission denied")
+            }
+            return arg0
+        }
         let path = (process.env ?? []).first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
             ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         for dir in path.split(separator: ":") {

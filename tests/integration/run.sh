@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Root integration tests: drive sysbox-runc directly on a busybox bundle, as containerd would.
+set -uo pipefail
+cd "$(dirname "$0")"
+. ../../scripts/env.sh
+. ../lib.sh
+ROOT=/run/sysboxd-it
+RUNC="sysbox-runc --root $ROOT"
+# Containers inherit the runtime's stdio (as under containerd): keep them off the test's pipes.
+quiet() { "$@" </dev/null >/dev/null 2>>"$WORK/stderr"; }
+ROOTFS=/var/lib/sysboxd-test/busybox
+WORK=$(mktemp -d /tmp/sysboxd-it.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+# Leftovers of an interrupted earlier run.
+for c in $(sysbox-runc --root $ROOT list -q 2>/dev/null); do sysbox-runc --root $ROOT delete --force "$c"; done
+
+# A bundle whose rootfs is a copy of the busybox tree, running ARGS.
+bundle() { # name args-json
+    local b=$WORK/$1
+    mkdir -p "$b"
+    [ -d "$b/rootfs" ] || cp -a "$ROOTFS" "$b/rootfs"
+    rm -f "$b/config.json"
+    (cd "$b" && sysbox-runc spec)
+    jq --argjson a "$2" '.process.args = $a | .process.terminal = false | .root.readonly = false' "$b/config.json" > "$b/c.json"
+    mv "$b/c.json" "$b/config.json"
+    echo "$b"
+}
+
+status_of() { $RUNC state "$1" | jq -r .status; }
+
+test_create_start_delete() {
+    local b; b=$(bundle life '["sleep","1000"]')
+    quiet $RUNC create --bundle "$b" --pid-file "$WORK/life.pid" it-life
+    assert_eq "$(status_of it-life)" "created"
+    local pid; pid=$(cat "$WORK/life.pid")
+    [ "$(tail -c 1 "$WORK/life.pid" | od -An -c | tr -d ' ')" != '\n' ] || fail "pid file ends with a newline"
+    assert_eq "$($RUNC state it-life | jq -r .pid)" "$pid"
+    $RUNC start it-life
+    assert_eq "$(status_of it-life)" "running"
+    assert_eq "$($RUNC ps --format json it-life | jq length)" "1"
+    assert_contains "$($RUNC list)" "it-life"
+    $RUNC kill it-life 9
+    eventually '[ "$(status_of it-life)" = stopped ]'
+    $RUNC delete it-life
+    assert_no_leftovers it-life "$ROOT"
+}
+
+test_named_signal_and_force_delete() {
+    # PID 1 gets only the signals it handles: trap TERM.
+    local b; b=$(bundle sig '["sh","-c","trap \"exit 0\" TERM; while :; do sleep 0.1; done"]')
+    quiet $RUNC run -d --bundle "$b" it-sig
+    assert_eq "$(status_of it-sig)" "running"
+    set +e; $RUNC delete it-sig 2>/dev/null; local rc=$?; set -e
+    [ $rc -ne 0 ] || fail "deleting a running container must fail without --force"
+    $RUNC kill it-sig SIGTERM
+    eventually '[ "$(status_of it-sig)" = stopped ]'
+    $RUNC delete it-sig
+    quiet $RUNC run -d --bundle "$b" it-force
+    $RUNC delete --force it-force
+    assert_no_leftovers it-force "$ROOT"
+}
+
+test_exec_and_run() {
+    local b; b=$(bundle ex '["sleep","1000"]')
+    quiet $RUNC run -d --bundle "$b" it-ex
+    assert_eq "$($RUNC exec it-ex sh -c 'echo $((6*7))')" "42"
+    set +e; $RUNC exec it-ex sh -c 'exit 5'; local rc=$?; set -e
+    assert_eq "$rc" "5"
+    quiet $RUNC exec --detach --pid-file "$WORK/ex.pid" it-ex sleep 30
+    [ -s "$WORK/ex.pid" ] || fail "exec pid file missing"
+    assert_eq "$($RUNC ps --format json it-ex | jq length)" "2"
+    $RUNC delete --force it-ex
+    local fg; fg=$(bundle fg '["sh","-c","echo fg; exit 3"]')
+    set +e; local out; out=$($RUNC run --bundle "$fg" it-fg); rc=$?; set -e
+    assert_eq "$out" "fg"
+    assert_eq "$rc" "3"
+    assert_no_leftovers it-fg "$ROOT"
+}
+
+test_pause_resume_update_events() {
+    local b; b=$(bundle pr '["sleep","1000"]')
+    quiet $RUNC run -d --bundle "$b" it-pr
+    $RUNC pause it-pr
+    assert_eq "$(status_of it-pr)" "paused"
+    $RUNC resume it-pr
+    assert_eq "$(status_of it-pr)" "running"
+    echo '{"memory":{"limit":67108864},"pids":{"limit":50}}' | $RUNC update --resources - it-pr
+    assert_eq "$(cat /sys/fs/cgroup/memory/sysbox/it-pr/memory.limit_in_bytes)" "67108864"
+    assert_eq "$(cat /sys/fs/cgroup/pids/sysbox/it-pr/pids.max)" "50"
+    $RUNC update --pids-limit 60 it-pr
+    assert_eq "$(cat /sys/fs/cgroup/pids/sysbox/it-pr/pids.max)" "60"
+    local ev; ev=$($RUNC events --stats it-pr)
+    assert_eq "$(echo "$ev" | jq -r .type)" "stats"
+    assert_eq "$(echo "$ev" | jq -r .data.pids.current)" "1"
+    $RUNC delete --force it-pr
+    assert_no_leftovers it-pr "$ROOT"
+}
+
+test_failed_create_leaves_nothing() {
+    local b; b=$(bundle bad '["true"]')
+    jq '.root.path = "/nonexistent-rootfs"' "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    set +e; local out; out=$($RUNC --log "$WORK/bad.log" --log-format json create --bundle "$b" it-bad 2>&1); local rc=$?; set -e
+    [ $rc -ne 0 ] || fail "create with a missing rootfs succeeded"
+    assert_contains "$(tail -1 "$WORK/bad.log" | jq -r .level)" "error"
+    assert_contains "$(tail -1 "$WORK/bad.log" | jq -r .msg)" "rootfs"
+    assert_no_leftovers it-bad "$ROOT"
+    # A failure inside init (a missing command) also leaves nothing behind.
+    b=$(bundle bad2 '["/no/such/binary"]')
+    set +e; quiet $RUNC create --bundle "$b" it-bad2; rc=$?; set -e
+    [ $rc -ne 0 ] || fail "create with a missing command succeeded"
+    assert_no_leftovers it-bad2 "$ROOT"
+}
+
+test_cli_contract() {
+    assert_contains "$(sysbox-runc --version | head -1)" "sysbox-runc version"
+    assert_eq "$(sysbox-runc features | jq -r .linux.seccomp.enabled)" "true"
+    set +e; $RUNC state no-such-container 2>/dev/null; local rc=$?; set -e
+    [ $rc -ne 0 ] || fail "state of a missing container succeeded"
+    local b; b=$(bundle flags '["sleep","1000"]')
+    quiet sysbox-runc --root=$ROOT --log-format=json create --bundle=$b --pid-file=$WORK/flags.pid it-flags
+    assert_eq "$(status_of it-flags)" "created"
+    $RUNC delete --force it-flags
+    assert_no_leftovers it-flags "$ROOT"
+}
+
+test_user_and_caps() {
+    local b; b=$(bundle caps '["sh","-c","id -u; grep CapEff /proc/self/status; cat /proc/self/uid_map"]')
+    local out; out=$($RUNC run --bundle "$b" it-caps)
+    assert_eq "$(echo "$out" | head -1)" "0"
+    assert_contains "$out" "000001ffffffffff"
+    assert_contains "$out" "65536"
+    assert_no_leftovers it-caps "$ROOT"
+}
+
+t "create, state, start, ps, list, kill, delete" test_create_start_delete
+t "named signals; delete needs --force while running" test_named_signal_and_force_delete
+t "exec (foreground, exit code, detached) and foreground run" test_exec_and_run
+t "pause, resume, update (stdin and flags), events --stats" test_pause_resume_update_events
+t "a failed create logs one JSON error line and leaves nothing" test_failed_create_leaves_nothing
+t "--flag=value forms, --version, features, state errors" test_cli_contract
+t "root with full capabilities in a 65536-id user namespace" test_user_and_caps
+rmdir "$ROOT" 2>/dev/null || true
+summary

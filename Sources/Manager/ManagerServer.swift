@@ -5,7 +5,7 @@ import SysboxCore
 
 /// The sysbox-mgr daemon core: serves registrations on its unix socket. Requests are small and are
 /// answered one at a time in one loop, so the allocator's check-and-update never races.
-public final class ManagerServer {
+public final class ManagerServer: @unchecked Sendable {   // served by one thread; state is not shared
     public struct Config: Sendable {
         public var socketPath = "/run/sysbox/mgr.sock"
         public var dataRoot = "/var/lib/sysbox"
@@ -42,6 +42,12 @@ public final class ManagerServer {
         let entry = file.ensure(name: "sysbox", size: size, minimum: minimum)
         if file.entries.count != before { try Files.writeAtomic(path, Array(file.text.utf8), mode: 0o644) }
         return entry
+    }
+
+    /// Listens on `socketPath` and serves until `stop` returns true.
+    public func serve(socketPath: String, stop: () -> Bool) throws {
+        let listener = try Listener(path: socketPath, mode: 0o600)
+        serve(listener, stop: stop)
     }
 
     /// Serves until `stop` returns true (checked between connections).

@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+@testable import IDRanges
+
+@Suite struct SubIDFileTests {
+    @Test func addsEntryInFirstHoleWithoutOverlap() {
+        var f = SubIDFile(text: "# users\nalice:100000:65536\ndockremap:231072:65536\n")
+        let e = f.ensure(name: "sysbox", size: 1_000_000, minimum: 100000)
+        #expect(e.start == 296608)
+        #expect(f.text.contains("alice:100000:65536\n"))
+        #expect(f.text.contains("# users\n"))
+        #expect(f.text.hasSuffix("sysbox:296608:1000000\n"))
+    }
+
+    @Test func usesAHoleBetweenEntries() {
+        var f = SubIDFile(text: "a:100000:10\nb:5000000:10\n")
+        #expect(f.ensure(name: "sysbox", size: 65536, minimum: 100000).start == 100010)
+    }
+
+    @Test func keepsAnExistingEntry() {
+        var f = SubIDFile(text: "sysbox:700000:131072\n")
+        #expect(f.ensure(name: "sysbox", size: 65536, minimum: 100000) == SubIDFile.Entry(name: "sysbox", start: 700000, count: 131072))
+        #expect(f.entries.count == 1)
+    }
+
+    @Test func loginDefsMinimum() {
+        #expect(SubIDFile.minimum(loginDefs: "SUB_UID_MIN\t200000\n", key: "SUB_UID_MIN") == 200000)
+        #expect(SubIDFile.minimum(loginDefs: nil, key: "SUB_UID_MIN") == 100000)
+    }
+}
+
+@Suite struct RangeAllocatorTests {
+    func allocator(_ file: String, count: UInt64 = 65536 * 4) throws -> RangeAllocator {
+        let e = SubIDFile.Entry(name: "sysbox", start: 100000, count: count)
+        return try RangeAllocator(uidEntry: e, gidEntry: e, stateFile: file)
+    }
+
+    func tempFile() -> String { FileManager.default.temporaryDirectory.appendingPathComponent("ranges-\(UUID().uuidString).json").path }
+
+    @Test func firstFitDisjointAndIdempotent() throws {
+        var a = try allocator(tempFile())
+        let x = try a.allocate(id: "x", now: "t"), y = try a.allocate(id: "y", now: "t")
+        #expect(x.uid == 100000 && y.uid == 165536)
+        #expect(try a.allocate(id: "x", now: "t") == x)
+        try a.free(id: "x")
+        #expect(try a.allocate(id: "z", now: "t").uid == 100000)
+    }
+
+    @Test func persistsAcrossRestart() throws {
+        let file = tempFile()
+        defer { unlink(file) }
+        var a = try allocator(file)
+        let x = try a.allocate(id: "x", now: "t")
+        let b = try allocator(file)
+        #expect(b.allocations["x"] == x)
+    }
+
+    @Test func exhaustionNamesTheFix() throws {
+        var a = try allocator(tempFile(), count: 65536 * 2)
+        _ = try a.allocate(id: "a", now: "t")
+        _ = try a.allocate(id: "b", now: "t")
+        let e = try #require(throws: (any Error).self) { try a.allocate(id: "c", now: "t") }
+        #expect("\(e)".contains("no free id range"))
+        #expect("\(e)".contains("/etc/subuid"))
+    }
+
+    @Test func pruneFreesContainersThatAreGone() throws {
+        var a = try allocator(tempFile())
+        _ = try a.allocate(id: "gone", now: "t", stateDir: "/nonexistent/gone", epoch: 0)
+        _ = try a.allocate(id: "young", now: "t", stateDir: "/nonexistent/young", epoch: 1000)
+        _ = try a.allocate(id: "here", now: "t", stateDir: "/tmp", epoch: 0)
+        #expect(try a.prune(now: 1010, exists: { FileManager.default.fileExists(atPath: $0) }) == ["gone"])
+        #expect(a.allocations.keys.sorted() == ["here", "young"])
+    }
+
+    @Test func userNamespaceRemapMappings() throws {
+        let (start, size) = try RangeAllocator.validate([(0, 300000, 1000), (1000, 301000, 64536)], what: "uid")
+        #expect(start == 300000 && size == 65536)
+        #expect(throws: (any Error).self) { try RangeAllocator.validate([(1, 300000, 65536)], what: "uid") }
+        #expect(throws: (any Error).self) { try RangeAllocator.validate([(0, 300000, 1000)], what: "uid") }
+        #expect(throws: (any Error).self) { try RangeAllocator.validate([(0, 300000, 1000), (1000, 400000, 65536)], what: "uid") }
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import IPC
+import Logging
+import Testing
+@testable import Manager
+
+@Suite(.serialized) struct ManagerServerTests {
+    func config() throws -> ManagerServer.Config {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mgr-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try "someone:100000:65536\n".write(toFile: dir + "/subuid", atomically: true, encoding: .utf8)
+        try "".write(toFile: dir + "/subgid", atomically: true, encoding: .utf8)
+        var c = ManagerServer.Config()
+        c.dataRoot = dir + "/data"
+        c.subuidFile = dir + "/subuid"
+        c.subgidFile = dir + "/subgid"
+        c.loginDefs = dir + "/login.defs"
+        c.subidSize = 65536 * 16
+        c.socketPath = dir + "/mgr.sock"
+        return c
+    }
+
+    func register(_ s: ManagerServer, _ id: String) -> Registration? {
+        if case .registered(let r) = s.respond(.register(RegisterRequest(id: id, bundle: "/b", rootfs: "/r"))) { return r }
+        return nil
+    }
+
+    @Test func createsNonOverlappingEntriesAndDisjointRanges() throws {
+        let c = try config()
+        let s = try ManagerServer(config: c, logger: Logger(label: "test"))
+        let subuid = try String(contentsOfFile: c.subuidFile, encoding: .utf8)
+        #expect(subuid.contains("someone:100000:65536\n"))
+        #expect(subuid.contains("sysbox:165536:1048576"))
+        #expect(try String(contentsOfFile: c.subgidFile, encoding: .utf8).contains("sysbox:100000:1048576"))
+        let ranges = (0..<10).compactMap { register(s, "c\($0)") }
+        #expect(ranges.count == 10)
+        #expect(Set(ranges.map(\.uidStart)).count == 10)
+        #expect(ranges.allSatisfy { $0.size == 65536 && $0.uidStart >= 165536 })
+    }
+
+    @Test func restartKeepsAllocationsAndUnregisterFrees() throws {
+        let c = try config()
+        let first = try ManagerServer(config: c, logger: Logger(label: "test"))
+        let a = try #require(register(first, "a"))
+        _ = register(first, "b")
+        let second = try ManagerServer(config: c, logger: Logger(label: "test"))
+        #expect(register(second, "a") == a)
+        #expect(second.respond(.unregister(id: "a")) .isOK)
+        #expect(register(second, "c")?.uidStart == a.uidStart)
+    }
+
+    @Test func badMappingsAreRefused() throws {
+        let s = try ManagerServer(config: try config(), logger: Logger(label: "test"))
+        let bad = RegisterRequest(id: "x", bundle: "/b", rootfs: "/r", uidMappings: [IDMapping(containerID: 0, hostID: 500000, size: 1000)])
+        guard case .error(let m) = s.respond(.register(bad)) else { Issue.record("accepted"); return }
+        #expect(m.contains("65536"))
+    }
+
+    @Test func servesOverTheSocket() throws {
+        try #require(getuid() == 0, "the manager serves root only")
+        let c = try config()
+        let server = try ManagerServer(config: c, logger: Logger(label: "test"))
+        let done = Atomic()
+        let path = c.socketPath
+        let thread = Thread { try? server.serve(socketPath: path) { done.value } }
+        thread.start()
+        defer { done.value = true }
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: path) { usleep(20_000) }
+        let reg = try ManagerClient(socketPath: c.socketPath).register(RegisterRequest(id: "s", bundle: "/b", rootfs: "/r"))
+        #expect(reg.size == 65536)
+        #expect(try ManagerClient(socketPath: c.socketPath).status().map(\.id) == ["s"])
+    }
+}
+
+final class Atomic: @unchecked Sendable {
+    private let lock = NSLock()
+    private var v = false
+    var value: Bool {
+        get { lock.lock(); defer { lock.unlock() }; return v }
+        set { lock.lock(); v = newValue; lock.unlock() }
+    }
+}
+
+extension ManagerResponse {
+    var isOK: Bool { if case .ok = self { return true }; return false }
+}

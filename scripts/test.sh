@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, builds, creates the images, starts the daemons,
+# then runs the unit tests (swift test), the root integration tests and the Docker end-to-end suite.
+# Stops the daemons it started. Exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" -eq 0 ] || { echo "run as root: the tests create namespaces, cgroups and mounts" >&2; exit 1; }
+set -e
+bash scripts/install-deps.sh
+bash scripts/build.sh
+bash scripts/daemons.sh start
+trap 'bash scripts/daemons.sh stop' EXIT
+bash scripts/images.sh
+set +e
+status=0
+echo "== unit tests (swift test)"
+swift test 2>&1 | tee /tmp/sysboxd-swift-test.log | grep -vE '^\[[0-9]+/[0-9]+\]|^(Compiling|Building|Write|Emitting|Linking)' ; [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+echo "== integration tests (sysbox-runc directly)"
+bash tests/integration/run.sh || status=1
+echo "== end-to-end tests (docker run --runtime=sysbox-runc)"
+bash tests/e2e/run.sh || status=1
+exit $status

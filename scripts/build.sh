@@ -2,8 +2,8 @@
 # Builds sysbox-runc and sysbox-mgr (release) and installs them into /usr/local/bin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --product sysbox-runc
-swift build -c release --product sysbox-mgr
-bin=$(swift build -c release --show-bin-path)
+swift build -c release --static-swift-stdlib --product sysbox-runc
+swift build -c release --static-swift-stdlib --product sysbox-mgr
+bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
 install -m 0755 "$bin/sysbox-runc" "$bin/sysbox-mgr" /usr/local/bin/
 echo "installed sysbox-runc and sysbox-mgr into /usr/local/bin"

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Start latency of `docker run --rm IMAGE true` under sysbox-runc, runc and crun, interleaved in one
+# run (round robin, after warm-ups), printing medians and ratios against runc and crun.
+# Needs the daemons of scripts/daemons.sh. crun needs the hugetlb controller on cgroup v1 here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+ROUNDS=${ROUNDS:-15}
+if grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null && [ ! -d /sys/fs/cgroup/hugetlb ]; then
+    # crun refuses a hybrid layout with a controller on cgroup2 (see docs/troubleshooting.md).
+    mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
+fi
+runtimes="sysbox-runc runc crun"
+declare -A samples
+one() { # runtime -> seconds
+    local t0 t1
+    t0=$(date +%s%N)
+    docker run --rm --pull=never --runtime="$1" "$BUSYBOX_IMAGE" true >/dev/null
+    t1=$(date +%s%N)
+    echo "scale=4; ($t1 - $t0) / 1000000000" | bc
+}
+for rt in $runtimes; do one "$rt" >/dev/null; one "$rt" >/dev/null; done
+for i in $(seq 1 "$ROUNDS"); do
+    for rt in $runtimes; do samples[$rt]+="$(one "$rt") "; done
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+declare -A med
+for rt in $runtimes; do med[$rt]=$(echo "${samples[$rt]}" | median); printf '%-12s median %.3f s over %d runs\n' "$rt" "${med[$rt]}" "$ROUNDS"; done
+printf 'ratio sysbox-runc/runc: %.2f\n' "$(echo "${med[sysbox-runc]} / ${med[runc]}" | bc -l)"
+printf 'ratio sysbox-runc/crun: %.2f\n' "$(echo "${med[sysbox-runc]} / ${med[crun]}" | bc -l)"

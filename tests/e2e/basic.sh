@@ -46,7 +46,21 @@ test_bind_mount() {
     rm -rf "$d"
 }
 
+test_network() {
+    local out; out=$(drun --rm $IMG sh -c 'ip -4 addr show eth0; ip route')
+    assert_contains "$out" "inet 172."
+    assert_contains "$out" "default via"
+}
+
+test_chown_mode() {
+    local out; out=$(drun --rm -e SYSBOX_ROOTFS_SHIFT=chown $IMG sh -c 'stat -c %u:%g /bin/busybox; touch /x && echo wrote')
+    assert_contains "$out" "0:0"
+    assert_contains "$out" "wrote"
+}
+
 t "docker run prints the command's output" test_output
+t "the default bridge network is set up (prestart hooks run)" test_network
+t "SYSBOX_ROOTFS_SHIFT=chown gives root-owned, writable files too" test_chown_mode
 t "exit code is propagated" test_exit_code
 t "missing command: exit 127 and runc's message" test_command_not_found
 t "-e, -w and --hostname" test_env_workdir_hostname

@@ -10,6 +10,7 @@ RUNC="sysbox-runc --root $ROOT"
 quiet() { "$@" </dev/null >/dev/null 2>>"$WORK/stderr"; }
 ROOTFS=/var/lib/sysboxd-test/busybox
 WORK=$(mktemp -d /tmp/sysboxd-it.XXXXXX)
+chmod 711 "$WORK"   # hooks run by the container's root write under it
 trap 'rm -rf "$WORK"' EXIT
 # Leftovers of an interrupted earlier run.
 for c in $(sysbox-runc --root $ROOT list -q 2>/dev/null); do sysbox-runc --root $ROOT delete --force "$c"; done
@@ -132,6 +133,47 @@ test_user_and_caps() {
     assert_no_leftovers it-caps "$ROOT"
 }
 
+test_hooks_all_kinds() {
+    local out=$WORK/hooks; mkdir -p "$out"; chmod 1777 "$out"
+    local b; b=$(bundle hooks '["sh","-c","echo main > /tmp/main-ran"]')
+    local h; h() { jq -n --arg k "$1" --arg d "$2" '{path:"/bin/sh", args:["sh","-c",("cat > " + $d + "/" + $k + ".json")]}'; }
+    jq --argjson a "$(h prestart "$out")" --argjson b "$(h createRuntime "$out")" --argjson c "$(h createContainer "$out")" \
+       --argjson d "$(h startContainer /tmp)" --argjson e "$(h poststart "$out")" --argjson f "$(h poststop "$out")" \
+       '.hooks = {prestart:[$a], createRuntime:[$b], createContainer:[$c], startContainer:[$d], poststart:[$e], poststop:[$f]}' \
+       "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    $RUNC run --bundle "$b" it-hooks </dev/null >/dev/null 2>"$WORK/hooks.err" || fail "run with hooks: $(cat "$WORK/hooks.err")"
+    for k in prestart createRuntime createContainer poststart poststop; do
+        [ -s "$out/$k.json" ] || fail "$k hook did not run"
+        assert_eq "$(jq -r .id "$out/$k.json")" "it-hooks" "state on stdin of $k"
+    done
+    assert_eq "$(jq -r .status "$out/createRuntime.json")" "creating"
+    [ -s "$b/rootfs/tmp/startContainer.json" ] || fail "startContainer hook did not run inside the container"
+    assert_eq "$(cat "$b/rootfs/tmp/main-ran")" "main"
+    assert_no_leftovers it-hooks "$ROOT"
+}
+
+test_rlimits_no_pivot_domainname() {
+    local b; b=$(bundle misc '["sh","-c","ulimit -n; cat /proc/sys/kernel/domainname"]')
+    jq '.process.rlimits = [{"type":"RLIMIT_NOFILE","soft":512,"hard":512}] | .domainname = "example.org"' \
+        "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    local out; out=$($RUNC run --no-pivot --bundle "$b" it-misc)
+    assert_eq "$(echo "$out" | head -1)" "512"
+    assert_eq "$(echo "$out" | sed -n 2p)" "example.org"
+    assert_no_leftovers it-misc "$ROOT"
+}
+
+test_chown_fallback() {
+    local b; b=$(bundle chown '["sh","-c","stat -c %u:%g /bin/busybox; touch /made-by-root; sleep 1000"]')
+    SYSBOX_ROOTFS_SHIFT=chown quiet $RUNC run -d --bundle "$b" it-chown
+    local start; start=$($RUNC exec it-chown cat /proc/self/uid_map | awk '{print $2}')
+    assert_eq "$(stat -c %u "$b/rootfs/bin/busybox")" "$start" "shifted on disk while it runs"
+    assert_eq "$($RUNC exec it-chown stat -c %u:%g /bin/busybox)" "0:0"
+    $RUNC delete --force it-chown
+    assert_eq "$(stat -c %u "$b/rootfs/bin/busybox")" "0" "shifted back on delete"
+    assert_eq "$(stat -c %u "$b/rootfs/made-by-root")" "0"
+    assert_no_leftovers it-chown "$ROOT"
+}
+
 t "create, state, start, ps, list, kill, delete" test_create_start_delete
 t "named signals; delete needs --force while running" test_named_signal_and_force_delete
 t "exec (foreground, exit code, detached) and foreground run" test_exec_and_run
@@ -139,5 +181,8 @@ t "pause, resume, update (stdin and flags), events --stats" test_pause_resume_up
 t "a failed create logs one JSON error line and leaves nothing" test_failed_create_leaves_nothing
 t "--flag=value forms, --version, features, state errors" test_cli_contract
 t "root with full capabilities in a 65536-id user namespace" test_user_and_caps
+t "all six hook kinds run, with the state on stdin" test_hooks_all_kinds
+t "rlimits, --no-pivot and domainname" test_rlimits_no_pivot_domainname
+t "chown fallback shifts the rootfs and shifts it back on delete" test_chown_fallback
 rmdir "$ROOT" 2>/dev/null || true
 summary

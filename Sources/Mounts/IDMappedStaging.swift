@@ -17,13 +17,7 @@ public struct IDMappedStaging {
         let tree = try sys("open_tree", source) { sbx_open_tree_clone(AT_FDCWD, source, recursive ? 1 : 0) }
         defer { close(tree) }
         try sys("mount_setattr(MOUNT_ATTR_IDMAP)", source) { sbx_mount_setattr_idmap(tree, usernsFD, recursive ? 1 : 0) }
-        if Files.isDirectory(source) {
-            try Files.mkdirAll(target, mode: 0o711)
-        } else {
-            try Files.mkdirAll(dir, mode: 0o711)
-            let fd = try sys("open", target) { open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600) }
-            close(fd)
-        }
+        try makeTarget(target, like: source)
         try sys("move_mount", target) { sbx_move_mount_to(tree, target) }
         mounted.append(target)
         return target
@@ -33,13 +27,7 @@ public struct IDMappedStaging {
     /// container reaches it through the staging directory, whatever the permissions on its path.
     public mutating func addPlain(source: String, name: String, recursive: Bool) throws(SysError) -> String {
         let target = dir + "/" + name
-        if Files.isDirectory(source) {
-            try Files.mkdirAll(target, mode: 0o711)
-        } else {
-            try Files.mkdirAll(dir, mode: 0o711)
-            let fd = try sys("open", target) { open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600) }
-            close(fd)
-        }
+        try makeTarget(target, like: source)
         try sys("mount", target) { mount(source, target, nil, UInt(MS_BIND) | (recursive ? UInt(MS_REC) : 0), nil) }
         mounted.append(target)
         return target
@@ -55,6 +43,17 @@ public struct IDMappedStaging {
         mounted.removeAll()
         rmdir(dir + "/rootfs")
         rmdir(dir)
+    }
+
+    /// A directory or an empty file to mount on, matching the source.
+    func makeTarget(_ target: String, like source: String) throws(SysError) {
+        if Files.isDirectory(source) {
+            try Files.mkdirAll(target, mode: 0o711)
+        } else {
+            try Files.mkdirAll(dir, mode: 0o711)
+            let fd = try sys("open", target) { open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600) }
+            close(fd)
+        }
     }
 
     /// Detaches whatever a crashed create left under `dir` (never a recursive delete).

@@ -18,25 +18,12 @@ enum Hooks {
     }
 
     static func runOne(_ hook: Hook, kind: String, input: [UInt8]) throws {
-        var pipeFDs: [Int32] = [0, 0]
-        try sys("pipe2") { sbx_pipe_cloexec(&pipeFDs) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, pipeFDs[0], 0)
-        let argv = CStringArray(hook.args ?? [hook.path])
-        let env = CStringArray(hook.env ?? [])
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, hook.path, &actions, nil, argv.pointer, env.pointer)
-        close(pipeFDs[0])
-        guard rc == 0 else {
-            close(pipeFDs[1])
-            throw RuntimeError("\(kind) hook \"\(hook.path)\": \(Errno(rc))")
-        }
+        let (pid, stdinFD) = try Child.spawn(hook.path, args: hook.args ?? [hook.path], env: hook.env ?? [], pipeTo: 0,
+                                             what: "\(kind) hook")
         // A hook that does not read its stdin must not block us: ignore EPIPE.
         signal(SIGPIPE, SIG_IGN)
-        try? Files.writeAll(pipeFDs[1], input, "hook stdin")
-        close(pipeFDs[1])
+        try? Files.writeAll(stdinFD, input, "hook stdin")
+        close(stdinFD)
         let code = try wait(pid, timeout: hook.timeout)
         if code != 0 {
             let why = code == -1 ? "timed out after \(hook.timeout ?? 0)s" : "exit status \(code)"
@@ -72,4 +59,27 @@ func monotonicSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// Child processes with one end of a pipe on their stdin (0) or stdout (1).
+enum Child {
+    /// Returns the pid and the parent's end of the pipe.
+    static func spawn(_ path: String, args: [String], env: [String], pipeTo childFD: Int32, what: String) throws -> (pid_t, Int32) {
+        var p: [Int32] = [0, 0]
+        try sys("pipe2") { sbx_pipe_cloexec(&p) }
+        let (childEnd, parentEnd) = childFD == 0 ? (p[0], p[1]) : (p[1], p[0])
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, childEnd, childFD)
+        let argv = CStringArray(args), envp = CStringArray(env)
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, path, &actions, nil, argv.pointer, envp.pointer)
+        close(childEnd)
+        guard rc == 0 else {
+            close(parentEnd)
+            throw RuntimeError("\(what) \"\(path)\": \(Errno(rc))")
+        }
+        return (pid, parentEnd)
+    }
 }

@@ -81,20 +81,10 @@ public enum Query {
 
     /// Runs a command and returns its stdout.
     static func capture(_ path: String, _ args: [String]) throws -> String {
-        var p: [Int32] = [0, 0]
-        try sys("pipe2") { sbx_pipe_cloexec(&p) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, p[1], 1)
-        let argv = CStringArray([path] + args)
-        let env = CStringArray(["PATH=/usr/sbin:/usr/bin:/sbin:/bin"])
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, &actions, nil, argv.pointer, env.pointer)
-        close(p[1])
-        defer { close(p[0]) }
-        guard rc == 0 else { throw RuntimeError("run \(path): \(Errno(rc))") }
-        let out = try Files.readAll(p[0], path)
+        let (pid, stdoutFD) = try Child.spawn(path, args: [path] + args, env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+                                              pipeTo: 1, what: "run")
+        defer { close(stdoutFD) }
+        let out = try Files.readAll(stdoutFD, path)
         var st: Int32 = 0
         waitpid(pid, &st, 0)
         return String(decoding: out, as: UTF8.self)

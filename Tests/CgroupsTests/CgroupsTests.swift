@@ -85,3 +85,64 @@ import Testing
         for d in cg.dirs { #expect(!FileManager.default.fileExists(atPath: d)) }
     }
 }
+
+/// The resource → file mapping, on a fake hierarchy in a temp dir (no root needed).
+@Suite struct CgroupResourceFileTests {
+    func fakeCgroup(version: Int, files: [String], controllers: [String] = []) throws -> (Cgroup, String) {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("cg-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root + "/c", withIntermediateDirectories: true)
+        for f in files { FileManager.default.createFile(atPath: root + "/c/" + f, contents: Data("0".utf8)) }
+        let layout = CgroupLayout(hierarchies: [.init(mountpoint: root, controllers: controllers, version: version)])
+        return (Cgroup(layout: layout, path: "/c"), root + "/c")
+    }
+
+    func read(_ path: String) -> String { ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").trimmed }
+
+    @Test func v2Mapping() throws {
+        let (cg, dir) = try fakeCgroup(version: 2, files: ["memory.max", "memory.swap.max", "memory.low", "cpu.weight",
+                                                           "cpu.max", "pids.max", "cpuset.cpus", "io.weight"])
+        try cg.apply(LinuxResources(
+            memory: LinuxMemory(limit: 1 << 30, reservation: 1 << 20, swap: (1 << 30) + (1 << 29)),
+            cpu: LinuxCPU(shares: 1024, quota: 50000, period: 100000, cpus: "0"),
+            pids: LinuxPids(limit: 0), blockIO: LinuxBlockIO(weight: 500), unified: ["memory.low": "12345"]))
+        #expect(read(dir + "/memory.max") == "\(1 << 30)")
+        #expect(read(dir + "/memory.swap.max") == "\(1 << 29)")
+        #expect(read(dir + "/cpu.weight") == "39")
+        #expect(read(dir + "/cpu.max") == "50000 100000")
+        #expect(read(dir + "/pids.max") == "max")
+        #expect(read(dir + "/cpuset.cpus") == "0")
+        #expect(read(dir + "/memory.low") == "12345")   // `unified` is written last, verbatim
+    }
+
+    @Test func v2UnlimitedMemory() throws {
+        let (cg, dir) = try fakeCgroup(version: 2, files: ["memory.max"])
+        try cg.apply(LinuxResources(memory: LinuxMemory(limit: -1)))
+        #expect(read(dir + "/memory.max") == "max")
+    }
+
+    @Test func v1Mapping() throws {
+        let (cg, dir) = try fakeCgroup(version: 1, files: ["memory.limit_in_bytes", "memory.soft_limit_in_bytes", "cpu.shares",
+                                                           "cpu.cfs_quota_us", "cpu.cfs_period_us", "pids.max", "devices.allow",
+                                                           "devices.deny"],
+                                       controllers: ["memory", "cpu", "pids", "devices"])
+        try cg.apply(LinuxResources(
+            devices: [LinuxDeviceCgroup(allow: false, access: "rwm"), LinuxDeviceCgroup(allow: true, type: "c", major: 1, minor: 3, access: "rwm")],
+            memory: LinuxMemory(limit: 100 << 20, reservation: 50 << 20),
+            cpu: LinuxCPU(shares: 512, quota: 25000, period: 50000), pids: LinuxPids(limit: 64)))
+        #expect(read(dir + "/memory.limit_in_bytes") == "\(100 << 20)")
+        #expect(read(dir + "/memory.soft_limit_in_bytes") == "\(50 << 20)")
+        #expect(read(dir + "/cpu.shares") == "512")
+        #expect(read(dir + "/cpu.cfs_quota_us") == "25000")
+        #expect(read(dir + "/cpu.cfs_period_us") == "50000")
+        #expect(read(dir + "/pids.max") == "64")
+        #expect(read(dir + "/devices.deny") == "a")
+        #expect(read(dir + "/devices.allow") == "c 1:3 rwm")
+    }
+
+    @Test func writeErrorsNameTheFile() throws {
+        let (cg, dir) = try fakeCgroup(version: 2, files: [])
+        let e = try #require(throws: CgroupError.self) { try cg.apply(LinuxResources(pids: LinuxPids(limit: 5))) }
+        #expect(e.message.contains(dir + "/pids.max"))
+        #expect(e.message.contains("\"5\""))
+    }
+}

@@ -19,6 +19,8 @@ public struct CreateOptions: Sendable {
     public var noPivot = false
     public var noNewKeyring = false
     public var preserveFDs = 0
+    /// A connected socket standing in for --console-socket (the foreground terminal proxy).
+    var consoleFD: Int32?
     public init(id: String, bundle: String) { self.id = id; self.bundle = bundle }
 }
 
@@ -77,6 +79,7 @@ public enum Create {
         // The console socket travels to init, which sends the pty master over it.
         var console: Int32? = nil
         if let path = o.consoleSocket { console = try Channel.connect(path).take() }
+        else if let fd = o.consoleFD { console = dup(fd) }
         defer { if let c = console { close(c) } }
 
         // Namespaces: joined ones (a path in the spec) before the new user namespace, see ns.c.

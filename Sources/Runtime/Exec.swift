@@ -39,7 +39,12 @@ public enum Exec {
         }
         // The console socket travels to init, which sends the pty master over it.
         var console: Int32? = nil
+        var proxy: ConsoleProxy? = nil
         if let path = o.consoleSocket { console = try Channel.connect(path).take() }
+        else if process.terminal == true && !o.detach {
+            proxy = try ConsoleProxy()
+            console = dup(proxy!.childEnd)
+        }
         defer { if let c = console { close(c) } }
         if !o.detach { _ = sbx_prctl(Int32(SBX_PR_SET_CHILD_SUBREAPER), 1, 0, 0, 0) }
 
@@ -80,6 +85,7 @@ public enum Exec {
         }
         if let pidFile = o.pidFile { try Create.writePidFile(pidFile, pid: pid) }
         if o.detach { return 0 }
+        if let proxy { return ConsoleProxy.run(master: try proxy.receiveMaster(), pid: pid) }
         return Foreground.wait(pid: pid)
     }
 

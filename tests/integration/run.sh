@@ -174,6 +174,17 @@ test_chown_fallback() {
     assert_no_leftovers it-chown "$ROOT"
 }
 
+test_terminal_without_console_socket() {
+    local b; b=$(bundle term '["sh"]')
+    jq '.process.terminal = true' "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    set +e
+    local out; out=$(printf 'tty; echo term-$((1+1))\nexit 4\n' | script -qec "$RUNC run --bundle $b it-term" /dev/null | tr -d '\r')
+    local rc=${PIPESTATUS[1]}; set -e
+    assert_contains "$out" "/dev/pts/0"
+    assert_contains "$out" "term-2"
+    assert_no_leftovers it-term "$ROOT"
+}
+
 t "create, state, start, ps, list, kill, delete" test_create_start_delete
 t "named signals; delete needs --force while running" test_named_signal_and_force_delete
 t "exec (foreground, exit code, detached) and foreground run" test_exec_and_run
@@ -184,5 +195,6 @@ t "root with full capabilities in a 65536-id user namespace" test_user_and_caps
 t "all six hook kinds run, with the state on stdin" test_hooks_all_kinds
 t "rlimits, --no-pivot and domainname" test_rlimits_no_pivot_domainname
 t "chown fallback shifts the rootfs and shifts it back on delete" test_chown_fallback
+t "run with a terminal and no --console-socket proxies the pty" test_terminal_without_console_socket
 rmdir "$ROOT" 2>/dev/null || true
 summary

@@ -31,6 +31,8 @@ int sbx_ioctl_int(int fd, unsigned long req, int arg);
 int sbx_ioctl_ptr(int fd, unsigned long req, void *arg);
 /// Sets a pty's window size (TIOCSWINSZ).
 int sbx_set_winsize(int fd, unsigned short rows, unsigned short cols);
+/// Reads a tty's window size (TIOCGWINSZ); -1 when fd is not a tty.
+int sbx_get_winsize(int fd, unsigned short *rows, unsigned short *cols);
 /// Opens the peer of a pty master (TIOCGPTPEER), unlocking it first (TIOCSPTLCK).
 int sbx_pty_peer(int master, int flags);
 /// The pts number of a pty master (TIOCGPTN).

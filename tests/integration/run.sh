@@ -179,7 +179,7 @@ test_terminal_without_console_socket() {
     jq '.process.terminal = true' "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
     set +e
     local out; out=$(printf 'tty; echo term-$((1+1))\nexit 4\n' | script -qec "$RUNC run --bundle $b it-term" /dev/null | tr -d '\r')
-    local rc=${PIPESTATUS[1]}; set -e
+    set -e
     assert_contains "$out" "/dev/pts/0"
     assert_contains "$out" "term-2"
     assert_no_leftovers it-term "$ROOT"

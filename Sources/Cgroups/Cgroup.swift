@@ -134,9 +134,10 @@ public struct Cgroup: Codable, Sendable, Equatable {
         for name in (try? Files.list(d)) ?? [] where Files.isDirectory(d + "/" + name) {
             removeTree(d + "/" + name, failures: &failures)
         }
-        for _ in 0..<50 {
+        // The kernel may still be releasing the last tasks of the cgroup: retry EBUSY for a second.
+        for _ in 0..<200 {
             if rmdir(d) == 0 || errno == ENOENT { return }
-            usleep(20_000)
+            usleep(5000)
         }
         failures.append("\"\(d)\"")
     }

@@ -40,6 +40,9 @@ public enum Create {
             throw RuntimeError("rootfs (\"\(rootfs)\") does not exist", hint: "fix root.path in \(bundle)/config.json")
         }
         let shift = try ShiftMode.select(spec: spec)
+        if let profile = spec.process?.apparmorProfile, !profile.isEmpty {
+            ctx.logger.debug("apparmor profile \"\(profile)\" ignored: system containers are confined by their user namespace")
+        }
         let rollback = Rollback()
         defer { rollback.run() }
 

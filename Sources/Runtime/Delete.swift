@@ -23,9 +23,12 @@ public enum Delete {
             }
         }
         let r = c.record
-        // Freeze-kill the whole subtree so no process escapes while the cgroups are removed.
-        try? r.cgroup.killAll(signal: SIGKILL)
-        waitGone(r)
+        // Freeze-kill the whole subtree so no process escapes while the cgroups are removed; a
+        // stopped container usually has nothing left to kill.
+        if status != .stopped || !((try? r.cgroup.pids()) ?? []).isEmpty {
+            try? r.cgroup.killAll(signal: SIGKILL)
+            waitGone(r)
+        }
         do { try r.cgroup.destroy() } catch { ctx.logger.warning("cgroup removal: \(error)") }
         if r.chownedRootfs {
             do { try Chown.shift(r.rootfs, uid: r.uidStart, gid: r.gidStart, size: r.idSize, forward: false) }
@@ -46,9 +49,9 @@ public enum Delete {
 
     /// Waits (briefly) until init is gone, so its cgroup can be removed.
     static func waitGone(_ r: ContainerRecord) {
-        for _ in 0..<200 {
+        for _ in 0..<2000 {
             if !ProcStat.isAlive(pid: r.pid, startTime: r.pidStartTime) { return }
-            usleep(10_000)
+            usleep(1000)
         }
     }
 }

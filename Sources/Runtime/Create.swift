@@ -34,7 +34,9 @@ public enum Create {
         let bundle = o.bundle.hasPrefix("/") ? o.bundle : currentDirectory() + "/" + o.bundle
         var spec = try Spec.load(bundle: bundle)
         try SystemSpec.adapt(&spec, bundle: bundle)
-        let rootPath = spec.root!.path
+        guard let rootPath = spec.root?.path, let process = spec.process else {
+            throw RuntimeError("config.json in \"\(bundle)\" needs root.path and process")
+        }
         let rootfs = rootPath.hasPrefix("/") ? rootPath : bundle + "/" + rootPath
         guard Files.isDirectory(rootfs) else {
             throw RuntimeError("rootfs (\"\(rootfs)\") does not exist", hint: "fix root.path in \(bundle)/config.json")
@@ -139,7 +141,7 @@ public enum Create {
         let state = State(ociVersion: ociVersion, id: o.id, status: .creating, pid: pid, bundle: bundle,
                           annotations: spec.annotations)
         let runtimeHooks = (spec.hooks?.prestart ?? []) + (spec.hooks?.createRuntime ?? [])
-        let config = InitConfig(mode: .create, id: o.id, spec: spec, process: spec.process!, rootfs: plan,
+        let config = InitConfig(mode: .create, id: o.id, spec: spec, process: process, rootfs: plan,
                                 hasConsoleSocket: console != nil, hasExecFifo: true, joinMountAndUser: false,
                                 waitForRuntimeHooks: !runtimeHooks.isEmpty, preserveFDs: o.preserveFDs,
                                 trapped: [], state: state)

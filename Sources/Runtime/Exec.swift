@@ -42,8 +42,9 @@ public enum Exec {
         var proxy: ConsoleProxy? = nil
         if let path = o.consoleSocket { console = try Channel.connect(path).take() }
         else if process.terminal == true && !o.detach {
-            proxy = try ConsoleProxy()
-            console = dup(proxy!.childEnd)
+            let p = try ConsoleProxy()
+            proxy = p
+            console = dup(p.childEnd)
         }
         defer { if let c = console { close(c) } }
         if !o.detach { _ = sbx_prctl(Int32(SBX_PR_SET_CHILD_SUBREAPER), 1, 0, 0, 0) }
@@ -104,10 +105,11 @@ public enum Exec {
         if let cwd = o.cwd { p.cwd = cwd }
         if let u = o.user {
             let parts = u.split(separator: ":")
-            guard let uid = UInt32(parts[0]), parts.count < 3, parts.count == 1 || UInt32(parts[1]) != nil else {
+            let ids = parts.map { UInt32($0) }
+            guard (1...2).contains(parts.count), let uid = ids[0], ids.allSatisfy({ $0 != nil }) else {
                 throw RuntimeError("exec: --user \"\(u)\" must be UID[:GID]")
             }
-            p.user = User(uid: uid, gid: parts.count == 2 ? UInt32(parts[1])! : 0)
+            p.user = User(uid: uid, gid: ids.count == 2 ? ids[1] ?? 0 : 0)
         }
         if !o.additionalGids.isEmpty { p.user.additionalGids = o.additionalGids }
         if o.noNewPrivileges { p.noNewPrivileges = true }

@@ -18,6 +18,8 @@ struct Serve: ParsableCommand {
     @Option(help: "unix socket") var socket = "/run/sysbox/mgr.sock"
     @Option(name: .customLong("data-root"), help: "persistent state") var dataRoot = "/var/lib/sysbox"
     @Option(name: .customLong("subid-size"), help: "ids reserved for the sysbox entry when it is created") var subidSize: UInt64 = 268_435_456
+    @Option(name: .customLong("subuid-file"), help: "subordinate uid file") var subuidFile = "/etc/subuid"
+    @Option(name: .customLong("subgid-file"), help: "subordinate gid file") var subgidFile = "/etc/subgid"
     @Option(help: "log file (default stderr)") var log: String?
     @Option(name: .customLong("log-level")) var logLevel = "info"
     @Option(name: .customLong("log-format")) var logFormat = "text"
@@ -46,6 +48,8 @@ struct Serve: ParsableCommand {
         config.socketPath = socket
         config.dataRoot = dataRoot
         config.subidSize = subidSize
+        config.subuidFile = subuidFile
+        config.subgidFile = subgidFile
         let server = try ManagerServer(config: config, logger: logger)
         let listener = try Listener(path: socket, mode: 0o600)
         signal(SIGTERM) { _ in stopRequested = true }

@@ -185,6 +185,35 @@ test_terminal_without_console_socket() {
     assert_no_leftovers it-term "$ROOT"
 }
 
+test_ranges_exhausted() {
+    # A manager of its own whose sysbox entries hold exactly one range.
+    local d=$WORK/mgr; mkdir -p "$d"
+    echo "sysbox:100000:65536" > "$d/subuid"; echo "sysbox:100000:65536" > "$d/subgid"
+    sysbox-mgr --socket "$d/mgr.sock" --data-root "$d/data" --subuid-file "$d/subuid" --subgid-file "$d/subgid" \
+        --log "$d/log" </dev/null >/dev/null 2>&1 &
+    local mgr=$!
+    eventually "[ -S $d/mgr.sock ]"
+    local b; b=$(bundle one '["sleep","1000"]')
+    SYSBOX_MGR_SOCKET=$d/mgr.sock quiet $RUNC run -d --bundle "$b" it-one
+    set +e; local out; out=$(SYSBOX_MGR_SOCKET=$d/mgr.sock $RUNC run -d --bundle "$b" it-two 2>&1 </dev/null); local rc=$?; set -e
+    SYSBOX_MGR_SOCKET=$d/mgr.sock $RUNC delete --force it-one
+    kill $mgr; wait $mgr || true
+    [ $rc -ne 0 ] || fail "a second container got a range from a full pool"
+    assert_contains "$out" "no free id range"
+    assert_contains "$out" "enlarge the sysbox entry"
+    assert_no_leftovers it-two "$ROOT"
+}
+
+test_preserve_fds_and_propagation() {
+    local b; b=$(bundle fds '["sh","-c","cat /proc/self/fd/3; awk \"\\$5 == \\\"/\\\"\" /proc/self/mountinfo | grep -c shared:"]')
+    jq '.linux.rootfsPropagation = "shared"' "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    echo preserved > "$WORK/fd3"
+    local out; out=$($RUNC run --preserve-fds 1 --bundle "$b" it-fds 3<"$WORK/fd3")
+    assert_eq "$(echo "$out" | head -1)" "preserved"
+    assert_eq "$(echo "$out" | sed -n 2p)" "1"
+    assert_no_leftovers it-fds "$ROOT"
+}
+
 t "create, state, start, ps, list, kill, delete" test_create_start_delete
 t "named signals; delete needs --force while running" test_named_signal_and_force_delete
 t "exec (foreground, exit code, detached) and foreground run" test_exec_and_run
@@ -196,5 +225,7 @@ t "all six hook kinds run, with the state on stdin" test_hooks_all_kinds
 t "rlimits, --no-pivot and domainname" test_rlimits_no_pivot_domainname
 t "chown fallback shifts the rootfs and shifts it back on delete" test_chown_fallback
 t "run with a terminal and no --console-socket proxies the pty" test_terminal_without_console_socket
+t "exhausted id ranges: one clear error, nothing left behind" test_ranges_exhausted
+t "--preserve-fds and rootfsPropagation" test_preserve_fds_and_propagation
 rmdir "$ROOT" 2>/dev/null || true
 summary

@@ -103,7 +103,7 @@ public enum Create {
 
         let spawn = try Spawn(.init(unshareFlags: unshare, joins: joins, becomeRoot: true, newSession: true,
                                     preserveFDs: o.preserveFDs, argv: ["sysbox-runc", "init"], env: []))
-        rollback.add("stage A") { kill(spawn.stageA, SIGKILL) }
+        // (Spawn kills stage A itself if it is never reaped.)
         try cgroup.join(pid: spawn.stageA)
         try spawn.send(Int32(SBX_SYNC_GO))
 
@@ -126,7 +126,10 @@ public enum Create {
         }
         let pid = try spawn.expect(Int32(SBX_SYNC_PID))
         spawn.reapA()
-        rollback.add("init") { kill(pid, SIGKILL) }
+        // Through a pidfd: should init die and its pid be reused, the rollback must not kill another process.
+        let initFD = sbx_pidfd_open(pid)
+        defer { if initFD >= 0 { close(initFD) } }
+        rollback.add("init") { if initFD >= 0 { _ = sbx_pidfd_send_signal(initFD, SIGKILL) } }
         try cgroup.delegate(uid: reg.uidStart, gid: reg.gidStart)
         if let adj = spec.process?.oomScoreAdj {
             // Lowering it needs CAP_SYS_RESOURCE in the host user namespace: report, do not fail.

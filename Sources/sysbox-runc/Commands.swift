@@ -72,8 +72,8 @@ struct IDArgument: ParsableArguments {
     @Argument(help: "container id") var id: String
 }
 
-struct CreateCommand: RuntimeCommand {
-    static let configuration = CommandConfiguration(commandName: "create", abstract: "create a container")
+/// The flags `create` and `run` share.
+struct CreateFlags: ParsableArguments {
     @Option(name: [.customShort("b"), .long], help: "bundle directory") var bundle: String = "."
     @Option(name: .customLong("pid-file")) var pidFile: String?
     @Option(name: .customLong("console-socket")) var consoleSocket: String?
@@ -82,7 +82,7 @@ struct CreateCommand: RuntimeCommand {
     @Option(name: .customLong("preserve-fds")) var preserveFDs: Int = 0
     @Argument var id: String
 
-    func options() -> CreateOptions {
+    var options: CreateOptions {
         var o = CreateOptions(id: id, bundle: bundle)
         o.pidFile = pidFile
         o.consoleSocket = consoleSocket
@@ -91,33 +91,27 @@ struct CreateCommand: RuntimeCommand {
         o.preserveFDs = preserveFDs
         return o
     }
+}
+
+struct CreateCommand: RuntimeCommand {
+    static let configuration = CommandConfiguration(commandName: "create", abstract: "create a container")
+    @OptionGroup var flags: CreateFlags
 
     func execute(_ ctx: RuntimeContext) throws -> Int32 {
-        try Create.run(ctx, options())
+        try Create.run(ctx, flags.options)
         return 0
     }
 }
 
 struct RunCommand: RuntimeCommand {
     static let configuration = CommandConfiguration(commandName: "run", abstract: "create and start a container")
-    @Option(name: [.customShort("b"), .long]) var bundle: String = "."
-    @Option(name: .customLong("pid-file")) var pidFile: String?
-    @Option(name: .customLong("console-socket")) var consoleSocket: String?
+    @OptionGroup var flags: CreateFlags
     @Flag(name: [.customShort("d"), .long]) var detach = false
     @Flag var keep = false
-    @Flag(name: .customLong("no-pivot")) var noPivot = false
-    @Flag(name: .customLong("no-new-keyring")) var noNewKeyring = false
     @Flag(name: .customLong("no-subreaper")) var noSubreaper = false
-    @Option(name: .customLong("preserve-fds")) var preserveFDs: Int = 0
-    @Argument var id: String
 
     func execute(_ ctx: RuntimeContext) throws -> Int32 {
-        var o = CreateOptions(id: id, bundle: bundle)
-        o.pidFile = pidFile
-        o.consoleSocket = consoleSocket
-        o.noPivot = noPivot
-        o.preserveFDs = preserveFDs
-        return try Run.run(ctx, o, detach: detach, keep: keep)
+        try Run.run(ctx, flags.options, detach: detach, keep: keep)
     }
 }
 

@@ -34,14 +34,15 @@ let package = Package(
         .target(name: "Mounts", dependencies: ["SysboxCore", "OCI", "CShim"]),
         .target(name: "Seccomp", dependencies: ["SysboxCore", "OCI", "CSeccomp", "CShim"]),
         .target(name: "IPC", dependencies: ["SysboxCore", "CShim"]),
+        .target(name: "Policy", dependencies: ["SysboxCore"]),
 
         // Orchestration
         .target(name: "Runtime", dependencies: [
-            "SysboxCore", "OCI", "Cgroups", "Mounts", "Seccomp", "IPC", "CShim", "CCap",
+            "SysboxCore", "OCI", "Cgroups", "Mounts", "Seccomp", "IPC", "Policy", "CShim", "CCap",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Manager", dependencies: [
-            "SysboxCore", "IPC", "IDRanges", .product(name: "Logging", package: "swift-log"),
+            "SysboxCore", "IPC", "IDRanges", "Policy", "CSeccomp", .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Executables
@@ -61,5 +62,6 @@ let package = Package(
         .testTarget(name: "IPCTests", dependencies: ["IPC"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
         .testTarget(name: "ManagerTests", dependencies: ["Manager"]),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy"]),
     ]
 )

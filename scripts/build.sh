@@ -6,4 +6,6 @@ swift build -c release --static-swift-stdlib --product sysbox-runc
 swift build -c release --static-swift-stdlib --product sysbox-mgr
 bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
 install -m 0755 "$bin/sysbox-runc" "$bin/sysbox-mgr" /usr/local/bin/
-echo "installed sysbox-runc and sysbox-mgr into /usr/local/bin"
+install -d /etc/sysbox/policies
+install -m 0644 policies/*.json /etc/sysbox/policies/
+echo "installed sysbox-runc and sysbox-mgr into /usr/local/bin, policies into /etc/sysbox/policies"

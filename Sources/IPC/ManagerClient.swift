@@ -29,13 +29,35 @@ public struct ManagerClient: Sendable {
         }
     }
 
-    func call(_ request: ManagerRequest) throws -> ManagerResponse {
-        let channel: Channel
-        do { channel = try Channel.connect(socketPath) } catch {
+    /// Hands a container process's seccomp listener to the manager, which answers its trapped calls.
+    public func handOver(_ r: ListenerRequest, listener: Int32) throws {
+        switch try call(.listener(r), fds: [listener]) {
+        case .ok: return
+        case .error(let m): throw RuntimeError(m)
+        default: throw RuntimeError("sysbox-mgr answered listener with an unexpected message")
+        }
+    }
+
+    /// Subscribes to the trace and returns the connected socket; lines follow on it.
+    public func trace(_ r: TraceRequest) throws -> Int32 {
+        let channel = try connect()
+        try channel.send(ManagerRequest.trace(r))
+        let (response, fds) = try channel.receive(ManagerResponse.self)
+        fds.forEach { close($0) }
+        if case .error(let m) = response { throw RuntimeError(m) }
+        return channel.take()
+    }
+
+    func connect() throws -> Channel {
+        do { return try Channel.connect(socketPath) } catch {
             throw RuntimeError("cannot reach sysbox-mgr at \(socketPath): \(error.errno)",
                                hint: "start it: sysbox-mgr & (or systemctl start sysbox-mgr)")
         }
-        try channel.send(request)
+    }
+
+    func call(_ request: ManagerRequest, fds sent: [Int32] = []) throws -> ManagerResponse {
+        let channel = try connect()
+        try channel.send(request, fds: sent)
         let (response, fds) = try channel.receive(ManagerResponse.self)
         fds.forEach { close($0) }
         return response

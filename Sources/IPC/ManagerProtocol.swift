@@ -4,6 +4,33 @@ public enum ManagerRequest: Codable, Sendable {
     case unregister(id: String)
     case status
     case ping
+    /// The seccomp listener of a container process travels with this message (SCM_RIGHTS).
+    case listener(ListenerRequest)
+    /// Keeps the connection and streams one line per trapped call to it.
+    case trace(TraceRequest)
+}
+
+public struct ListenerRequest: Codable, Sendable {
+    public var id: String
+    public var pid: Int32
+    /// From the container's policy: sethostname/setdomainname get EPERM.
+    public var hostnameLocked: Bool
+    public init(id: String, pid: Int32, hostnameLocked: Bool) {
+        self.id = id
+        self.pid = pid
+        self.hostnameLocked = hostnameLocked
+    }
+}
+
+public struct TraceRequest: Codable, Sendable {
+    public var container: String?
+    public var syscall: String?
+    public var json: Bool
+    public init(container: String?, syscall: String?, json: Bool) {
+        self.container = container
+        self.syscall = syscall
+        self.json = json
+    }
 }
 
 public enum ManagerResponse: Codable, Sendable {

@@ -20,6 +20,7 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
     let config: Config
     var allocator: RangeAllocator
     let logger: Logger
+    public let tracer = Tracer()
 
     public init(config: Config, logger: Logger) throws {
         self.config = config
@@ -70,8 +71,22 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
         }
         do {
             let (request, fds) = try channel.receive(ManagerRequest.self)
-            fds.forEach { close($0) }
-            try channel.send(respond(request))
+            switch request {
+            case .listener(let r):
+                guard let listener = fds.first else { try channel.send(ManagerResponse.error("no seccomp listener fd was sent")); return }
+                fds.dropFirst().forEach { close($0) }
+                NotifyLoop(request: r, fd: listener, tracer: tracer, logger: logger).start()
+                logger.debug("seccomp listener", metadata: ["id": "\(r.id)", "pid": "\(r.pid)"])
+                try channel.send(ManagerResponse.ok)
+            case .trace(let t):
+                fds.forEach { close($0) }
+                try channel.send(ManagerResponse.ok)
+                let fd = dup(channel.fd)
+                if fd >= 0 { _ = sbx_set_cloexec(fd, 1); tracer.add(fd: fd, t) }
+            default:
+                fds.forEach { close($0) }
+                try channel.send(respond(request))
+            }
         } catch {
             logger.warning("request failed: \(error)")
         }
@@ -103,6 +118,8 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
                 try allocator.free(id: id)
                 logger.info("unregistered", metadata: ["id": "\(id)"])
                 return .ok
+            case .listener, .trace:
+                return .error("\(request) needs its own connection handling")
             case .status:
                 return .status(allocator.allocations.values.sorted { $0.id < $1.id }.map {
                     ContainerEntry(id: $0.id, bundle: "", registration: Registration(uidStart: $0.uid, gidStart: $0.gid, size: $0.size),

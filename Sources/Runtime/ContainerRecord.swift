@@ -5,6 +5,7 @@ import Foundation
 #endif
 import Cgroups
 import OCI
+import Policy
 import SysboxCore
 
 /// What the runtime remembers of a container between commands: `<root>/<id>/state.json`.
@@ -26,6 +27,8 @@ struct ContainerRecord: Codable {
     var managed: Bool
     /// The rootfs was chown-shifted in place and must be shifted back on delete.
     var chownedRootfs: Bool
+    /// The policy the container was created with (nil when no manager serves it).
+    var policy: Policy?
 
     static func path(_ dir: String) -> String { dir + "/state.json" }
 

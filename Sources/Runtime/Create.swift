@@ -8,6 +8,7 @@ import IPC
 import Logging
 import Mounts
 import OCI
+import Policy
 import SysboxCore
 
 /// `create`: builds the container up to the point where only the user's program is left to exec.
@@ -42,6 +43,7 @@ public enum Create {
             throw RuntimeError("rootfs (\"\(rootfs)\") does not exist", hint: "fix root.path in \(bundle)/config.json")
         }
         let shift = try ShiftMode.select(spec: spec)
+        let policy = try Policy.select(annotations: spec.annotations, env: spec.process?.env).policy
         if let profile = spec.process?.apparmorProfile, !profile.isEmpty {
             ctx.logger.debug("apparmor profile \"\(profile)\" ignored: system containers are confined by their user namespace")
         }
@@ -147,21 +149,26 @@ public enum Create {
         let config = InitConfig(mode: .create, id: o.id, spec: spec, process: process, rootfs: plan,
                                 hasConsoleSocket: console != nil, hasExecFifo: true, joinMountAndUser: false,
                                 waitForRuntimeHooks: !runtimeHooks.isEmpty, preserveFDs: o.preserveFDs,
-                                trapped: [], state: state)
+                                trapped: ctx.options.noManager ? [] : policy.syscalls.trap, state: state)
         let channel = Channel(borrowing: spawn.sync)
         var fds: [Int32] = []
         if let c = console { fds.append(c) }
         fds.append(fifo.raw)
         try channel.send(InitMessage.config(config), fds: fds)
 
-        try awaitReady(channel, runtimeHooks: runtimeHooks, spec: spec, state: state)
+        let readyFDs = try awaitReady(channel, runtimeHooks: runtimeHooks, spec: spec, state: state)
+        defer { readyFDs.forEach { close($0) } }
         rootfsSetup?.releaseStaging()
+        if let listener = readyFDs.first, !ctx.options.noManager {
+            try manager.handOver(ListenerRequest(id: o.id, pid: pid, hostnameLocked: policy.hostname.locked), listener: listener)
+        }
 
         let record = ContainerRecord(
             id: o.id, bundle: bundle, rootfs: rootfs, pid: pid,
             pidStartTime: ProcStat.read(pid: pid)?.startTime ?? 0, created: rfc3339Now(),
             annotations: spec.annotations, cgroup: cgroup, spec: spec, uidStart: reg.uidStart,
-            gidStart: reg.gidStart, idSize: reg.size, managed: !ctx.options.noManager, chownedRootfs: rootfsSetup?.chowned ?? false)
+            gidStart: reg.gidStart, idSize: reg.size, managed: !ctx.options.noManager, chownedRootfs: rootfsSetup?.chowned ?? false,
+            policy: ctx.options.noManager ? nil : policy)
         try record.save(dir: dir)
         if let pidFile = o.pidFile { try writePidFile(pidFile, pid: pid) }
         rollback.commit()
@@ -170,12 +177,13 @@ public enum Create {
     }
 
     /// Serves the init until it is ready: runs prestart and createRuntime hooks when it asks.
-    static func awaitReady(_ channel: borrowing Channel, runtimeHooks: [Hook], spec: Spec, state: State) throws {
+    /// Returns the fds that came with `ready` (the seccomp listener, when calls are trapped).
+    static func awaitReady(_ channel: borrowing Channel, runtimeHooks: [Hook], spec: Spec, state: State) throws -> [Int32] {
         while true {
             let (message, extra) = try receiveOrExplain(channel)
+            if case .ready = message { return extra }
             extra.forEach { close($0) }
             switch message {
-            case .ready: return
             case .failed(let m): throw RuntimeError(m)
             case .runtimeHooks:
                 do {

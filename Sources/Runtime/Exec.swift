@@ -71,11 +71,17 @@ public enum Exec {
         let config = InitConfig(mode: .exec, id: o.id, spec: c.record.spec, process: process, rootfs: nil,
                                 hasConsoleSocket: console != nil, hasExecFifo: false, joinMountAndUser: true,
                                 waitForRuntimeHooks: false,
-                                preserveFDs: o.preserveFDs, trapped: [], state: c.record.ociState(dir: c.dir))
+                                preserveFDs: o.preserveFDs, trapped: c.record.policy?.syscalls.trap ?? [],
+                                state: c.record.ociState(dir: c.dir))
         let channel = Channel(borrowing: spawn.sync)
         try channel.send(InitMessage.config(config), fds: (console.map { [$0] } ?? []) + late)
         do {
-            try Create.awaitReady(channel, runtimeHooks: [], spec: c.record.spec, state: config.state)
+            let fds = try Create.awaitReady(channel, runtimeHooks: [], spec: c.record.spec, state: config.state)
+            defer { fds.forEach { close($0) } }
+            if let listener = fds.first, let policy = c.record.policy {
+                try ManagerClient(socketPath: ctx.options.managerSocket).handOver(
+                    ListenerRequest(id: o.id, pid: pid, hostnameLocked: policy.hostname.locked), listener: listener)
+            }
             // After ready only a failed exec speaks; a successful one closes the socket.
             if case (.failed(let m), _) = try channel.receive(InitMessage.self) { throw RuntimeError(m) }
         } catch let e as SysError where e.errno == .EPIPE {

@@ -57,14 +57,15 @@ public enum ContainerInit {
         }
         try setup.applyRlimits()
         let executable = try setup.resolveExecutable()
-        if c.mode == .exec {
-            try channel.send(InitMessage.ready)
-            try setup.exec(executable)
-        }
         // Keep /proc/self/exe of this runtime out of reach of the container's other processes
         // until the exec replaces it (the CVE-2019-5736 class of attack).
         _ = sbx_prctl(Int32(SBX_PR_SET_DUMPABLE), 0, 0, 0, 0)
-        try channel.send(InitMessage.ready)
+        let listener = try setup.installSeccomp()
+        try channel.send(InitMessage.ready, fds: listener.map { [$0] } ?? [])
+        if let listener { close(listener) }
+        if c.mode == .exec {
+            try setup.exec(executable)
+        }
         if let fifo {
             try waitForStart(fifo: fifo)
         }

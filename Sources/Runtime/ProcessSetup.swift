@@ -79,14 +79,7 @@ struct ProcessSetup {
             throw RuntimeError("chdir to cwd (\"\(process.cwd)\") set in config.json failed: \(Errno.current)")
         }
         if let m = process.user.umask { umask(mode_t(m)) }
-        let nnp = process.noNewPrivileges ?? false
-        if nnp { try sys("prctl(PR_SET_NO_NEW_PRIVS)") { sbx_prctl(Int32(SBX_PR_SET_NO_NEW_PRIVS), 1, 0, 0, 0) } }
-        // Without no_new_privs a filter may only be loaded with CAP_SYS_ADMIN, which a non-root user
-        // no longer has after setuid: load it first (seccomp(2)). With no_new_privs, load it last so
-        // that setuid and friends are not filtered.
-        if !nnp { try loadSeccomp() }
         try switchUser()
-        if nnp { try loadSeccomp() }
         _ = sbx_close_range_cloexec(UInt32(3 + preserveFDs))
         let argv = CStringArray(process.args ?? [])
         let env = CStringArray(process.env ?? [])
@@ -103,11 +96,17 @@ struct ProcessSetup {
         try sys("setresuid", "\(u.uid)") { sbx_setresuid(u.uid, u.uid, u.uid) }
     }
 
-    func loadSeccomp() throws {
-        guard seccomp != nil || !trapped.isEmpty else { return }
+    /// no_new_privs, then the seccomp filter, loaded while init is still root with every capability
+    /// (without no_new_privs a filter needs CAP_SYS_ADMIN, seccomp(2)) and before it reports ready,
+    /// so that the listener of trapped calls can go to sysbox-mgr through the runtime. Everything
+    /// init does afterwards (fifo, hooks, setuid, exec) is allowed by a system container's filter.
+    func installSeccomp() throws -> Int32? {
+        if process.noNewPrivileges == true {
+            try sys("prctl(PR_SET_NO_NEW_PRIVS)") { sbx_prctl(Int32(SBX_PR_SET_NO_NEW_PRIVS), 1, 0, 0, 0) }
+        }
+        guard seccomp != nil || !trapped.isEmpty else { return nil }
         let plan = try SeccompFilter.plan(profile: seccomp, trapped: trapped)
-        let filter = try SeccompFilter(plan: plan)
-        if let listener = try filter.load() { close(listener) }
+        return try SeccompFilter(plan: plan).load()
     }
 
     static let rlimitNames: [String: Int32] = [

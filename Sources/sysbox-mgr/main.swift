@@ -10,7 +10,7 @@ nonisolated(unsafe) var stopRequested = false
 struct SysboxMgr: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sysbox-mgr", abstract: "sysboxd manager daemon", version: "sysbox-mgr version 0.1.0",
-        subcommands: [Serve.self, Status.self], defaultSubcommand: Serve.self)
+        subcommands: [Serve.self, Status.self, Trace.self], defaultSubcommand: Serve.self)
 }
 
 struct Serve: ParsableCommand {
@@ -76,3 +76,24 @@ struct Status: ParsableCommand {
 }
 
 SysboxMgr.main()
+
+struct Trace: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace", abstract: "print, live, one line per trapped syscall of system containers")
+    @Option(help: "unix socket") var socket = "/run/sysbox/mgr.sock"
+    @Option(help: "only this container (id or id prefix)") var container: String?
+    @Option(help: "only this syscall") var syscall: String?
+    @Flag(help: "JSON lines") var json = false
+
+    func run() throws {
+        let fd = try ManagerClient(socketPath: socket).trace(TraceRequest(container: container, syscall: syscall, json: json))
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            try Files.writeAll(1, Array(buf[0..<n]), "stdout")
+        }
+    }
+}

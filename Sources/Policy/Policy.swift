@@ -1,0 +1,99 @@
+import Foundation   // JSONSerialization, to find unknown keys
+
+/// A JSON tuning file for system containers (policies/*.json, installed to /etc/sysbox/policies).
+/// Unknown keys are errors: a typo must not silently fall back to a default.
+public struct Policy: Codable, Equatable, Sendable {
+    public struct Syscalls: Codable, Equatable, Sendable {
+        /// Syscalls that stop in seccomp user notification and are decided by sysbox-mgr.
+        public var trap: [String]
+    }
+    public struct Hostname: Codable, Equatable, Sendable {
+        /// sethostname/setdomainname inside the container get EPERM.
+        public var locked: Bool
+    }
+    public var version: Int
+    public var syscalls: Syscalls
+    public var hostname: Hostname
+
+    public static let currentVersion = 1
+    public static let directory = "/etc/sysbox/policies"
+    /// What `default.json` says, for a host where it is not installed.
+    public static let builtIn = Policy(version: 1, syscalls: Syscalls(trap: ["sethostname", "setdomainname"]),
+                                       hostname: Hostname(locked: false))
+
+    /// The keys each object may have, by JSON path.
+    static let schema: [String: Set<String>] = [
+        "": ["version", "syscalls", "hostname"],
+        "syscalls": ["trap"],
+        "hostname": ["locked"],
+    ]
+
+    /// Reads and validates a policy file; errors name the file, the JSON path and what was expected.
+    public static func load(path: String) throws -> Policy {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PolicyError("policy \(path): cannot read the file")
+        }
+        return try parse(data, file: path)
+    }
+
+    public static func parse(_ data: Data, file: String) throws -> Policy {
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+            throw PolicyError("policy \(file): not valid JSON")
+        }
+        try checkKeys(object, path: "", file: file)
+        let policy: Policy
+        do { policy = try JSONDecoder().decode(Policy.self, from: data) } catch let e as DecodingError {
+            throw PolicyError("policy \(file): \(describe(e))")
+        }
+        guard policy.version == currentVersion else {
+            throw PolicyError("policy \(file): at \"version\": expected \(currentVersion), found \(policy.version)")
+        }
+        return policy
+    }
+
+    static func checkKeys(_ value: Any, path: String, file: String) throws {
+        guard let dict = value as? [String: Any], let allowed = schema[path] else { return }
+        for key in dict.keys.sorted() {
+            let child = path.isEmpty ? key : path + "." + key
+            guard allowed.contains(key) else {
+                throw PolicyError("policy \(file): unknown key \"\(child)\" (expected one of: \(allowed.sorted().joined(separator: ", ")))")
+            }
+            try checkKeys(dict[key] as Any, path: child, file: file)
+        }
+    }
+
+    static func describe(_ e: DecodingError) -> String {
+        func path(_ c: DecodingError.Context) -> String { c.codingPath.map(\.stringValue).joined(separator: ".") }
+        switch e {
+        case .keyNotFound(let k, let c):
+            let p = path(c)
+            return "missing key \"\(p.isEmpty ? k.stringValue : p + "." + k.stringValue)\""
+        case .typeMismatch(let t, let c): return "at \"\(path(c))\": expected \(t)"
+        case .valueNotFound(let t, let c): return "at \"\(path(c))\": expected \(t), found null"
+        case .dataCorrupted(let c): return "at \"\(path(c))\": \(c.debugDescription)"
+        @unknown default: return "\(e)"
+        }
+    }
+
+    /// The policy a container asked for (annotation io.sysboxd.policy or env SYSBOX_POLICY), else default.
+    public static func select(annotations: [String: String]?, env: [String]?) throws -> (name: String, policy: Policy) {
+        let fromEnv = env?.first { $0.hasPrefix("SYSBOX_POLICY=") }.map { String($0.dropFirst(14)) }
+        let name = annotations?["io.sysboxd.policy"] ?? fromEnv ?? "default"
+        guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else {
+            throw PolicyError("policy name \"\(name)\" is invalid: use a file name from \(directory) without .json")
+        }
+        let path = directory + "/" + name + ".json"
+        if name == "default" && !FileManager.default.fileExists(atPath: path) { return (name, builtIn) }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw PolicyError("policy \"\(name)\" not found: no \(path) (install policies/*.json there)")
+        }
+        return (name, try load(path: path))
+    }
+}
+
+public struct PolicyError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

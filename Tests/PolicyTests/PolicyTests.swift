@@ -1,0 +1,39 @@
+import Foundation
+import Testing
+@testable import Policy
+
+@Suite struct PolicyTests {
+    @Test func shippedPoliciesParse() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../policies").standardized
+        let def = try Policy.load(path: dir.appendingPathComponent("default.json").path)
+        #expect(def == Policy.builtIn)
+        let locked = try Policy.load(path: dir.appendingPathComponent("locked-hostname.json").path)
+        #expect(locked.hostname.locked)
+    }
+
+    @Test func unknownKeyNamesFileAndPath() {
+        let json = #"{"version":1,"syscalls":{"trap":[],"trapp":[]},"hostname":{"locked":false}}"#
+        let e = #expect(throws: PolicyError.self) { try Policy.parse(Data(json.utf8), file: "/x/p.json") }
+        #expect(e?.message.contains("/x/p.json") == true)
+        #expect(e?.message.contains("\"syscalls.trapp\"") == true)
+    }
+
+    @Test func wrongTypeNamesThePath() {
+        let json = #"{"version":1,"syscalls":{"trap":"mount"},"hostname":{"locked":false}}"#
+        let e = #expect(throws: PolicyError.self) { try Policy.parse(Data(json.utf8), file: "p.json") }
+        #expect(e?.message.contains("syscalls.trap") == true)
+    }
+
+    @Test func missingKeyAndVersion() {
+        #expect(throws: PolicyError.self) { try Policy.parse(Data(#"{"version":1,"syscalls":{"trap":[]}}"#.utf8), file: "p") }
+        let v2 = #"{"version":2,"syscalls":{"trap":[]},"hostname":{"locked":false}}"#
+        let e = #expect(throws: PolicyError.self) { try Policy.parse(Data(v2.utf8), file: "p") }
+        #expect(e?.message.contains("version") == true)
+    }
+
+    @Test func selection() throws {
+        #expect(try Policy.select(annotations: nil, env: nil).name == "default")
+        #expect(throws: PolicyError.self) { try Policy.select(annotations: ["io.sysboxd.policy": "../etc"], env: nil) }
+        #expect(throws: PolicyError.self) { try Policy.select(annotations: nil, env: ["SYSBOX_POLICY=no-such-policy"]) }
+    }
+}

@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -77,6 +78,10 @@ int sbx_wait_exit_code(int status) {
 #endif
 int sbx_seccomp_notif_sync_wakeup(int listener) {
     return ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+}
+long sbx_read_process(int pid, unsigned long long addr, void *buf, unsigned long len) {
+    struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
+    return process_vm_readv(pid, &local, 1, &remote, 1, 0);
 }
 int sbx_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 int sbx_get_winsize(int fd, unsigned short *rows, unsigned short *cols) {

@@ -12,16 +12,17 @@ extension Cgroup {
             // memsw must stay >= memory: raise the larger first (memory.limit_in_bytes EINVAL otherwise).
             let memsw = d + "/memory.memsw.limit_in_bytes"
             let hasSwap = Files.exists(memsw)
-            if let limit = m.limit {
+            // 0 means "leave as is" (what runc does, and what `docker update` sends for unset fields).
+            if let limit = m.limit, limit != 0 {
                 let current = Int64(read(d + "/memory.limit_in_bytes") ?? "") ?? 0
-                if let swap = m.swap, hasSwap, limit == -1 || limit > current {
+                if let swap = m.swap, swap != 0, hasSwap, limit == -1 || limit > current {
                     try write(memsw, "\(swap)"); try write(d + "/memory.limit_in_bytes", "\(limit)")
                 } else {
                     try write(d + "/memory.limit_in_bytes", "\(limit)")
-                    if let swap = m.swap, hasSwap { try write(memsw, "\(swap)") }
+                    if let swap = m.swap, swap != 0, hasSwap { try write(memsw, "\(swap)") }
                 }
-            } else if let swap = m.swap, hasSwap { try write(memsw, "\(swap)") }
-            if let res = m.reservation { try write(d + "/memory.soft_limit_in_bytes", "\(res)") }
+            } else if let swap = m.swap, swap != 0, hasSwap { try write(memsw, "\(swap)") }
+            if let res = m.reservation, res != 0 { try write(d + "/memory.soft_limit_in_bytes", "\(res)") }
             if let s = m.swappiness, s <= 100 { try? write(d + "/memory.swappiness", "\(s)") }
             if m.disableOOMKiller == true { try write(d + "/memory.oom_control", "1") }
         }
@@ -70,12 +71,12 @@ extension Cgroup {
     func applyV2(_ r: LinuxResources) throws {
         guard let d = dirs.first else { return }
         if let m = r.memory {
-            if let limit = m.limit { try write(d + "/memory.max", limit < 0 ? "max" : "\(limit)") }
-            if let swap = m.swap, Files.exists(d + "/memory.swap.max") {
+            if let limit = m.limit, limit != 0 { try write(d + "/memory.max", limit < 0 ? "max" : "\(limit)") }
+            if let swap = m.swap, swap != 0, Files.exists(d + "/memory.swap.max") {
                 let v = swap < 0 ? "max" : "\(max(0, swap - (m.limit ?? 0)))"
                 try write(d + "/memory.swap.max", v)
             }
-            if let res = m.reservation { try write(d + "/memory.low", "\(res)") }
+            if let res = m.reservation, res != 0 { try write(d + "/memory.low", "\(res)") }
         }
         if let c = r.cpu {
             if let s = c.shares, s > 0 { try write(d + "/cpu.weight", "\(1 + ((s - 2) * 9999) / 262142)") }

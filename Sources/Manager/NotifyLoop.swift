@@ -17,6 +17,16 @@ final class NotifyLoop: @unchecked Sendable {
     let tracer: Tracer
     let logger: Logger
 
+    /// The trapped calls this loop knows, by number on the native architecture (resolved once).
+    static let names: [Int32: String] = {
+        var m: [Int32: String] = [:]
+        for n in ["sethostname", "setdomainname", "mount", "umount2"] {
+            let nr = seccomp_syscall_resolve_name(n)
+            if nr >= 0 { m[nr] = n }
+        }
+        return m
+    }()
+
     init(request: ListenerRequest, fd: Int32, tracer: Tracer, logger: Logger) {
         self.request = request
         self.fd = fd
@@ -42,14 +52,22 @@ final class NotifyLoop: @unchecked Sendable {
             let r = poll(&pfd, 1, -1)
             if r < 0 { if errno == EINTR { continue }; return }
             if pfd.revents & Int16(POLLIN) == 0 { return }   // POLLHUP: no filter users are left
+            // The kernel rejects (EINVAL) a receive buffer that is not zeroed.
+            memset(req, 0, MemoryLayout<seccomp_notif>.size)
             let rc = seccomp_notify_receive(fd, req)
-            if rc == -ENOENT { continue }                     // the caller went away: normal
-            if rc != 0 { return }
+            // ENOENT: the caller went away before we read it, normal. libseccomp reports every
+            // kernel failure as ECANCELED, so that one is kept serving too: closing the listener
+            // would turn every later trapped call of the container into ENOSYS.
+            if rc == -ENOENT || rc == -EINTR || rc == -ECANCELED { continue }
+            if rc != 0 {
+                logger.error("seccomp receive failed, trapped calls of this container now fail", metadata: ["id": "\(request.id)", "rc": "\(rc)"])
+                return
+            }
             let start = monotonicMicros()
             let (verdict, args) = decide(req.pointee, resp)
             _ = seccomp_notify_respond(fd, resp)
-            let name = syscallName(req.pointee.data)
             if !tracer.isEmpty {
+                let name = syscallName(req.pointee.data)
                 tracer.emit(TraceEvent(time: LineLogHandler.timestamp(), container: request.id, pid: Int32(req.pointee.pid),
                                        syscall: name, args: args, verdict: verdict, micros: monotonicMicros() - start))
             }
@@ -57,6 +75,7 @@ final class NotifyLoop: @unchecked Sendable {
     }
 
     func syscallName(_ d: seccomp_data) -> String {
+        if let known = Self.names[d.nr] { return known }
         guard let p = seccomp_syscall_resolve_num_arch(d.arch, d.nr) else { return "syscall_\(d.nr)" }
         defer { free(p) }
         return String(cString: p)
@@ -68,8 +87,7 @@ final class NotifyLoop: @unchecked Sendable {
         resp.pointee.val = 0
         resp.pointee.error = 0
         resp.pointee.flags = 0
-        let name = syscallName(n.data)
-        switch name {
+        switch syscallName(n.data) {
         case "sethostname", "setdomainname":
             let len = Int(n.data.args.1)
             guard len <= 64 else { resp.pointee.error = -EINVAL; return ("errno EINVAL", "len=\(len)") }
@@ -91,16 +109,14 @@ final class NotifyLoop: @unchecked Sendable {
         }
     }
 
-    /// Reads the caller's buffer once; nil if it is unreadable or the notification went stale.
+    /// Reads the caller's buffer once, into our own copy; nil if it is unreadable or the
+    /// notification went stale. One process_vm_readv instead of open+pread+close of /proc/PID/mem:
+    /// the id is checked valid *after* the read, which proves the caller was alive, so the pid
+    /// could not have been reused, during the read.
     func readString(pid: UInt32, address: UInt64, length: Int, id: UInt64) -> String? {
-        let mem = open("/proc/\(pid)/mem", O_RDONLY | O_CLOEXEC)
-        guard mem >= 0 else { return nil }
-        defer { close(mem) }
-        // The pid may have been reused between the notification and the open.
-        guard seccomp_notify_id_valid(fd, id) == 0 else { return nil }
         var buf = [UInt8](repeating: 0, count: max(length, 1))
-        let got = buf.withUnsafeMutableBytes { pread(mem, $0.baseAddress, length, off_t(Int64(bitPattern: address))) }
-        guard got == length else { return nil }
+        let got = buf.withUnsafeMutableBytes { sbx_read_process(Int32(bitPattern: pid), address, $0.baseAddress, UInt(length)) }
+        guard got == length, seccomp_notify_id_valid(fd, id) == 0 else { return nil }
         return String(decoding: buf[0..<length], as: UTF8.self)
     }
 }

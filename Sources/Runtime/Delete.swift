@@ -12,6 +12,7 @@ public enum Delete {
             // A create that died half-way may leave a state dir without state.json.
             let dir = ctx.stateDir(id)
             if Files.isDirectory(dir) { try? Files.removeAll(dir); return }
+            if force { return }   // runc: deleting what is not there is not an error with --force
             throw e
         }
         let status = c.status

@@ -32,8 +32,10 @@ public enum Update {
     static func merge(_ a: LinuxResources, _ b: LinuxResources) -> LinuxResources {
         var r = a
         if var m = a.memory ?? b.memory.map({ _ in LinuxMemory() }), let bm = b.memory {
-            m.limit = bm.limit ?? m.limit; m.reservation = bm.reservation ?? m.reservation
-            m.swap = bm.swap ?? m.swap; m.kernel = bm.kernel ?? m.kernel; m.kernelTCP = bm.kernelTCP ?? m.kernelTCP
+            // 0 means "unchanged" in an update, as for runc.
+            func set(_ v: Int64?, _ old: Int64?) -> Int64? { v.flatMap { $0 == 0 ? nil : $0 } ?? old }
+            m.limit = set(bm.limit, m.limit); m.reservation = set(bm.reservation, m.reservation)
+            m.swap = set(bm.swap, m.swap); m.kernel = bm.kernel ?? m.kernel; m.kernelTCP = bm.kernelTCP ?? m.kernelTCP
             m.swappiness = bm.swappiness ?? m.swappiness
             r.memory = m
         }

@@ -6,6 +6,11 @@ test_memory_cpus() {
     assert_eq "$(docker exec e2e-res cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us)" "50000"
     docker update --memory 64m --memory-swap 64m e2e-res >/dev/null
     assert_eq "$(docker exec e2e-res cat /sys/fs/cgroup/memory/memory.limit_in_bytes)" "67108864"
+    # An update that names no memory leaves the memory limit alone.
+    docker update --cpus 0.25 --pids-limit 30 e2e-res >/dev/null
+    assert_eq "$(docker exec e2e-res cat /sys/fs/cgroup/memory/memory.limit_in_bytes)" "67108864"
+    assert_eq "$(docker exec e2e-res cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us)" "25000"
+    assert_eq "$(docker exec e2e-res cat /sys/fs/cgroup/pids/pids.max)" "30"
     rmc e2e-res
 }
 

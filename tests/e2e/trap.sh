@@ -42,7 +42,26 @@ test_unknown_policy_is_one_error() {
     assert_contains "$out" "policy \"no-such-policy\" not found"
 }
 
+test_many_trapped_calls_in_a_row() {
+    # Every notification after the first reuses the receive buffer: the listener must keep serving.
+    local out; out=$(drun --rm $IMG sh -c 'i=0; while [ $i -lt 300 ]; do hostname "h$i" || exit 1; i=$((i+1)); done; hostname')
+    assert_eq "$out" "h299"
+}
+
+test_ten_containers_trap_concurrently() {
+    local i pids=() dir; dir=$(mktemp -d)
+    for i in $(seq 1 10); do
+        drun --rm --name "e2e-conc$i" $IMG sh -c "i=0; while [ \$i -lt 100 ]; do hostname c$i-\$i || exit 1; i=\$((i+1)); done; hostname" > "$dir/$i" 2>&1 &
+        pids+=($!)
+    done
+    for i in $(seq 1 10); do wait "${pids[$((i-1))]}" || fail "container $i failed: $(cat "$dir/$i")"; done
+    for i in $(seq 1 10); do assert_eq "$(cat "$dir/$i")" "c$i-99"; done
+    rm -rf "$dir"
+}
+
 t "sethostname is trapped, works inside, and show in sysbox-mgr trace" test_hostname_trapped_and_traced
+t "300 trapped calls in a row are all answered" test_many_trapped_calls_in_a_row
+t "10 containers trapping at once each get their own answers" test_ten_containers_trap_concurrently
 t "a policy can lock the hostname (EPERM)" test_locked_hostname_policy
 t "docker exec processes get the same trap rules" test_exec_is_trapped_too
 t "an unknown policy name fails docker run with one line" test_unknown_policy_is_one_error

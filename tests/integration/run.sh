@@ -58,6 +58,10 @@ test_named_signal_and_force_delete() {
     $RUNC delete it-sig
     quiet $RUNC run -d --bundle "$b" it-force
     $RUNC delete --force it-force
+    # As runc: --force on a container that is not there is not an error; without it, it is.
+    $RUNC delete --force it-never-created
+    set +e; $RUNC delete it-never-created 2>/dev/null; rc=$?; set -e
+    assert_ne "$rc" "0" "delete of a missing container succeeded"
     assert_no_leftovers it-force "$ROOT"
 }
 

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Cost of a trapped syscall answered by sysbox-mgr vs the same call untrapped, and of an untrapped
+# syscall in a system container vs a runc container; all in one run, ratios printed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+N=${N:-20000}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+gcc -O2 -static -o "$out/syscall-loop" bench/src/syscall-loop.c
+run() { # runtime policy syscall
+    docker run --rm --pull=never --runtime="$1" -e SYSBOX_POLICY="$2" -v "$out:/bench:ro" "$BUSYBOX_IMAGE" /bench/syscall-loop "$3" "$N"
+}
+trapped=$(run sysbox-runc default sethostname)
+untrapped=$(run sysbox-runc no-traps sethostname)
+getpid_sys=$(run sysbox-runc default getpid)
+getpid_runc=$(docker run --rm --pull=never --runtime=runc -v "$out:/bench:ro" "$BUSYBOX_IMAGE" /bench/syscall-loop getpid "$N")
+printf 'sethostname trapped (sysbox-mgr CONTINUE): %8.1f ns/call\n' "$trapped"
+printf 'sethostname untrapped (policy no-traps):   %8.1f ns/call\n' "$untrapped"
+printf 'trap cost: %.1f us per call, %.1fx the untrapped call\n' "$(echo "($trapped - $untrapped) / 1000" | bc -l)" "$(echo "$trapped / $untrapped" | bc -l)"
+printf 'getpid in a system container: %.1f ns, in a runc container: %.1f ns, ratio %.3f\n' \
+    "$getpid_sys" "$getpid_runc" "$(echo "$getpid_sys / $getpid_runc" | bc -l)"

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Builds sysbox-runc and sysbox-mgr (release) and installs them into /usr/local/bin.
+# Builds sysbox-runc and sysbox-mgr (release) and installs them into $BIN_DIR (/usr/local/bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/env.sh
 swift build -c release --static-swift-stdlib --product sysbox-runc
 swift build -c release --static-swift-stdlib --product sysbox-mgr
 bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
-install -m 0755 "$bin/sysbox-runc" "$bin/sysbox-mgr" /usr/local/bin/
+install -d "$BIN_DIR"
+install -m 0755 "$bin/sysbox-runc" "$bin/sysbox-mgr" "$BIN_DIR/"
 install -d /etc/sysbox/policies
 install -m 0644 policies/*.json /etc/sysbox/policies/
-echo "installed sysbox-runc and sysbox-mgr into /usr/local/bin, policies into /etc/sysbox/policies"
+echo "installed sysbox-runc and sysbox-mgr into $BIN_DIR, policies into /etc/sysbox/policies"

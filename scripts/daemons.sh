@@ -20,8 +20,9 @@ alive() {
 
 start() {
     if ! alive "$SYSBOXD_STATE/mgr.pid"; then
-        setsid "$BIN_DIR/sysbox-mgr" --log /var/log/sysbox-mgr.log </dev/null >/dev/null 2>&1 & echo $! > "$SYSBOXD_STATE/mgr.pid"
-        wait_for '[ -S /run/sysbox/mgr.sock ]' "sysbox-mgr socket"
+        setsid "$BIN_DIR/sysbox-mgr" --socket "$MGR_SOCK" --data-root "$MGR_DATA" --log "$SYSBOXD_STATE/sysbox-mgr.log" \
+            </dev/null >/dev/null 2>&1 & echo $! > "$SYSBOXD_STATE/mgr.pid"
+        wait_for '[ -S "$MGR_SOCK" ]' "sysbox-mgr socket"
     fi
     if ! alive "$SYSBOXD_STATE/dockerd.pid"; then
         mkdir -p "$(dirname "$DOCKER_CONFIG_FILE")"
@@ -35,7 +36,7 @@ start() {
 }
 JSON
         setsid dockerd --data-root "$DOCKER_DATA" --exec-root "$DOCKER_EXEC" --pidfile "$SYSBOXD_STATE/dockerd-self.pid" \
-            -H "unix://$DOCKER_SOCK" --config-file "$DOCKER_CONFIG_FILE" </dev/null > /var/log/sysboxd-dockerd.log 2>&1 &
+            -H "unix://$DOCKER_SOCK" --config-file "$DOCKER_CONFIG_FILE" </dev/null > "$SYSBOXD_STATE/dockerd.log" 2>&1 &
         echo $! > "$SYSBOXD_STATE/dockerd.pid"
         wait_for 'docker info >/dev/null 2>&1' "dockerd"
     fi

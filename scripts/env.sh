@@ -1,9 +1,25 @@
 # Shared settings for the scripts: where the private test daemons live.
-SYSBOXD_STATE=/run/sysboxd-dev
-DOCKER_DATA=/var/lib/sysboxd-docker
-DOCKER_EXEC=/run/sysboxd-docker
-DOCKER_SOCK=/run/sysboxd-docker.sock
-DOCKER_CONFIG_FILE=/etc/sysboxd/docker-daemon.json
+# SYSBOXD_STACK=name runs a second, separate set (own binaries, sysbox-mgr, dockerd, sockets and
+# data) beside the default one, e.g. to try a branch while the default set keeps running.
+SYSBOXD_STACK=${SYSBOXD_STACK:-}
+if [ -z "$SYSBOXD_STACK" ]; then
+    SYSBOXD_STATE=/run/sysboxd-dev
+    BIN_DIR=/usr/local/bin
+    MGR_SOCK=/run/sysbox/mgr.sock
+    MGR_DATA=/var/lib/sysbox
+    DOCKER_DATA=/var/lib/sysboxd-docker
+    DOCKER_EXEC=/run/sysboxd-docker
+else
+    SYSBOXD_STATE=/run/sysboxd-$SYSBOXD_STACK
+    BIN_DIR=/opt/sysboxd-$SYSBOXD_STACK/bin
+    MGR_SOCK=$SYSBOXD_STATE/mgr.sock
+    MGR_DATA=/var/lib/sysboxd-$SYSBOXD_STACK/mgr
+    DOCKER_DATA=/var/lib/sysboxd-$SYSBOXD_STACK/docker
+    DOCKER_EXEC=/run/sysboxd-$SYSBOXD_STACK-docker
+fi
+DOCKER_SOCK=$SYSBOXD_STATE/docker.sock
+DOCKER_CONFIG_FILE=$SYSBOXD_STATE/docker-daemon.json
 export DOCKER_HOST=unix://$DOCKER_SOCK
-BIN_DIR=/usr/local/bin
+export SYSBOX_MGR_SOCKET=$MGR_SOCK
+export PATH=$BIN_DIR:$PATH
 BUSYBOX_IMAGE=sysboxd-test/busybox:latest

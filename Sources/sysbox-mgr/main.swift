@@ -15,7 +15,7 @@ struct SysboxMgr: ParsableCommand {
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "serve", abstract: "run the daemon (default)")
-    @Option(help: "unix socket") var socket = "/run/sysbox/mgr.sock"
+    @Option(help: "unix socket (default $SYSBOX_MGR_SOCKET or /run/sysbox/mgr.sock)") var socket = defaultSocket
     @Option(name: .customLong("data-root"), help: "persistent state") var dataRoot = "/var/lib/sysbox"
     @Option(name: .customLong("subid-size"), help: "ids reserved for the sysbox entry when it is created") var subidSize: UInt64 = 268_435_456
     @Option(name: .customLong("subuid-file"), help: "subordinate uid file") var subuidFile = "/etc/subuid"
@@ -65,7 +65,7 @@ struct Serve: ParsableCommand {
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "list registered containers")
-    @Option(help: "unix socket") var socket = "/run/sysbox/mgr.sock"
+    @Option(help: "unix socket (default $SYSBOX_MGR_SOCKET or /run/sysbox/mgr.sock)") var socket = defaultSocket
     func run() throws {
         let list = try ManagerClient(socketPath: socket).status()
         print("ID\tUID\tGID\tSIZE\tEXCLUSIVE\tREGISTERED")
@@ -75,12 +75,15 @@ struct Status: ParsableCommand {
     }
 }
 
+/// The socket the commands use unless --socket says otherwise; sysbox-runc reads the same variable.
+let defaultSocket: String = getenv("SYSBOX_MGR_SOCKET").map { String(cString: $0) } ?? "/run/sysbox/mgr.sock"
+
 SysboxMgr.main()
 
 struct Trace: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trace", abstract: "print, live, one line per trapped syscall of system containers")
-    @Option(help: "unix socket") var socket = "/run/sysbox/mgr.sock"
+    @Option(help: "unix socket (default $SYSBOX_MGR_SOCKET or /run/sysbox/mgr.sock)") var socket = defaultSocket
     @Option(help: "only this container (id or id prefix)") var container: String?
     @Option(help: "only this syscall") var syscall: String?
     @Flag(help: "JSON lines") var json = false

@@ -2,7 +2,7 @@
 
 test_mgr_down_error() {
     local pidfile=$SYSBOXD_STATE/mgr.pid
-    kill -TERM "$(cat "$pidfile")"; eventually '[ ! -S /run/sysbox/mgr.sock ]'
+    kill -TERM "$(cat "$pidfile")"; eventually '[ ! -S "$MGR_SOCK" ]'
     set +e; local out; out=$(drun --rm $IMG true 2>&1); local rc=$?; set -e
     bash ../../scripts/daemons.sh start >/dev/null
     [ $rc -ne 0 ] || fail "ran without sysbox-mgr"

@@ -23,3 +23,4 @@ export DOCKER_HOST=unix://$DOCKER_SOCK
 export SYSBOX_MGR_SOCKET=$MGR_SOCK
 export PATH=$BIN_DIR:$PATH
 BUSYBOX_IMAGE=sysboxd-test/busybox:latest
+DEBIAN_IMAGE=sysboxd-test/debian-systemd

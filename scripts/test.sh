@@ -10,7 +10,7 @@ bash scripts/install-deps.sh
 bash scripts/build.sh
 bash scripts/daemons.sh start
 trap 'bash scripts/daemons.sh stop' EXIT
-bash scripts/images.sh
+bash scripts/images.sh all
 set +e
 status=0
 echo "== unit tests (swift test)"

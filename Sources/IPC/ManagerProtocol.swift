@@ -62,9 +62,12 @@ public struct RegisterRequest: Codable, Sendable {
     /// The runtime's state dir of the container: when it is gone, so is the container (a delete
     /// that could not reach the manager must not leak the range).
     public var stateDir: String?
+    /// Container paths that get a host directory of their own (inner Docker's data root, ...).
+    public var storage: StorageRequest?
     public init(id: String, bundle: String, rootfs: String, uidMappings: [IDMapping]? = nil, gidMappings: [IDMapping]? = nil,
-                stateDir: String? = nil) {
+                stateDir: String? = nil, storage: StorageRequest? = nil) {
         self.stateDir = stateDir
+        self.storage = storage
         self.id = id
         self.bundle = bundle
         self.rootfs = rootfs
@@ -73,15 +76,43 @@ public struct RegisterRequest: Codable, Sendable {
     }
 }
 
+/// Host directories for paths of a system container that must not live on its overlay rootfs
+/// (overlayfs cannot use an overlay as its upper layer: an inner Docker would fall back to vfs).
+public struct StorageRequest: Codable, Sendable, Equatable {
+    /// Absolute container paths, e.g. /var/lib/docker.
+    public var targets: [String]
+    /// A host directory that lives exactly as long as the container does for its engine (Docker's
+    /// per-container directory, removed by `docker rm`): the data then survives stop and start.
+    /// nil: the directories are removed when the container is deleted.
+    public var persistentBase: String?
+    public init(targets: [String], persistentBase: String?) {
+        self.targets = targets
+        self.persistentBase = persistentBase
+    }
+}
+
+/// One host directory to bind-mount at a container path.
+public struct StorageMount: Codable, Sendable, Equatable {
+    public var target: String
+    public var source: String
+    public init(target: String, source: String) {
+        self.target = target
+        self.source = source
+    }
+}
+
 /// The container's id range: container id 0 maps to uidStart/gidStart, `size` ids.
 public struct Registration: Codable, Sendable, Equatable {
     public var uidStart: UInt32
     public var gidStart: UInt32
     public var size: UInt32
-    public init(uidStart: UInt32, gidStart: UInt32, size: UInt32) {
+    /// The storage directories prepared for the container (see StorageRequest).
+    public var storage: [StorageMount]?
+    public init(uidStart: UInt32, gidStart: UInt32, size: UInt32, storage: [StorageMount]? = nil) {
         self.uidStart = uidStart
         self.gidStart = gidStart
         self.size = size
+        self.storage = storage
     }
 }
 

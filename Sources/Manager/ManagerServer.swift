@@ -19,6 +19,7 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
 
     let config: Config
     var allocator: RangeAllocator
+    let storage: StorageDirs
     let logger: Logger
     public let tracer = Tracer()
 
@@ -30,6 +31,7 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
                                                 minimum: SubIDFile.minimum(loginDefs: defs, key: "SUB_UID_MIN"))
         let gid = try ManagerServer.ensureEntry(config.subgidFile, size: config.subidSize,
                                                 minimum: SubIDFile.minimum(loginDefs: defs, key: "SUB_GID_MIN"))
+        storage = StorageDirs(root: config.dataRoot + "/storage")
         allocator = try RangeAllocator(uidEntry: uid, gidEntry: gid, stateFile: config.dataRoot + "/idranges.json")
         logger.info("id ranges", metadata: ["subuid": "sysbox:\(uid.start):\(uid.count)", "capacity": "\(allocator.capacity)",
                                             "allocated": "\(allocator.allocations.count)"])
@@ -92,6 +94,12 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
         }
     }
 
+    func releaseStorage(_ id: String) {
+        do { try storage.release(id: id) } catch {
+            logger.warning("storage of a deleted container not removed", metadata: ["id": "\(id)", "error": "\(error)"])
+        }
+    }
+
     public func respond(_ request: ManagerRequest) -> ManagerResponse {
         let now = LineLogHandler.timestamp()
         var ts = timespec()
@@ -100,6 +108,7 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
         do {
             for id in try allocator.prune(now: epoch, exists: Files.exists) {
                 logger.info("freed the range of a container that is gone", metadata: ["id": "\(id)"])
+                releaseStorage(id)
             }
             switch request {
             case .ping: return .ok
@@ -112,10 +121,19 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
                 } else {
                     a = try allocator.allocate(id: r.id, now: now, stateDir: r.stateDir, epoch: epoch)
                 }
+                var dirs: [StorageMount]? = nil
+                if let request = r.storage {
+                    do { dirs = try storage.prepare(id: r.id, request) } catch {
+                        try? allocator.free(id: r.id)
+                        releaseStorage(r.id)
+                        throw error
+                    }
+                }
                 logger.info("registered", metadata: ["id": "\(r.id)", "uid": "\(a.uid)", "exclusive": "\(a.exclusive)"])
-                return .registered(Registration(uidStart: a.uid, gidStart: a.gid, size: a.size))
+                return .registered(Registration(uidStart: a.uid, gidStart: a.gid, size: a.size, storage: dirs))
             case .unregister(let id):
                 try allocator.free(id: id)
+                releaseStorage(id)
                 logger.info("unregistered", metadata: ["id": "\(id)"])
                 return .ok
             case .listener, .trace:

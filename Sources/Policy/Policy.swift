@@ -11,21 +11,36 @@ public struct Policy: Codable, Equatable, Sendable {
         /// sethostname/setdomainname inside the container get EPERM.
         public var locked: Bool
     }
+    public struct Storage: Codable, Equatable, Sendable {
+        /// Container paths that get a host directory of their own, bound over the overlay rootfs
+        /// (unless the container already mounts something there).
+        public var dirs: [String]
+    }
     public var version: Int
     public var syscalls: Syscalls
     public var hostname: Hostname
+    /// Optional in files: absent means `Policy.defaultStorage`.
+    public var storage: Storage?
+
+    /// Inner Docker's data root, containerd's overlayfs snapshots, BuildKit's state: overlayfs
+    /// cannot stack its upper layer on the container's overlay rootfs.
+    public static let defaultStorage = Storage(dirs: [
+        "/var/lib/docker", "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs", "/var/lib/buildkit",
+    ])
+    public var storageDirs: [String] { (storage ?? Self.defaultStorage).dirs }
 
     public static let currentVersion = 1
     public static let directory = "/etc/sysbox/policies"
     /// What `default.json` says, for a host where it is not installed.
     public static let builtIn = Policy(version: 1, syscalls: Syscalls(trap: ["sethostname", "setdomainname"]),
-                                       hostname: Hostname(locked: false))
+                                       hostname: Hostname(locked: false), storage: defaultStorage)
 
     /// The keys each object may have, by JSON path.
     static let schema: [String: Set<String>] = [
-        "": ["version", "syscalls", "hostname"],
+        "": ["version", "syscalls", "hostname", "storage"],
         "syscalls": ["trap"],
         "hostname": ["locked"],
+        "storage": ["dirs"],
     ]
 
     /// Reads and validates a policy file; errors name the file, the JSON path and what was expected.
@@ -48,6 +63,9 @@ public struct Policy: Codable, Equatable, Sendable {
         }
         guard policy.version == currentVersion else {
             throw PolicyError("policy \(file): at \"version\": expected \(currentVersion), found \(policy.version)")
+        }
+        for (i, dir) in (policy.storage?.dirs ?? []).enumerated() where !dir.hasPrefix("/") || dir == "/" || dir.split(separator: "/").contains("..") {
+            throw PolicyError("policy \(file): at \"storage.dirs.\(i)\": expected an absolute path below /, without \"..\", found \"\(dir)\"")
         }
         return policy
     }

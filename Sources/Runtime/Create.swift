@@ -35,6 +35,8 @@ public enum Create {
         let bundle = o.bundle.hasPrefix("/") ? o.bundle : currentDirectory() + "/" + o.bundle
         var spec = try Spec.load(bundle: bundle)
         try SystemSpec.adapt(&spec, bundle: bundle)
+        SystemWorkloads.adaptForSystemd(&spec)
+        SystemWorkloads.addKernelPlaceholders(&spec)
         guard let rootPath = spec.root?.path, let process = spec.process else {
             throw RuntimeError("config.json in \"\(bundle)\" needs root.path and process")
         }
@@ -61,8 +63,11 @@ public enum Create {
                 id: o.id, bundle: bundle, rootfs: rootfs,
                 uidMappings: spec.linux?.uidMappings?.map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) },
                 gidMappings: spec.linux?.gidMappings?.map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) },
-                stateDir: dir))
+                stateDir: dir,
+                storage: StorageRequest(targets: SystemWorkloads.storageTargets(spec, policy: policy),
+                                        persistentBase: SystemWorkloads.persistentBase(spec, id: o.id))))
             rollback.add("unregister") { try? manager.unregister(id: o.id) }
+            SystemWorkloads.addStorage(&spec, reg.storage ?? [])
         }
         ctx.logger.debug("id range", metadata: ["uid": "\(reg.uidStart)", "gid": "\(reg.gidStart)", "size": "\(reg.size)"])
 

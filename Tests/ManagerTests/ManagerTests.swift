@@ -25,6 +25,33 @@ import Testing
         return nil
     }
 
+    @Test func storageDirsAreMadeAndRemovedWithTheContainer() throws {
+        let c = try config()
+        let s = try ManagerServer(config: c, logger: Logger(label: "test"))
+        let req = RegisterRequest(id: "st1", bundle: "/b", rootfs: "/r",
+                                  storage: StorageRequest(targets: ["/var/lib/docker", "/var/lib/x/y"], persistentBase: nil))
+        guard case .registered(let r) = s.respond(.register(req)) else { Issue.record("register failed"); return }
+        let dirs = r.storage ?? []
+        #expect(dirs.map(\.target) == ["/var/lib/docker", "/var/lib/x/y"])
+        #expect(dirs.allSatisfy { FileManager.default.fileExists(atPath: $0.source) && $0.source.hasPrefix(c.dataRoot + "/storage/st1/") })
+        _ = s.respond(.unregister(id: "st1"))
+        #expect(!FileManager.default.fileExists(atPath: c.dataRoot + "/storage/st1"))
+        // A persistent base (Docker's container dir) is kept after unregister: the engine removes it.
+        let base = c.dataRoot + "/engine-dir"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        let p = RegisterRequest(id: "st2", bundle: "/b", rootfs: "/r", storage: StorageRequest(targets: ["/var/lib/docker"], persistentBase: base))
+        guard case .registered(let r2) = s.respond(.register(p)) else { Issue.record("register failed"); return }
+        #expect(r2.storage?.first?.source == base + "/sysbox-storage/var+lib+docker")
+        _ = s.respond(.unregister(id: "st2"))
+        #expect(FileManager.default.fileExists(atPath: base + "/sysbox-storage/var+lib+docker"))
+        // A bad target is refused and leaves no allocation behind.
+        let bad = RegisterRequest(id: "st3", bundle: "/b", rootfs: "/r", storage: StorageRequest(targets: ["/a/../b"], persistentBase: nil))
+        guard case .error(let msg) = s.respond(.register(bad)) else { Issue.record("a bad target was accepted"); return }
+        #expect(msg.contains("/a/../b"))
+        guard case .status(let list) = s.respond(.status) else { Issue.record("status failed"); return }
+        #expect(!list.contains { $0.id == "st3" })
+    }
+
     @Test func createsNonOverlappingEntriesAndDisjointRanges() throws {
         let c = try config()
         let s = try ManagerServer(config: c, logger: Logger(label: "test"))

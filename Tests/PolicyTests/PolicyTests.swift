@@ -31,6 +31,18 @@ import Testing
         #expect(e?.message.contains("version") == true)
     }
 
+    @Test func storageDirsDefaultAndValidation() throws {
+        let none = try Policy.parse(Data(#"{"version":1,"syscalls":{"trap":[]},"hostname":{"locked":false}}"#.utf8), file: "p")
+        #expect(none.storageDirs.contains("/var/lib/docker"))
+        let own = try Policy.parse(Data(#"{"version":1,"syscalls":{"trap":[]},"hostname":{"locked":false},"storage":{"dirs":["/data"]}}"#.utf8), file: "p")
+        #expect(own.storageDirs == ["/data"])
+        for bad in ["relative", "/", "/a/../b"] {
+            let json = #"{"version":1,"syscalls":{"trap":[]},"hostname":{"locked":false},"storage":{"dirs":["\#(bad)"]}}"#
+            let e = #expect(throws: PolicyError.self) { try Policy.parse(Data(json.utf8), file: "p") }
+            #expect(e?.message.contains("storage.dirs.0") == true)
+        }
+    }
+
     @Test func selection() throws {
         #expect(try Policy.select(annotations: nil, env: nil).name == "default")
         #expect(throws: PolicyError.self) { try Policy.select(annotations: ["io.sysboxd.policy": "../etc"], env: nil) }

@@ -1,0 +1,111 @@
+# System workloads: systemd as PID 1 and Docker (and containerd) inside, no --privileged.
+
+SYS_IMG=$DEBIAN_IMAGE
+INNER_TAR=${INNER_TAR:-/tmp/sysboxd-e2e-busybox.tar}
+[ -s "$INNER_TAR" ] || docker save "$IMG" -o "$INNER_TAR"
+
+# Starts a systemd system container and waits until systemd has finished booting.
+boot() { # name [docker run options...]
+    local name=$1; shift
+    docker rm -f "$name" >/dev/null 2>&1 || true   # left by an earlier failed run
+    drun -d --name "$name" "$@" "$SYS_IMG" >/dev/null
+    eventually "docker exec $name systemctl is-system-running 2>/dev/null | grep -qE '^(running|degraded)$'" 90
+}
+inner_load() { docker exec -i "$1" docker load < "$INNER_TAR" >/dev/null; }
+
+test_systemd_boots_running() {
+    boot e2e-sd1
+    assert_eq "$(docker exec e2e-sd1 systemctl is-system-running)" "running" "failed: $(docker exec e2e-sd1 systemctl --failed --no-legend)"
+    assert_eq "$(docker exec e2e-sd1 cat /proc/1/comm)" "systemd"
+    assert_contains "$(docker exec e2e-sd1 journalctl --no-pager -b)" "Startup finished"
+    assert_contains "$(docker exec e2e-sd1 hostnamectl)" "Chassis: container"
+    docker exec e2e-sd1 systemctl restart docker
+    assert_eq "$(docker exec e2e-sd1 systemctl is-active docker)" "active"
+    # Root inside, an unprivileged range outside, no host socket, not privileged.
+    assert_eq "$(docker inspect -f '{{.HostConfig.Privileged}}' e2e-sd1)" "false"
+    local map; map=$(docker exec e2e-sd1 cat /proc/1/uid_map | tr -s ' ')
+    assert_ne "$(echo "$map" | awk '{print $2}')" "0" "container root is host root"
+    assert_not_contains "$(docker exec e2e-sd1 cat /proc/self/mountinfo)" "docker.sock"
+    # docker stop sends SIGRTMIN+3 (the image's stop signal): systemd halts by itself (it exits
+    # 130 then), rather than being killed (137) when the timeout runs out.
+    docker stop -t 60 e2e-sd1 >/dev/null
+    assert_eq "$(docker inspect -f '{{.State.ExitCode}}' e2e-sd1)" "130"
+    rmc e2e-sd1
+}
+
+test_inner_docker_overlay2_load_run_build() {
+    boot e2e-dind
+    assert_eq "$(docker exec e2e-dind docker info -f '{{.Driver}}')" "overlay2"
+    inner_load e2e-dind
+    assert_eq "$(docker exec e2e-dind docker run --rm "$IMG" echo inner-ok)" "inner-ok"
+    docker exec e2e-dind docker run -d --name in1 "$IMG" sleep 1000 >/dev/null
+    assert_eq "$(docker exec e2e-dind docker exec in1 cat /proc/1/cmdline | tr '\0' ' ')" "sleep 1000 "
+    docker exec e2e-dind docker rm -f in1 >/dev/null
+    docker exec e2e-dind sh -c "mkdir -p /b && printf 'FROM $IMG\nRUN echo built > /built\nCMD cat /built\n' > /b/Dockerfile"
+    docker exec e2e-dind sh -c 'DOCKER_BUILDKIT=0 docker build -q -t inner-built /b >/dev/null 2>&1'
+    assert_eq "$(docker exec e2e-dind docker run --rm inner-built)" "built"
+    rmc e2e-dind
+}
+
+test_inner_privileged_stays_contained() {
+    boot e2e-priv
+    inner_load e2e-priv
+    local before; before=$(cat /proc/sys/kernel/panic)
+    local out; out=$(docker exec e2e-priv docker run --rm --privileged "$IMG" sh -c \
+        'echo caps=$(grep CapEff /proc/self/status | cut -f2); echo 7 > /proc/sys/kernel/panic; ls /proc | grep -c "^[0-9]"; cat /proc/*/comm')
+    local caps; caps=$(echo "$out" | sed -n 's/^caps=//p')
+    assert_eq "$(( (0x$caps >> 21) & 1 ))" "1" "no CAP_SYS_ADMIN in the inner privileged container ($caps)"
+    assert_eq "$(cat /proc/sys/kernel/panic)" "$before" "the host's kernel.panic changed"
+    assert_not_contains "$out" "dockerd" "the inner privileged container sees processes outside it"
+    rmc e2e-priv
+}
+
+test_inner_data_lifecycle() {
+    boot e2e-keep
+    inner_load e2e-keep
+    local id; id=$(cid e2e-keep)
+    docker stop e2e-keep >/dev/null
+    docker start e2e-keep >/dev/null
+    eventually "docker exec e2e-keep docker images -q $IMG 2>/dev/null | grep -q ." 60
+    # Another system container has its own, empty, inner Docker.
+    boot e2e-other
+    assert_eq "$(docker exec e2e-other docker images -q)" ""
+    rmc e2e-other
+    local dir=$DOCKER_DATA/containers/$id/sysbox-storage
+    [ -d "$dir" ] || fail "no storage dir $dir"
+    rmc e2e-keep
+    [ ! -e "$dir" ] || fail "$dir remains after docker rm"
+}
+
+test_inner_containerd_ctr() {
+    boot e2e-ctr
+    docker exec -i e2e-ctr sh -c 'cat > /tmp/img.tar && ctr -n e2e image import /tmp/img.tar >/dev/null' < "$INNER_TAR"
+    assert_eq "$(docker exec e2e-ctr ctr -n e2e run --rm "docker.io/$IMG" c1 echo from-ctr)" "from-ctr"
+    rmc e2e-ctr
+}
+
+test_ten_system_containers_in_parallel() {
+    local i pids=() dir; dir=$(mktemp -d)
+    for i in $(seq 1 10); do drun -d --name "e2e-par$i" "$SYS_IMG" > "$dir/start$i" 2>&1 & pids+=($!); done
+    for i in $(seq 1 10); do wait "${pids[$((i-1))]}" || fail "start $i: $(cat "$dir/start$i")"; done
+    for i in $(seq 1 10); do
+        eventually "docker exec e2e-par$i docker info >/dev/null 2>&1" 180
+        inner_load "e2e-par$i"
+        assert_eq "$(docker exec "e2e-par$i" docker run --rm "$IMG" echo "par$i")" "par$i"
+    done
+    # Ten disjoint id ranges.
+    local starts; starts=$(for i in $(seq 1 10); do docker exec "e2e-par$i" awk '{print $2}' /proc/self/uid_map; done | sort -u | wc -l)
+    assert_eq "$starts" "10"
+    for i in $(seq 1 10); do rmc "e2e-par$i"; done
+    rm -rf "$dir"
+}
+
+t "systemd boots to running; journalctl, hostnamectl, restart docker; stop is a clean halt" test_systemd_boots_running
+t "inner Docker on overlay2: load, run, run -d + exec, build" test_inner_docker_overlay2_load_run_build
+t "inner --privileged container cannot change the host or see outside" test_inner_privileged_stays_contained
+t "inner Docker data survives stop/start, is per container, gone after rm" test_inner_data_lifecycle
+t "inner containerd: ctr imports and runs" test_inner_containerd_ctr
+t "ten system containers in parallel, each with a working inner Docker" test_ten_system_containers_in_parallel
+
+# A failed test leaves its containers: remove them so later runs and suites start clean.
+docker ps -aq --filter name=e2e- | xargs -r docker rm -f >/dev/null

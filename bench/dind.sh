@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Docker in Docker: inner `docker load` + `docker run --rm` of a three-layer Debian image in a
+# sysbox-runc system container (inner Docker on overlay2) vs the closest Docker-in-Docker runc allows
+# here without --privileged (every capability but CAP_SYS_RESOURCE, seccomp and AppArmor unconfined:
+# the inner Docker falls back to vfs), in one run, ratio printed; then the time from `docker run -d`
+# of a systemd system container to `systemctl is-system-running` = running.
+# Needs the daemons of scripts/daemons.sh and `scripts/images.sh debian`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+ROUNDS=${ROUNDS:-3}
+work=$(mktemp -d)
+names=()
+cleanup() { for n in "${names[@]}"; do docker rm -f "$n" >/dev/null 2>&1 || true; done; docker rmi bench-inner >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+now() { date +%s%N; }
+secs() { echo "scale=3; ($2 - $1) / 1000000000" | bc; }
+
+# The inner image: the Debian image plus two small layers, as real images have several.
+printf 'FROM %s\nRUN echo one > /one\nRUN echo two > /two\nCMD ["true"]\n' "$DEBIAN_IMAGE" > "$work/Dockerfile"
+DOCKER_BUILDKIT=0 docker build -q -t bench-inner "$work" >/dev/null 2>&1
+docker save bench-inner -o "$work/inner.tar"
+echo "inner image: $(du -m "$work/inner.tar" | cut -f1) MB, $(docker image inspect -f '{{len .RootFS.Layers}}' bench-inner) layers"
+
+wait_docker() { for _ in $(seq 1 600); do docker exec "$1" docker info >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "inner docker of $1 never came up" >&2; return 1; }
+# docker load + docker run --rm in container $1, seconds; the inner image is removed afterwards.
+round() {
+    local t0 t1
+    t0=$(now)
+    docker exec "$1" docker load -i /bench/inner.tar >/dev/null
+    local t1; t1=$(now)
+    docker exec "$1" docker run --rm bench-inner true
+    local t2; t2=$(now)
+    docker exec "$1" docker rmi -f bench-inner >/dev/null
+    echo "$(secs "$t0" "$t2") $(secs "$t0" "$t1") $(secs "$t1" "$t2")"
+}
+
+names+=(bench-sysbox bench-runc)
+# The tarball comes in through a read-only bind mount on both sides.
+docker run --runtime=sysbox-runc -d --name bench-sysbox --pull=never -v "$work:/bench:ro" "$DEBIAN_IMAGE" >/dev/null
+# runc mounts the cgroup hierarchies read-only: the inner Docker needs them writable.
+docker run --runtime=runc -d --name bench-runc --pull=never --cap-add ALL --cap-drop SYS_RESOURCE \
+    --security-opt seccomp=unconfined --security-opt apparmor=unconfined --cgroupns private \
+    --tmpfs /run -v "$work:/bench:ro" "$DEBIAN_IMAGE" sh -c \
+    'mount -o remount,rw /sys/fs/cgroup; for d in /sys/fs/cgroup/*; do mount -o remount,bind,rw "$d"; done; exec dockerd' >/dev/null
+wait_docker bench-sysbox; wait_docker bench-runc
+echo "inner storage driver: sysbox-runc $(docker exec bench-sysbox docker info -f '{{.Driver}}'), runc $(docker exec bench-runc docker info -f '{{.Driver}}')"
+s=(); r=(); sl=(); rl=(); sr=(); rr=()
+for i in $(seq 1 "$ROUNDS"); do
+    read -r a b c <<< "$(round bench-sysbox)"; s+=("$a"); sl+=("$b"); sr+=("$c")
+    read -r a b c <<< "$(round bench-runc)"; r+=("$a"); rl+=("$b"); rr+=("$c")
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+ms=$(median "${s[@]}"); mr=$(median "${r[@]}")
+printf 'inner load+run, sysbox-runc (overlay2): median %.2f s (load %.2f, run %.2f)\n' "$ms" "$(median "${sl[@]}")" "$(median "${sr[@]}")"
+printf 'inner load+run, runc near-privileged (vfs): median %.2f s (load %.2f, run %.2f)\n' "$mr" "$(median "${rl[@]}")" "$(median "${rr[@]}")"
+printf 'ratio runc-vfs / sysbox-runc: %.2fx faster\n' "$(echo "$mr / $ms" | bc -l)"
+docker rm -f bench-sysbox bench-runc >/dev/null
+
+# systemd: docker run -d to "running".
+boots=()
+for i in $(seq 1 "$ROUNDS"); do
+    names+=("bench-boot$i")
+    t0=$(now)
+    docker run --runtime=sysbox-runc -d --name "bench-boot$i" --pull=never "$DEBIAN_IMAGE" >/dev/null
+    until [ "$(docker exec "bench-boot$i" systemctl is-system-running 2>/dev/null)" = running ]; do sleep 0.05; done
+    boots+=("$(secs "$t0" "$(now)")")
+    docker rm -f "bench-boot$i" >/dev/null
+done
+printf 'systemd system container, docker run to running: median %.2f s (%s)\n' "$(median "${boots[@]}")" "${boots[*]}"

@@ -26,8 +26,16 @@ start() {
     fi
     if ! alive "$SYSBOXD_STATE/dockerd.pid"; then
         mkdir -p "$(dirname "$DOCKER_CONFIG_FILE")"
+        local bridge=""
+        if [ -n "$SYSBOXD_STACK" ]; then
+            # A second dockerd must not share (and, stopping, remove) the default one's docker0.
+            local br=sbx-${SYSBOXD_STACK:0:11} n; n=$(( $(echo "$SYSBOXD_STACK" | cksum | cut -d' ' -f1) % 200 + 20 ))
+            ip link show "$br" >/dev/null 2>&1 || { ip link add "$br" type bridge && ip addr add "172.31.$n.1/24" dev "$br" && ip link set "$br" up; }
+            bridge="\"bridge\": \"$br\","
+        fi
         cat > "$DOCKER_CONFIG_FILE" <<JSON
 {
+  $bridge
   "runtimes": {
     "sysbox-runc": {"path": "$BIN_DIR/sysbox-runc"},
     "crun": {"path": "/usr/bin/crun"}
@@ -56,6 +64,7 @@ stop_one() { # pidfile
 stop() {
     stop_one "$SYSBOXD_STATE/dockerd.pid"
     stop_one "$SYSBOXD_STATE/mgr.pid"
+    if [ -n "$SYSBOXD_STACK" ]; then ip link del "sbx-${SYSBOXD_STACK:0:11}" 2>/dev/null || true; fi
 }
 
 case "${1:-}" in

@@ -218,6 +218,35 @@ test_preserve_fds_and_propagation() {
     assert_no_leftovers it-fds "$ROOT"
 }
 
+test_cgroup_v2() {
+    # This host runs its controllers on cgroup v1; a private mount namespace with the cgroup2
+    # hierarchy at /sys/fs/cgroup is a pure-v2 host for the runtime (no memory/cpu controllers
+    # there, but the core files: procs, freeze, kill, delegation).
+    local b; b=$(bundle v2 '["sh","-c","mkdir /sys/fs/cgroup/sub && echo $$ > /sys/fs/cgroup/sub/cgroup.procs && echo delegated; cat /proc/self/cgroup; sleep 1000"]')
+    cat > "$WORK/v2.sh" <<EOF
+set -e
+umount -l /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup
+$RUNC run -d --bundle "$b" it-v2 </dev/null > "$WORK/v2.out" 2>&1
+for i in \$(seq 50); do grep -q "^0::" "$WORK/v2.out" && break; sleep 0.1; done
+cat /sys/fs/cgroup/sysbox/it-v2/cgroup.procs | wc -l > "$WORK/v2.procs"
+$RUNC pause it-v2; cat /sys/fs/cgroup/sysbox/it-v2/cgroup.freeze > "$WORK/v2.frozen"; $RUNC state it-v2 | jq -r .status > "$WORK/v2.state"
+$RUNC resume it-v2; cat /sys/fs/cgroup/sysbox/it-v2/cgroup.freeze > "$WORK/v2.thawed"
+$RUNC delete --force it-v2
+[ ! -e /sys/fs/cgroup/sysbox/it-v2 ] && echo gone > "$WORK/v2.gone"
+EOF
+    unshare -m --propagation private bash "$WORK/v2.sh" || fail "v2 script failed: $(cat "$WORK/v2.out" 2>/dev/null)"
+    assert_contains "$(cat "$WORK/v2.out")" "delegated"
+    # Inside its cgroup namespace the container sees itself at the root of the hierarchy.
+    assert_contains "$(cat "$WORK/v2.out")" "0::/sub"
+    assert_eq "$(cat "$WORK/v2.procs")" "0"   # all moved to the container's own sub-cgroup
+    assert_eq "$(cat "$WORK/v2.frozen")" "1"
+    assert_eq "$(cat "$WORK/v2.state")" "paused"
+    assert_eq "$(cat "$WORK/v2.thawed")" "0"
+    assert_eq "$(cat "$WORK/v2.gone")" "gone"
+    [ ! -e /sys/fs/cgroup/unified/sysbox/it-v2 ] || fail "v2 cgroup remains"
+    assert_no_leftovers it-v2 "$ROOT"
+}
+
 t "create, state, start, ps, list, kill, delete" test_create_start_delete
 t "named signals; delete needs --force while running" test_named_signal_and_force_delete
 t "exec (foreground, exit code, detached) and foreground run" test_exec_and_run
@@ -231,5 +260,6 @@ t "chown fallback shifts the rootfs and shifts it back on delete" test_chown_fal
 t "run with a terminal and no --console-socket proxies the pty" test_terminal_without_console_socket
 t "exhausted id ranges: one clear error, nothing left behind" test_ranges_exhausted
 t "--preserve-fds and rootfsPropagation" test_preserve_fds_and_propagation
+t "cgroup v2: own cgroup, delegation, freeze for pause, removal" test_cgroup_v2
 rmdir "$ROOT" 2>/dev/null || true
 summary

@@ -10,8 +10,11 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/close_range.h>
 
@@ -79,6 +82,23 @@ static void sbx_stage_a(const struct sbx_spawn_config *c) {
     }
     int rest = c->unshare_flags & ~CLONE_NEWUSER;
     if (rest && unshare(rest) < 0) sbx_fail(fd, SBX_STEP_UNSHARE);
+    if (rest & CLONE_NEWTIME) {
+        // The container's boot time is now: its uptime (/proc/uptime, sysinfo, process start
+        // times) counts from here. Offsets can only be set before a process enters the new time
+        // namespace, and stage B enters it when it is forked below (time_namespaces(7)).
+        struct timespec now;
+        if (clock_gettime(CLOCK_BOOTTIME, &now) < 0) sbx_fail(fd, SBX_STEP_TIMENS);
+        char line[64];
+        int n = snprintf(line, sizeof line, "boottime %lld 0\n", -(long long)now.tv_sec);
+        // Our /proc files belong to host root while we are not dumpable (the uid change above
+        // cleared it): dumpable for the write, then not again. Nothing else of the container
+        // exists yet that could use the moment.
+        prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+        int t = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+        if (t < 0 || write(t, line, (size_t)n) != n) sbx_fail(fd, SBX_STEP_TIMENS);
+        close(t);
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
 
     // A new (or joined) pid namespace applies to children only: stage B is the container process.
     pid_t b = sbx_raw_fork();

@@ -55,13 +55,15 @@ public enum Exec {
         // while it runs (the CVE-2016-9962 class). init joins those two itself, single-threaded.
         var joins: [(fd: Int32, type: Int32)] = []
         defer { joins.forEach { close($0.fd) } }
-        for t: LinuxNamespaceType in [.cgroup, .ipc, .uts, .network, .pid, .mount, .user] {
+        for t: LinuxNamespaceType in [.cgroup, .ipc, .uts, .network, .pid, .time, .mount, .user] {
             let path = "/proc/\(c.record.pid)/ns/\(SystemSpec.procName(t))"
+            // (A time namespace only where the container has one: older records, or kernels without.)
+            if t == .time && (!Files.exists(path) || SystemSpec.sameNamespace(path, "/proc/self/ns/time")) { continue }
             let fd = try sys("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
             joins.append((fd, SystemSpec.cloneFlag(t)))
         }
         let late = joins.suffix(2).map(\.fd)
-        let spawn = try Spawn(.init(unshareFlags: 0, joins: Array(joins.prefix(5)), becomeRoot: false, newSession: true,
+        let spawn = try Spawn(.init(unshareFlags: 0, joins: Array(joins.dropLast(2)), becomeRoot: false, newSession: true,
                                     preserveFDs: o.preserveFDs, argv: ["sysbox-runc", "init"], env: []))
         try c.record.cgroup.join(pid: spawn.stageA)
         try spawn.send(Int32(SBX_SYNC_GO))

@@ -107,6 +107,7 @@ final class Spawn {
         switch Int(step) {
         case Int(SBX_STEP_READ_GO): return "wait for the runtime"
         case Int(SBX_STEP_SETNS): return "setns"
+        case Int(SBX_STEP_TIMENS): return "write /proc/self/timens_offsets"
         case Int(SBX_STEP_UNSHARE_USER): return "unshare(CLONE_NEWUSER)"
         case Int(SBX_STEP_WAIT_MAP): return "wait for uid_map"
         case Int(SBX_STEP_SETRESGID): return "setresgid(0)"

@@ -33,6 +33,11 @@ enum SystemSpec {
         }
         if !seen.contains(.user) { namespaces.append(LinuxNamespace(type: .user, path: nil)) }
         if !seen.contains(.cgroup) { namespaces.append(LinuxNamespace(type: .cgroup, path: nil)) }
+        // A time namespace whose boot time is the container's start (set in the namespace stage):
+        // uptime inside counts from there, served by the kernel itself.
+        if !seen.contains(.time) && Files.exists("/proc/self/ns/time") {
+            namespaces.append(LinuxNamespace(type: .time, path: nil))
+        }
         linux.namespaces = namespaces
 
         // Inside a user namespace the kernel already refuses what must be refused; sysfs and cgroup

@@ -58,6 +58,18 @@ test_chown_mode() {
     assert_contains "$out" "wrote"
 }
 
+
+test_uptime_counts_from_container_start() {
+    drun -d --name e2e-up $IMG sleep 1000 >/dev/null
+    local inside host; inside=$(docker exec e2e-up cut -d' ' -f1 /proc/uptime); host=$(cut -d' ' -f1 /proc/uptime)
+    # Just started: seconds, not the host's uptime (its own time namespace, boot time = start).
+    [ "${inside%.*}" -lt 60 ] || fail "uptime inside is $inside s right after start"
+    [ "${host%.*}" -gt 90 ] || fail "the host is up only $host s: cannot tell the two apart"
+    # docker exec joins the same time namespace; busybox uptime uses sysinfo(2), also namespaced.
+    assert_contains "$(docker exec e2e-up uptime)" "up 0 min"
+    rmc e2e-up
+}
+
 t "docker run prints the command's output" test_output
 t "the default bridge network is set up (prestart hooks run)" test_network
 t "SYSBOX_ROOTFS_SHIFT=chown gives root-owned, writable files too" test_chown_mode
@@ -68,3 +80,4 @@ t "-t gives a terminal" test_tty
 t "-it interactive shell" test_interactive_tty
 t "--read-only rootfs with a writable tmpfs" test_read_only
 t "-v bind mount shows host owners shifted" test_bind_mount
+t "uptime counts from the container's start, in exec too" test_uptime_counts_from_container_start

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -78,6 +79,17 @@ int sbx_wait_exit_code(int status) {
 #endif
 int sbx_seccomp_notif_sync_wakeup(int listener) {
     return ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+}
+long long sbx_mount_id(const char *path, int nofollow) {
+    struct statx st;
+    if (statx(AT_FDCWD, path, nofollow ? AT_SYMLINK_NOFOLLOW : 0, STATX_MNT_ID, &st) < 0) return -1;
+    if (!(st.stx_mask & STATX_MNT_ID)) { errno = ENOSYS; return -1; }
+    // Only the root of a mount can be unmounted: anything else is the kernel's EINVAL to give.
+    if (!(st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) || !(st.stx_attributes & STATX_ATTR_MOUNT_ROOT)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return (long long)st.stx_mnt_id;
 }
 long sbx_read_process(int pid, unsigned long long addr, void *buf, unsigned long len) {
     struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };

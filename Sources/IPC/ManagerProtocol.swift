@@ -15,10 +15,14 @@ public struct ListenerRequest: Codable, Sendable {
     public var pid: Int32
     /// From the container's policy: sethostname/setdomainname get EPERM.
     public var hostnameLocked: Bool
-    public init(id: String, pid: Int32, hostnameLocked: Bool) {
+    /// Mountpoints (as the container sees them) that umount2 must not remove: its root, /proc,
+    /// /sys and what is bound over their files (masked and read-only paths).
+    public var protectedMounts: [String]?
+    public init(id: String, pid: Int32, hostnameLocked: Bool, protectedMounts: [String]? = nil) {
         self.id = id
         self.pid = pid
         self.hostnameLocked = hostnameLocked
+        self.protectedMounts = protectedMounts
     }
 }
 

@@ -16,6 +16,7 @@ final class NotifyLoop: @unchecked Sendable {
     let fd: Int32
     let tracer: Tracer
     let logger: Logger
+    let protected: ProtectedMounts
 
     /// The trapped calls this loop knows, by number on the native architecture (resolved once).
     static let names: [Int32: String] = {
@@ -32,6 +33,7 @@ final class NotifyLoop: @unchecked Sendable {
         self.fd = fd
         self.tracer = tracer
         self.logger = logger
+        self.protected = ProtectedMounts(pid: request.pid, mountpoints: request.protectedMounts ?? [])
     }
 
     func start() {
@@ -102,11 +104,56 @@ final class NotifyLoop: @unchecked Sendable {
             }
             resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
             return ("continued", args)
+        case "umount2":
+            let flags = Int32(truncatingIfNeeded: n.data.args.1)
+            guard let path = readCString(pid: n.pid, address: n.data.args.0, id: n.id) else {
+                resp.pointee.error = -EFAULT
+                return ("errno EFAULT", "flags=\(flags)")
+            }
+            let args = "\"\(path)\", \(Self.umountFlags(flags))"
+            let nofollow = flags & 8 != 0   // UMOUNT_NOFOLLOW
+            if let id = ProtectedMounts.mountID(pid: n.pid, path: path, nofollow: nofollow), protected.ids.contains(id),
+               seccomp_notify_id_valid(fd, n.id) == 0 {
+                resp.pointee.error = -EBUSY
+                return ("errno EBUSY (protected initial mount)", args)
+            }
+            resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+            return ("continued", args)
         default:
             // Not ours to decide: let the kernel judge it.
             resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
             return ("continued", "")
         }
+    }
+
+    static func umountFlags(_ f: Int32) -> String {
+        var names: [String] = []
+        if f & 1 != 0 { names.append("MNT_FORCE") }
+        if f & 2 != 0 { names.append("MNT_DETACH") }
+        if f & 4 != 0 { names.append("MNT_EXPIRE") }
+        if f & 8 != 0 { names.append("UMOUNT_NOFOLLOW") }
+        return names.isEmpty ? "0" : names.joined(separator: "|")
+    }
+
+    /// Reads a NUL-terminated path (at most PATH_MAX) from the caller, page by page so that a short
+    /// string near the end of a mapping reads fine; nil if unreadable or the notification is stale.
+    func readCString(pid: UInt32, address: UInt64, id: UInt64) -> String? {
+        var bytes: [UInt8] = []
+        var at = address
+        while bytes.count < 4096 {
+            let chunk = Int(4096 - (at % 4096))
+            var buf = [UInt8](repeating: 0, count: chunk)
+            let got = buf.withUnsafeMutableBytes { sbx_read_process(Int32(bitPattern: pid), at, $0.baseAddress, UInt(chunk)) }
+            guard got > 0 else { return nil }
+            if let nul = buf[0..<got].firstIndex(of: 0) {
+                bytes += buf[0..<nul]
+                guard seccomp_notify_id_valid(fd, id) == 0 else { return nil }
+                return String(decoding: bytes, as: UTF8.self)
+            }
+            bytes += buf[0..<got]
+            at += UInt64(got)
+        }
+        return nil
     }
 
     /// Reads the caller's buffer once, into our own copy; nil if it is unreadable or the

@@ -32,7 +32,7 @@ public struct Policy: Codable, Equatable, Sendable {
     public static let currentVersion = 1
     public static let directory = "/etc/sysbox/policies"
     /// What `default.json` says, for a host where it is not installed.
-    public static let builtIn = Policy(version: 1, syscalls: Syscalls(trap: ["sethostname", "setdomainname"]),
+    public static let builtIn = Policy(version: 1, syscalls: Syscalls(trap: ["sethostname", "setdomainname", "umount2"]),
                                        hostname: Hostname(locked: false), storage: defaultStorage)
 
     /// The keys each object may have, by JSON path.

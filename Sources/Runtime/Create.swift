@@ -165,7 +165,8 @@ public enum Create {
         defer { readyFDs.forEach { close($0) } }
         rootfsSetup?.releaseStaging()
         if let listener = readyFDs.first, !ctx.options.noManager {
-            try manager.handOver(ListenerRequest(id: o.id, pid: pid, hostnameLocked: policy.hostname.locked), listener: listener)
+            try manager.handOver(ListenerRequest(id: o.id, pid: pid, hostnameLocked: policy.hostname.locked,
+                                                             protectedMounts: SystemWorkloads.protectedMounts(spec)), listener: listener)
         }
 
         let record = ContainerRecord(

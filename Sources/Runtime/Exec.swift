@@ -82,7 +82,8 @@ public enum Exec {
             defer { fds.forEach { close($0) } }
             if let listener = fds.first, let policy = c.record.policy {
                 try ManagerClient(socketPath: ctx.options.managerSocket).handOver(
-                    ListenerRequest(id: o.id, pid: pid, hostnameLocked: policy.hostname.locked), listener: listener)
+                    ListenerRequest(id: o.id, pid: pid, hostnameLocked: policy.hostname.locked,
+                                    protectedMounts: SystemWorkloads.protectedMounts(c.record.spec)), listener: listener)
             }
             // After ready only a failed exec speaks; a successful one closes the socket.
             if case (.failed(let m), _) = try channel.receive(InitMessage.self) { throw RuntimeError(m) }

@@ -78,6 +78,13 @@ enum SystemWorkloads {
         spec.mounts = mounts
     }
 
+    /// What umount2 inside must leave in place: the root, /proc, /sys, and the masks and read-only
+    /// binds over their files (unmounting them would undo the container's protections).
+    static func protectedMounts(_ spec: Spec) -> [String] {
+        let linux = spec.linux
+        return Array(Set(["/", "/proc", "/sys"] + (linux?.maskedPaths ?? []).map(clean) + (linux?.readonlyPaths ?? []).map(clean))).sorted()
+    }
+
     /// "/var/lib/docker/" -> "/var/lib/docker".
     static func clean(_ path: String) -> String {
         "/" + path.split(separator: "/").joined(separator: "/")

@@ -59,7 +59,21 @@ test_ten_containers_trap_concurrently() {
     rm -rf "$dir"
 }
 
+test_protected_mounts_stay() {
+    local out; out=$(drun --rm $IMG sh -c '
+        for m in /proc /sys /proc/keys /sys/firmware /; do umount "$m" 2>/dev/null; echo "$m=$?"; done
+        cd /proc && umount keys 2>/dev/null; echo relative=$?
+        chroot / umount /proc/keys 2>/dev/null; echo chroot=$?
+        umount -l /proc/keys 2>/dev/null; echo detach=$?
+        mkdir /m && mount -t tmpfs t /m && umount /m && echo own=0
+        grep -c " /proc/keys " /proc/self/mountinfo')
+    local m; for m in /proc /sys /proc/keys /sys/firmware / relative chroot detach; do assert_contains "$out" "$m=1"; done
+    assert_contains "$out" "own=0"
+    assert_eq "$(echo "$out" | tail -1)" "1" "the mask over /proc/keys is gone"
+}
+
 t "sethostname is trapped, works inside, and show in sysbox-mgr trace" test_hostname_trapped_and_traced
+t "umount2 cannot remove /, /proc, /sys or the masks over their files" test_protected_mounts_stay
 t "300 trapped calls in a row are all answered" test_many_trapped_calls_in_a_row
 t "10 containers trapping at once each get their own answers" test_ten_containers_trap_concurrently
 t "a policy can lock the hostname (EPERM)" test_locked_hostname_policy

@@ -111,3 +111,20 @@ final class Atomic: @unchecked Sendable {
 extension ManagerResponse {
     var isOK: Bool { if case .ok = self { return true }; return false }
 }
+
+@Suite struct ProtectedMountsTests {
+    @Test func unescapesMountinfoPaths() {
+        #expect(ProtectedMounts.unescape("/a\\040b") == "/a b")
+        #expect(ProtectedMounts.unescape("/plain") == "/plain")
+    }
+
+    @Test func findsTheMountsAtTheGivenMountpoints() throws {
+        // This process's own root and /proc are mounts: their ids are found, a plain dir is not one.
+        let p = ProtectedMounts(pid: getpid(), mountpoints: ["/", "/proc", "/no-such-mountpoint"])
+        #expect(p.ids.count >= 2)
+        let proc = ProtectedMounts.mountID(pid: UInt32(getpid()), path: "/proc", nofollow: false)
+        #expect(proc.map { p.ids.contains($0) } == true)
+        #expect(ProtectedMounts.mountID(pid: UInt32(getpid()), path: "/proc/self", nofollow: true) == nil)   // not a mount root
+        #expect(ProtectedMounts.hostPath(pid: 7, "rel/x") == "/proc/7/cwd/rel/x")
+    }
+}

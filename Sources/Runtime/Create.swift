@@ -88,6 +88,18 @@ public enum Create {
         rollback.add("cgroup") { try? cgroup.killAll(signal: SIGKILL); try? cgroup.destroy() }
         if let r = spec.linux?.resources { try cgroup.apply(r) }
 
+        // The virtual /proc and /sys files: mounted by sysbox-fs now, so that the container's mount
+        // namespace (made after this) has them to bind over its own.
+        if !ctx.options.noManager, !policy.fsFiles.isEmpty {
+            let fs = FSClient(socketPath: ctx.options.fsSocket)
+            let files = VirtualFS.available(policy.fsFiles)
+            let mountDir = try fs.register(FSRegistration(
+                id: o.id, uid: reg.uidStart, gid: reg.gidStart, cgroupDirs: VirtualFS.cgroupDirs(cgroup),
+                files: files.mapValues(\.rawValue), cpuQuotaView: policy.cpuQuotaView, stateDir: dir))
+            rollback.add("virtual files") { try? fs.unregister(id: o.id) }
+            VirtualFS.addMounts(&spec, mountDir: mountDir, files: files)
+        }
+
         // The console socket travels to init, which sends the pty master over it.
         var console: Int32? = nil
         if let path = o.consoleSocket { console = try Channel.connect(path).take() }

@@ -52,6 +52,7 @@ public final class FSServer: @unchecked Sendable {
         try Files.mkdirAll(config.mountRoot, mode: 0o755)
         try Files.mkdirAll(config.stateRoot, mode: 0o700)
         FuseMount.ensureControlFS()
+        try FuseMount.makeShared(config.mountRoot)
     }
 
     // MARK: socket

@@ -49,6 +49,18 @@ enum FuseMount {
         _ = Foundation.mount("fusectl", dir, "fusectl", 0, nil)
     }
 
+    /// Makes `root` a shared mount (a bind onto itself first if it is not a mount point), so that
+    /// the containers' mounts made under it also appear in mount namespaces that are slaves of
+    /// this one (a runtime started in a private copy with slave propagation).
+    static func makeShared(_ root: String) throws {
+        let info = (try? Files.readString("/proc/self/mountinfo")) ?? ""
+        let isMount = info.split(separator: "\n").contains { $0.split(separator: " ", maxSplits: 5).dropFirst(4).first.map(String.init) == root }
+        if !isMount {
+            try sys("mount(bind)", root) { Foundation.mount(root, root, nil, UInt(MS_BIND), nil) }
+        }
+        try sys("mount(MS_SHARED)", root) { Foundation.mount(nil, root, nil, UInt(MS_SHARED), nil) }
+    }
+
     /// Whether `dir` is the root of a live sysboxfs mount (a dead one gives ENOTCONN).
     static func isLive(_ dir: String) -> Bool {
         var st = stat()

@@ -97,6 +97,11 @@ public enum Create {
                 id: o.id, uid: reg.uidStart, gid: reg.gidStart, cgroupDirs: VirtualFS.cgroupDirs(cgroup),
                 files: files.mapValues(\.rawValue), cpuQuotaView: policy.cpuQuotaView, stateDir: dir))
             rollback.add("virtual files") { try? fs.unregister(id: o.id) }
+            var st = stat()
+            guard stat(mountDir, &st) == 0, st.st_ino == 1 else {
+                throw RuntimeError("sysbox-fs mounted the virtual files of \(o.id) on \(mountDir), but this mount namespace does not see that mount",
+                                   hint: "run sysbox-runc in sysbox-fs's mount namespace or a slave of it")
+            }
             VirtualFS.addMounts(&spec, mountDir: mountDir, files: files)
         }
 

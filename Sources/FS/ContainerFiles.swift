@@ -91,6 +91,12 @@ final class ContainerFiles: @unchecked Sendable {
         reader.cpu(online: host.online).visible(quotaView: reg.cpuQuotaView)
     }
 
+    /// After a restart nothing is known of what the kernel has cached: every file counts as read.
+    func markAllHot() {
+        lock.lock(); defer { lock.unlock() }
+        for f in tree.files { hot.insert(f.ino) }
+    }
+
     // MARK: writes
 
     /// A write to a knob; returns 0 or an errno. The kernel's page cache holds what was written;

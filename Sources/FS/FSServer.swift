@@ -220,6 +220,9 @@ public final class FSServer: @unchecked Sendable {
             let entry = Entry(files: files, session: session, dir: dir, connection: FuseMount.connection(of: dir))
             do {
                 try start(entry, id: id)
+                // The kernel may hold pages the old server rendered: refresh them all.
+                files.markAllHot()
+                for f in files.tree.files { queueInvalidation(id, f.ino) }
                 logger.info("serving again after a restart", metadata: ["id": "\(id)"])
             } catch {
                 logger.error("cannot serve \(id) again: \(error)")

@@ -13,7 +13,7 @@ NL=${NL:-1000}         # loops per sample through LXCFS (each one is a FUSE roun
 FILES="uptime meminfo stat cpuinfo loadavg"
 command -v lxcfs >/dev/null || { echo "lxcfs is not installed (apt-get install lxcfs)" >&2; exit 1; }
 
-work=$(mktemp -d)
+work=$(mktemp -d) && chmod 0755 "$work"
 lxpid=""
 cleanup() {
     docker rm -f sysboxd-bench-procfs >/dev/null 2>&1 || true

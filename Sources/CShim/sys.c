@@ -103,3 +103,8 @@ int sbx_get_winsize(int fd, unsigned short *rows, unsigned short *cols) {
     *cols = ws.ws_col;
     return 0;
 }
+#include <linux/filter.h>
+int sbx_seccomp_load_bpf(const void *insns, unsigned int count, int new_listener) {
+    struct sock_fprog prog = { .len = (unsigned short)count, .filter = (struct sock_filter *)insns };
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, new_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0, &prog);
+}

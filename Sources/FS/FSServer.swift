@@ -137,6 +137,14 @@ public final class FSServer: @unchecked Sendable {
             throw RuntimeError("sysbox-fs: the FUSE mount of \(r.id) on \(dir) does not answer: \(Errno.current)")
         }
         logger.info("registered", metadata: ["id": "\(r.id)", "files": "\(r.files.count)", "dir": "\(dir)"])
+        // The runtime binds every file in a moment: look them up now, beside its other work, so
+        // that its path walks find the kernel's dentry cache warm (one round trip each, otherwise
+        // during its create).
+        let paths = r.files.keys.map { dir + $0 }
+        Thread.detachNewThread {
+            var st = stat()
+            for p in paths { _ = stat(p, &st) }
+        }
         return dir
     }
 

@@ -4,11 +4,13 @@ import FoundationEssentials
 import Foundation
 #endif
 import Cgroups
+import Dispatch
 import IPC
 import Logging
 import Mounts
 import OCI
 import Policy
+import Seccomp
 import SysboxCore
 
 /// `create`: builds the container up to the point where only the user's program is left to exec.
@@ -29,6 +31,7 @@ public enum Create {
     /// Returns the init's host pid.
     @discardableResult
     public static func run(_ ctx: RuntimeContext, _ o: CreateOptions) throws -> Int32 {
+        let phases = Phases(ctx.logger, "create")
         try validateID(o.id)
         let dir = ctx.stateDir(o.id)
         if Files.exists(dir) { throw RuntimeError("container with id exists: \(o.id)") }
@@ -45,33 +48,14 @@ public enum Create {
             throw RuntimeError("rootfs (\"\(rootfs)\") does not exist", hint: "fix root.path in \(bundle)/config.json")
         }
         let shift = try ShiftMode.select(spec: spec)
+        phases.mark("spec")
         let policy = try Policy.select(annotations: spec.annotations, env: spec.process?.env).policy
         if let profile = spec.process?.apparmorProfile, !profile.isEmpty {
             ctx.logger.debug("apparmor profile \"\(profile)\" ignored: system containers are confined by their user namespace")
         }
+        phases.mark("policy")
         let rollback = Rollback()
         defer { rollback.run() }
-
-        // The exclusive id range comes first: everything else is owned by it.
-        let manager = ManagerClient(socketPath: ctx.options.managerSocket)
-        let reg: Registration
-        if ctx.options.noManager {
-            let start = getenv("SYSBOX_TEST_RANGE").flatMap { UInt32(String(cString: $0)) } ?? 165536
-            reg = Registration(uidStart: start, gidStart: start, size: 65536)
-        } else {
-            reg = try manager.register(RegisterRequest(
-                id: o.id, bundle: bundle, rootfs: rootfs,
-                uidMappings: spec.linux?.uidMappings?.map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) },
-                gidMappings: spec.linux?.gidMappings?.map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) },
-                stateDir: dir,
-                storage: StorageRequest(targets: SystemWorkloads.storageTargets(spec, policy: policy),
-                                        persistentBase: SystemWorkloads.persistentBase(spec, id: o.id))))
-            rollback.add("unregister") { try? manager.unregister(id: o.id) }
-            SystemWorkloads.addStorage(&spec, reg.storage ?? [])
-        }
-        ctx.logger.debug("id range", metadata: ["uid": "\(reg.uidStart)", "gid": "\(reg.gidStart)", "size": "\(reg.size)"])
-
-        SystemSpec.clampToRange(&spec, size: reg.size)
 
         try Files.mkdirAll(ctx.options.root, mode: 0o711)
         try sys("mkdir", dir) { mkdir(dir, 0o711) }
@@ -81,29 +65,14 @@ public enum Create {
         // Not subject to the umask: container root (an unprivileged uid outside) opens it for writing.
         try sys("chmod", fifoPath) { chmod(fifoPath, 0o622) }
         let fifo = try Files.open(fifoPath, Int32(SBX_O_PATH))
+        phases.mark("state dir")
 
         let cgroup = try Cgroup.resolve(cgroupsPath: spec.linux?.cgroupsPath, containerID: o.id,
                                         layout: try CgroupLayout.detect(), systemd: ctx.options.systemdCgroup)
         try cgroup.create()
         rollback.add("cgroup") { try? cgroup.killAll(signal: SIGKILL); try? cgroup.destroy() }
         if let r = spec.linux?.resources { try cgroup.apply(r) }
-
-        // The virtual /proc and /sys files: mounted by sysbox-fs now, so that the container's mount
-        // namespace (made after this) has them to bind over its own.
-        if !ctx.options.noManager, !policy.fsFiles.isEmpty {
-            let fs = FSClient(socketPath: ctx.options.fsSocket)
-            let files = VirtualFS.available(policy.fsFiles)
-            let mountDir = try fs.register(FSRegistration(
-                id: o.id, uid: reg.uidStart, gid: reg.gidStart, cgroupDirs: VirtualFS.cgroupDirs(cgroup),
-                files: files.mapValues(\.rawValue), cpuQuotaView: policy.cpuQuotaView, stateDir: dir))
-            rollback.add("virtual files") { try? fs.unregister(id: o.id) }
-            var st = stat()
-            guard stat(mountDir, &st) == 0, st.st_ino == 1 else {
-                throw RuntimeError("sysbox-fs mounted the virtual files of \(o.id) on \(mountDir), but this mount namespace does not see that mount",
-                                   hint: "run sysbox-runc in sysbox-fs's mount namespace or a slave of it")
-            }
-            VirtualFS.addMounts(&spec, mountDir: mountDir, files: files)
-        }
+        phases.mark("cgroup")
 
         // The console socket travels to init, which sends the pty master over it.
         var console: Int32? = nil
@@ -124,15 +93,71 @@ public enum Create {
             }
         }
         joins.sort { ($0.type == Int32(CLONE_NEWUSER) ? 1 : 0) < ($1.type == Int32(CLONE_NEWUSER) ? 1 : 0) }
+        let newUserNS = unshare & Int32(CLONE_NEWUSER) != 0
 
         let spawn = try Spawn(.init(unshareFlags: unshare, joins: joins, becomeRoot: true, newSession: true,
                                     preserveFDs: o.preserveFDs, argv: ["sysbox-runc", "init"], env: []))
         // (Spawn kills stage A itself if it is never reaped.)
-        try cgroup.join(pid: spawn.stageA)
+        // From here the runtime may use threads: stage A is cloned already.
+        // The seccomp filter compiles beside everything else (over 10 ms for Docker's profile);
+        // init only loads it.
+        let trapped = ctx.options.noManager ? [] : policy.syscalls.trap
+        let seccompProfile = spec.linux?.seccomp
+        let seccomp = Background(compute: { () throws -> CompiledFilter? in
+            guard seccompProfile != nil || !trapped.isEmpty else { return nil }
+            return try SeccompFilter(plan: SeccompFilter.plan(profile: seccompProfile, trapped: trapped)).exportBPF()
+        })
+        // Stage A must be in the container's cgroups before it creates the cgroup namespace, after
+        // MAPPED. The first cgroup v1 attach of a process waits for an RCU grace period (~15 ms
+        // here), so it runs beside the registrations and the id-mapped staging below.
+        let stageA = spawn.stageA, cg = cgroup
+        let attach = Background { try cg.join(pid: stageA) }
+        rollback.add("attach") { try? attach.wait() }
+        if !newUserNS { try attach.wait() }
         try spawn.send(Int32(SBX_SYNC_GO))
+        phases.mark("spawned")
+
+        // The exclusive id range: everything else is owned by it.
+        let manager = ManagerClient(socketPath: ctx.options.managerSocket)
+        let reg: Registration
+        if ctx.options.noManager {
+            let start = getenv("SYSBOX_TEST_RANGE").flatMap { UInt32(String(cString: $0)) } ?? 165536
+            reg = Registration(uidStart: start, gidStart: start, size: 65536)
+        } else {
+            reg = try manager.register(RegisterRequest(
+                id: o.id, bundle: bundle, rootfs: rootfs,
+                uidMappings: spec.linux?.uidMappings?.map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) },
+                gidMappings: spec.linux?.gidMappings?.map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) },
+                stateDir: dir,
+                storage: StorageRequest(targets: SystemWorkloads.storageTargets(spec, policy: policy),
+                                        persistentBase: SystemWorkloads.persistentBase(spec, id: o.id))))
+            rollback.add("unregister") { try? manager.unregister(id: o.id) }
+            SystemWorkloads.addStorage(&spec, reg.storage ?? [])
+        }
+        ctx.logger.debug("id range", metadata: ["uid": "\(reg.uidStart)", "gid": "\(reg.gidStart)", "size": "\(reg.size)"])
+        SystemSpec.clampToRange(&spec, size: reg.size)
+        phases.mark("sysbox-mgr")
+
+        // The virtual /proc and /sys files: mounted by sysbox-fs now, so that the container's mount
+        // namespace (made after MAPPED) has them to bind over its own.
+        if !ctx.options.noManager, !policy.fsFiles.isEmpty {
+            let fs = FSClient(socketPath: ctx.options.fsSocket)
+            let files = VirtualFS.available(policy.fsFiles)
+            let mountDir = try fs.register(FSRegistration(
+                id: o.id, uid: reg.uidStart, gid: reg.gidStart, cgroupDirs: VirtualFS.cgroupDirs(cgroup),
+                files: files.mapValues(\.rawValue), cpuQuotaView: policy.cpuQuotaView, stateDir: dir))
+            rollback.add("virtual files") { try? fs.unregister(id: o.id) }
+            var st = stat()
+            guard stat(mountDir, &st) == 0, st.st_ino == 1 else {
+                throw RuntimeError("sysbox-fs mounted the virtual files of \(o.id) on \(mountDir), but this mount namespace does not see that mount",
+                                   hint: "run sysbox-runc in sysbox-fs's mount namespace or a slave of it")
+            }
+            VirtualFS.addMounts(&spec, mountDir: mountDir, files: files)
+        }
 
         var rootfsSetup: RootfsSetup? = nil
-        if unshare & Int32(CLONE_NEWUSER) != 0 {
+        phases.mark("sysbox-fs")
+        if newUserNS {
             _ = try spawn.expect(Int32(SBX_SYNC_USERMAP))
             try writeIDMaps(pid: spawn.stageA, spec: spec, reg: reg)
             let userns = try Files.open("/proc/\(spawn.stageA)/ns/user", O_RDONLY)
@@ -146,9 +171,12 @@ public enum Create {
                     try? Chown.shift(rootfs, uid: reg.uidStart, gid: reg.gidStart, size: reg.size, forward: false)
                 }
             }
+            phases.mark("staged")
+            try attach.wait()
             try spawn.send(Int32(SBX_SYNC_MAPPED))
         }
         let pid = try spawn.expect(Int32(SBX_SYNC_PID))
+        phases.mark("namespaces")
         spawn.reapA()
         // Through a pidfd: should init die and its pid be reused, the rollback must not kill another process.
         let initFD = sbx_pidfd_open(pid)
@@ -168,10 +196,14 @@ public enum Create {
         let state = State(ociVersion: ociVersion, id: o.id, status: .creating, pid: pid, bundle: bundle,
                           annotations: spec.annotations)
         let runtimeHooks = (spec.hooks?.prestart ?? []) + (spec.hooks?.createRuntime ?? [])
-        let config = InitConfig(mode: .create, id: o.id, spec: spec, process: process, rootfs: plan,
+        let compiled = try seccomp.value()
+        // With the filter compiled, init has no use for the profile (the bulk of Docker's spec).
+        var initSpec = spec
+        if compiled != nil { initSpec.linux?.seccomp = nil }
+        let config = InitConfig(mode: .create, id: o.id, spec: initSpec, process: process, rootfs: plan,
                                 hasConsoleSocket: console != nil, hasExecFifo: true, joinMountAndUser: false,
                                 waitForRuntimeHooks: !runtimeHooks.isEmpty, preserveFDs: o.preserveFDs,
-                                trapped: ctx.options.noManager ? [] : policy.syscalls.trap, state: state)
+                                trapped: trapped, compiledSeccomp: compiled, state: state)
         let channel = Channel(borrowing: spawn.sync)
         var fds: [Int32] = []
         if let c = console { fds.append(c) }
@@ -180,6 +212,7 @@ public enum Create {
 
         let readyFDs = try awaitReady(channel, runtimeHooks: runtimeHooks, spec: spec, state: state)
         defer { readyFDs.forEach { close($0) } }
+        phases.mark("init ready")
         rootfsSetup?.releaseStaging()
         if let listener = readyFDs.first, !ctx.options.noManager {
             try manager.handOver(ListenerRequest(id: o.id, pid: pid, hostnameLocked: policy.hostname.locked,
@@ -193,6 +226,7 @@ public enum Create {
             gidStart: reg.gidStart, idSize: reg.size, managed: !ctx.options.noManager, chownedRootfs: rootfsSetup?.chowned ?? false,
             policy: ctx.options.noManager ? nil : policy)
         try record.save(dir: dir)
+        phases.mark("saved")
         if let pidFile = o.pidFile { try writePidFile(pidFile, pid: pid) }
         rollback.commit()
         ctx.logger.debug("created", metadata: ["id": "\(o.id)", "pid": "\(pid)"])
@@ -255,8 +289,51 @@ public enum Create {
     }
 }
 
+/// Work on another thread, waited for later. The runtime may be multi-threaded: it never enters
+/// a namespace itself (the namespace stage is a raw clone, see ns.c).
+final class Background<T>: @unchecked Sendable {
+    private let group = DispatchGroup()
+    private var result: Result<T, any Error>?
+
+    init(compute work: @escaping @Sendable () throws -> T) {
+        group.enter()
+        DispatchQueue.global().async { [self] in
+            result = Result { try work() }
+            group.leave()
+        }
+    }
+
+    func value() throws -> T {
+        group.wait()
+        return try result!.get()
+    }
+}
+
+extension Background where T == Void {
+    convenience init(_ work: @escaping @Sendable () throws -> Void) { self.init(compute: work) }
+    func wait() throws { try value() }
+}
+
 func currentDirectory() -> String {
     var buf = [CChar](repeating: 0, count: 4096)
     guard getcwd(&buf, 4096) != nil else { return "/" }
     return String(cString: buf)
+}
+
+/// Debug lines with the milliseconds each step of a command took (`--debug`).
+struct Phases {
+    let logger: Logger
+    let command: String
+    let start = Phases.now()
+    init(_ logger: Logger, _ command: String) { self.logger = logger; self.command = command }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1e6
+    }
+
+    func mark(_ step: String) {
+        logger.debug("\(command) step done", metadata: ["step": "\(step)", "ms": "\(Int((Phases.now() - start) * 10) / 10)"])
+    }
 }

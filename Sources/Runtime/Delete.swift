@@ -7,6 +7,7 @@ import SysboxCore
 /// state; then runs poststop hooks (failures there are only warnings, runtime.md).
 public enum Delete {
     public static func run(_ ctx: RuntimeContext, id: String, force: Bool) throws {
+        let phases = Phases(ctx.logger, "delete")
         let c: Container
         do { c = try Container(ctx, id: id) } catch let e as ContainerNotFound {
             // A create that died half-way may leave a state dir without state.json.
@@ -30,21 +31,30 @@ public enum Delete {
             try? r.cgroup.killAll(signal: SIGKILL)
             waitGone(r)
         }
+        phases.mark("killed")
+        // Its processes are gone: the daemons release what they hold for it while the cgroups go.
+        let logger = ctx.logger, options = ctx.options
+        let fsGone = Background {
+            guard r.managed, !(r.policy?.fsFiles.isEmpty ?? true) else { return }
+            do { try FSClient(socketPath: options.fsSocket).unregister(id: id) }
+            catch { logger.warning("sysbox-fs unregister: \(error)") }
+        }
         do { try r.cgroup.destroy() } catch { ctx.logger.warning("cgroup removal: \(error)") }
         if r.chownedRootfs {
             do { try Chown.shift(r.rootfs, uid: r.uidStart, gid: r.gidStart, size: r.idSize, forward: false) }
             catch { ctx.logger.warning("rootfs chown revert: \(error)") }
         }
-        if r.managed, !(r.policy?.fsFiles.isEmpty ?? true) {
-            do { try FSClient(socketPath: ctx.options.fsSocket).unregister(id: id) }
-            catch { ctx.logger.warning("sysbox-fs unregister: \(error)") }
-        }
+        phases.mark("cgroups")
+        try? fsGone.wait()
+        phases.mark("sysbox-fs")
         if r.managed {
             do { try ManagerClient(socketPath: ctx.options.managerSocket).unregister(id: id) }
             catch { ctx.logger.warning("sysbox-mgr unregister: \(error)") }
         }
+        phases.mark("sysbox-mgr")
         IDMappedStaging.releaseLeftovers(dir: RootfsSetup.stagingRoot + "/" + id)
         try Files.removeAll(c.dir)
+        phases.mark("state")
         do {
             var state = r.ociState(dir: c.dir)
             state.status = .stopped

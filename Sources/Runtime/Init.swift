@@ -43,7 +43,7 @@ public enum ContainerInit {
         if c.joinMountAndUser, let mnt = take(true), let user = take(true) {
             try joinContainer(mount: mnt, user: user)
         }
-        let setup = ProcessSetup(process: c.process, seccomp: c.spec.linux?.seccomp, trapped: c.trapped,
+        let setup = ProcessSetup(process: c.process, seccomp: c.spec.linux?.seccomp, trapped: c.trapped, compiled: c.compiledSeccomp,
                                  preserveFDs: c.preserveFDs)
         if c.mode == .create, let plan = c.rootfs {
             try buildFilesystem(c, plan: plan, channel: channel)

@@ -1,4 +1,5 @@
 import Mounts
+import Seccomp
 import OCI
 
 /// Messages between the runtime and the container's init after the namespace stage, as Channel
@@ -39,6 +40,8 @@ struct InitConfig: Codable {
     var preserveFDs: Int
     /// Syscalls whose seccomp action becomes user notification.
     var trapped: [String]
+    /// The filter compiled by the runtime (create); nil: init compiles it from the spec (exec).
+    var compiledSeccomp: CompiledFilter? = nil
     /// The container's state as hooks receive it on stdin (bundle, annotations...).
     var state: State
 }

@@ -8,6 +8,7 @@ struct ProcessSetup {
     let process: Process
     let seccomp: LinuxSeccomp?
     let trapped: [String]
+    var compiled: CompiledFilter? = nil
     let preserveFDs: Int
 
     /// Allocates the container's pty (inside, on its own devpts), sends the master over the console
@@ -104,6 +105,7 @@ struct ProcessSetup {
         if process.noNewPrivileges == true {
             try sys("prctl(PR_SET_NO_NEW_PRIVS)") { sbx_prctl(Int32(SBX_PR_SET_NO_NEW_PRIVS), 1, 0, 0, 0) }
         }
+        if let compiled { return try SeccompFilter.load(compiled) }
         guard seccomp != nil || !trapped.isEmpty else { return nil }
         let plan = try SeccompFilter.plan(profile: seccomp, trapped: trapped)
         return try SeccompFilter(plan: plan).load()

@@ -70,4 +70,21 @@ import Testing
         #expect(pfc.contains("action ERRNO(38)"))
         #expect(pfc.contains("action ERRNO(1)"))
     }
+
+    @Test func compiledProgramTravelsIntact() throws {
+        let profile = LinuxSeccomp(defaultAction: "SCMP_ACT_ERRNO", architectures: ["SCMP_ARCH_X86_64"], syscalls: [
+            LinuxSyscall(names: ["read", "write", "exit_group"], action: "SCMP_ACT_ALLOW"),
+        ])
+        let compiled = try SeccompFilter(plan: SeccompFilter.plan(profile: profile, trapped: ["sethostname"])).exportBPF()
+        #expect(compiled.hasNotify)
+        #expect(!compiled.program.isEmpty && compiled.program.count % 8 == 0)   // struct sock_filter[]
+        // The first instruction loads the architecture (BPF_LD|BPF_W|BPF_ABS of seccomp_data.arch, offset 4).
+        #expect(compiled.program[0] == 0x20 && compiled.program[4] == 4)
+        let json = try JSONEncoder().encode(compiled)
+        #expect(String(decoding: json, as: UTF8.self).contains("\"program\":\""))   // hex text, not a number array
+        #expect(try JSONDecoder().decode(CompiledFilter.self, from: json) == compiled)
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(CompiledFilter.self, from: Data(#"{"program":"0g","hasNotify":false}"#.utf8))
+        }
+    }
 }

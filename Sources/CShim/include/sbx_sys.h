@@ -48,6 +48,8 @@ int sbx_prlimit(pid_t pid, int resource, uint64_t soft, uint64_t hard);
 /// Whether the macro-valued WIFEXITED etc. hold; status decoded for Swift.
 int sbx_wait_exit_code(int status);   ///< exit code, or 128+signal
 int sbx_seccomp_notif_sync_wakeup(int listener);
+/* seccomp(SECCOMP_SET_MODE_FILTER) of a compiled program; returns the listener fd with new_listener. */
+int sbx_seccomp_load_bpf(const void *insns, unsigned int count, int new_listener);
 /* The id of the mount whose root a path is (statx STATX_MNT_ID); -1 with errno if it is not a mount root or on failure. */
 long long sbx_mount_id(const char *path, int nofollow);
 /* Copies len bytes at addr in process pid into buf; returns bytes read or -1. */

@@ -108,3 +108,7 @@ int sbx_seccomp_load_bpf(const void *insns, unsigned int count, int new_listener
     struct sock_fprog prog = { .len = (unsigned short)count, .filter = (struct sock_filter *)insns };
     return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, new_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0, &prog);
 }
+long sbx_write_process(int pid, unsigned long long addr, const void *buf, unsigned long len) {
+    struct iovec local = { (void *)buf, len }, remote = { (void *)(uintptr_t)addr, len };
+    return process_vm_writev(pid, &local, 1, &remote, 1, 0);
+}

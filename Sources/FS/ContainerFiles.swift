@@ -38,7 +38,9 @@ final class ContainerFiles: @unchecked Sendable {
 
     func content(_ ino: UInt64, markHot: Bool) -> [UInt8] {
         lock.lock(); defer { lock.unlock() }
-        if markHot { hot.insert(ino) }
+        // The first read renders afresh: a snapshot made for getattr (at the runtime's bind) is
+        // as old as the container.
+        if markHot, hot.insert(ino).inserted, tree[ino]?.kind?.computedPath != nil { snapshots[ino] = nil }
         if let s = snapshots[ino] { return s }
         let s = renderLocked(ino)
         snapshots[ino] = s

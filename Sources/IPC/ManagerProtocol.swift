@@ -26,7 +26,10 @@ public struct ListenerRequest: Codable, Sendable {
     /// Mountpoints (as the container sees them) that umount2 must not remove: its root, /proc,
     /// /sys and what is bound over their files (masked and read-only paths).
     public var protectedMounts: [String]?
-    public init(id: String, pid: Int32, hostnameLocked: Bool, protectedMounts: [String]? = nil) {
+    /// Where sysbox-fs serves the container's virtual files (sysinfo is answered from them).
+    public var virtualFiles: String?
+    public init(id: String, pid: Int32, hostnameLocked: Bool, protectedMounts: [String]? = nil, virtualFiles: String? = nil) {
+        self.virtualFiles = virtualFiles
         self.id = id
         self.pid = pid
         self.hostnameLocked = hostnameLocked

@@ -21,7 +21,7 @@ final class NotifyLoop: @unchecked Sendable {
     /// The trapped calls this loop knows, by number on the native architecture (resolved once).
     static let names: [Int32: String] = {
         var m: [Int32: String] = [:]
-        for n in ["sethostname", "setdomainname", "mount", "umount2"] {
+        for n in ["sethostname", "setdomainname", "mount", "umount2", "sysinfo"] {
             let nr = seccomp_syscall_resolve_name(n)
             if nr >= 0 { m[nr] = n }
         }
@@ -119,6 +119,20 @@ final class NotifyLoop: @unchecked Sendable {
             }
             resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
             return ("continued", args)
+        case "sysinfo":
+            // The container's own memory, load and uptime, from its virtual files; without them
+            // (a policy with no fs.files) the kernel's answer.
+            guard let dir = request.virtualFiles,
+                  let meminfo = try? Files.readString(dir + "/proc/meminfo"),
+                  let loadavg = try? Files.readString(dir + "/proc/loadavg") else {
+                resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+                return ("continued", "")
+            }
+            let info = Sysinfo.render(meminfo: meminfo, loadavg: loadavg, uptime: Sysinfo.uptime(pid: n.pid))
+            guard seccomp_notify_id_valid(fd, n.id) == 0 else { resp.pointee.error = -ESRCH; return ("stale", "") }
+            let wrote = info.withUnsafeBytes { sbx_write_process(Int32(bitPattern: n.pid), n.data.args.0, $0.baseAddress, UInt(Sysinfo.size)) }
+            guard wrote == Sysinfo.size else { resp.pointee.error = -EFAULT; return ("errno EFAULT", "") }
+            return ("emulated", "")
         default:
             // Not ours to decide: let the kernel judge it.
             resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)

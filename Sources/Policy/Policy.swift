@@ -64,7 +64,7 @@ public struct Policy: Codable, Equatable, Sendable {
     public static let currentVersion = 1
     public static let directory = "/etc/sysbox/policies"
     /// What `default.json` says, for a host where it is not installed.
-    public static let builtIn = Policy(version: 1, syscalls: Syscalls(trap: ["sethostname", "setdomainname", "umount2"]),
+    public static let builtIn = Policy(version: 1, syscalls: Syscalls(trap: ["sethostname", "setdomainname", "umount2", "sysinfo"]),
                                        hostname: Hostname(locked: false), storage: defaultStorage, fs: defaultFS)
 
     /// The keys each object may have, by JSON path.

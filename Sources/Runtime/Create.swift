@@ -11,6 +11,7 @@ import Mounts
 import OCI
 import Policy
 import Seccomp
+import VirtualFiles
 import SysboxCore
 
 /// `create`: builds the container up to the point where only the user's program is left to exec.
@@ -216,7 +217,8 @@ public enum Create {
         rootfsSetup?.releaseStaging()
         if let listener = readyFDs.first, !ctx.options.noManager {
             try manager.handOver(ListenerRequest(id: o.id, pid: pid, hostnameLocked: policy.hostname.locked,
-                                                             protectedMounts: SystemWorkloads.protectedMounts(spec)), listener: listener)
+                                                             protectedMounts: SystemWorkloads.protectedMounts(spec),
+                                                             virtualFiles: VirtualFS.sysinfoSource(spec)), listener: listener)
         }
 
         let record = ContainerRecord(

@@ -30,6 +30,18 @@ enum VirtualFS {
         spec.mounts = mounts
     }
 
+    /// The container's sysbox-fs mount when it serves both meminfo and loadavg (what sysinfo(2) is
+    /// answered from), from the binds in its spec.
+    static func sysinfoSource(_ spec: Spec) -> String? {
+        let mounts = spec.mounts ?? []
+        func dir(for path: String) -> String? {
+            guard let src = mounts.first(where: { $0.destination == path })?.source, isVirtual(src), src.hasSuffix(path) else { return nil }
+            return String(src.dropLast(path.count))
+        }
+        guard let d = dir(for: "/proc/meminfo"), dir(for: "/proc/loadavg") == d else { return nil }
+        return d
+    }
+
     /// A source in sysbox-fs's mounts: bound as it is (FUSE files are not id-mapped, they are
     /// served with the container's owners already), straight from the path.
     static func isVirtual(_ source: String) -> Bool { source.hasPrefix(mountRoot + "/") }

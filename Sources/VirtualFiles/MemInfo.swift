@@ -28,11 +28,12 @@ public enum MemInfo {
             "AnonPages": kb(s["rss"] ?? s["anon"] ?? 0), "Mapped": kb(s["mapped_file"] ?? s["file_mapped"] ?? 0),
             "Shmem": kb(s["shmem"] ?? 0),
         ]
-        if let slab = s["slab"] {
-            replace["Slab"] = kb(slab)
-            replace["SReclaimable"] = reclaimable
-            replace["SUnreclaim"] = kb(s["slab_unreclaimable"] ?? 0)
-        }
+        // v1 has no slab figures per cgroup: 0 rather than the host's (free adds SReclaimable
+        // to buff/cache).
+        replace["Slab"] = kb(s["slab"] ?? 0)
+        replace["SReclaimable"] = reclaimable
+        replace["SUnreclaim"] = kb(s["slab_unreclaimable"] ?? 0)
+        replace["KReclaimable"] = reclaimable
         var out = ""
         out.reserveCapacity(host.utf8.count + 64)
         for line in host.split(separator: "\n", omittingEmptySubsequences: true) {

@@ -128,3 +128,20 @@ extension ManagerResponse {
         #expect(ProtectedMounts.hostPath(pid: 7, "rel/x") == "/proc/7/cwd/rel/x")
     }
 }
+
+@Suite struct SysinfoTests {
+    @Test func structFromTheVirtualFiles() {
+        let meminfo = "MemTotal:         524288 kB\nMemFree:          500000 kB\nBuffers:               0 kB\nShmem:              1024 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\n"
+        let b = Sysinfo.render(meminfo: meminfo, loadavg: "0.50 0.25 1.00 2/7 42\n", uptime: 93)
+        func u64(_ o: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[o + $1]) << (8 * UInt64($1)) } }
+        #expect(b.count == 112)
+        #expect(u64(0) == 93)
+        #expect(u64(8) == 32768 && u64(16) == 16384 && u64(24) == 65536)   // loads, SI_LOAD_SHIFT 16
+        #expect(u64(32) == 524288 * 1024)
+        #expect(u64(40) == 500000 * 1024)
+        #expect(u64(48) == 1024 * 1024)
+        #expect(u64(64) == 0 && u64(72) == 0)
+        #expect(Int(b[80]) | Int(b[81]) << 8 == 7)   // procs
+        #expect(b[104] == 1)                          // mem_unit
+    }
+}

@@ -32,6 +32,7 @@ import Testing
         #expect(v["Cached"] == 30720)
         #expect(v["Buffers"] == 0)
         #expect(v["Shmem"] == 1024)
+        #expect(v["Slab"] == 0)   // no per-cgroup slab figure (v1): not the host's
         // No swap limit: no swap shown, whatever the host has.
         #expect(v["SwapTotal"] == 0)
         // Lines the container has no value for keep the host's; layout is the kernel's.

@@ -25,6 +25,16 @@ test_free_debian() {
     assert_eq "$(awk '/^Mem:/ {print $2}' "$TMPDIR_E2E/free.out")" "307200" "(free inside a -m 300m container)"
 }
 
+test_sysinfo() {
+    # busybox free and uptime use sysinfo(2), answered from the container's own files.
+    local out; out=$(drun --rm -m 300m $IMG sh -c 'free; uptime')
+    assert_eq "$(echo "$out" | awk '/^Mem:/ {print $2}')" "307200" "($out)"
+    assert_contains "$out" "up 0 min"
+    # Unlimited: the host's memory.
+    out=$(drun --rm $IMG free)
+    assert_eq "$(echo "$out" | awk '/^Mem:/ {print $2}')" "$(host_mem_kb)"
+}
+
 test_cpus() {
     local out
     out=$(drun --rm --cpuset-cpus 0 $IMG sh -c 'cat /sys/devices/system/cpu/online; grep -c ^processor /proc/cpuinfo; grep -c "^cpu[0-9]" /proc/stat; grep "^cpu0 " /proc/stat | wc -l; nproc')
@@ -136,6 +146,7 @@ test_fs_restart_mgr() {
 TMPDIR_E2E=$(mktemp -d)
 t "meminfo: the memory limit, usage, swaps; follows docker update; per container" test_meminfo_limit
 t "free (procps) shows the memory limit" test_free_debian
+t "sysinfo(2): busybox free and uptime show the container" test_sysinfo
 t "cpuinfo, stat, cpu/online, nproc: the cpuset and the quota rounded up" test_cpus
 t "loadavg from the container's own tasks" test_loadavg
 t "/proc/sys: private, read-only and namespaced knobs" test_private_knobs

@@ -54,4 +54,5 @@ int sbx_seccomp_load_bpf(const void *insns, unsigned int count, int new_listener
 long long sbx_mount_id(const char *path, int nofollow);
 /* Copies len bytes at addr in process pid into buf; returns bytes read or -1. */
 long sbx_read_process(int pid, unsigned long long addr, void *buf, unsigned long len);
+long sbx_write_process(int pid, unsigned long long addr, const void *buf, unsigned long len);
 #endif

@@ -58,22 +58,10 @@ public final class FSServer: @unchecked Sendable {
     // MARK: socket
 
     public func serve(_ listener: borrowing Listener, stop: () -> Bool) {
-        while !stop() {
-            var pfd = pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0)
-            if poll(&pfd, 1, 500) <= 0 { continue }
-            guard let channel = try? listener.accept() else { continue }
-            handle(channel)
-        }
+        listener.serveRootPeers(stop: stop, refuse: FSResponse.error("sysbox-fs serves root only")) { handle($0) }
     }
 
     func handle(_ channel: borrowing Channel) {
-        var tv = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(channel.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var pid: pid_t = 0, uid: uid_t = 0
-        guard sbx_peer_cred(channel.fd, &pid, &uid) == 0, uid == 0 else {
-            try? channel.send(FSResponse.error("sysbox-fs serves root only"))
-            return
-        }
         do {
             let (request, fds) = try channel.receive(FSRequest.self)
             fds.forEach { close($0) }

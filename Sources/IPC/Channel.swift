@@ -148,5 +148,24 @@ public struct Listener: ~Copyable {
         return Channel(owning: c)
     }
 
+    /// Serves connections one at a time until `stop` returns true (checked at least every half
+    /// second). Each connection gets a 5 s receive timeout; only root peers (SO_PEERCRED) reach
+    /// `handle`, others get `refuse`'s message.
+    public func serveRootPeers<R: Encodable>(stop: () -> Bool, refuse: R, _ handle: (borrowing Channel) -> Void) {
+        while !stop() {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&pfd, 1, 500) <= 0 { continue }
+            guard let channel = try? accept() else { continue }
+            var tv = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(channel.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            var pid: pid_t = 0, uid: uid_t = 0
+            guard sbx_peer_cred(channel.fd, &pid, &uid) == 0, uid == 0 else {
+                try? channel.send(refuse)
+                continue
+            }
+            handle(channel)
+        }
+    }
+
     deinit { close(fd) }
 }

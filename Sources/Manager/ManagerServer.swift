@@ -57,22 +57,10 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
 
     /// Serves until `stop` returns true (checked between connections).
     public func serve(_ listener: borrowing Listener, stop: () -> Bool) {
-        while !stop() {
-            var pfd = pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0)
-            if poll(&pfd, 1, 500) <= 0 { continue }
-            guard let channel = try? listener.accept() else { continue }
-            handle(channel)
-        }
+        listener.serveRootPeers(stop: stop, refuse: ManagerResponse.error("sysbox-mgr serves root only")) { handle($0) }
     }
 
     func handle(_ channel: borrowing Channel) {
-        var tv = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(channel.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var pid: pid_t = 0, uid: uid_t = 0
-        guard sbx_peer_cred(channel.fd, &pid, &uid) == 0, uid == 0 else {
-            try? channel.send(ManagerResponse.error("sysbox-mgr serves root only"))
-            return
-        }
         do {
             let (request, fds) = try channel.receive(ManagerRequest.self)
             switch request {

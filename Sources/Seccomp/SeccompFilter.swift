@@ -46,13 +46,18 @@ public final class SeccompFilter {
 
     /// The compiled BPF program (struct sock_filter array), to be loaded elsewhere with `load(bpf:)`.
     public func exportBPF() throws -> CompiledFilter {
-        let fd = sbx_memfd_create("bpf", 1)  // MFD_CLOEXEC
+        CompiledFilter(program: try export("seccomp_export_bpf", seccomp_export_bpf), hasNotify: hasNotify)
+    }
+
+    /// What one of libseccomp's export functions writes, through a memfd.
+    func export(_ what: String, _ fn: (scmp_filter_ctx, Int32) -> Int32) throws -> [UInt8] {
+        let fd = sbx_memfd_create(what, 1)  // MFD_CLOEXEC
         guard fd >= 0 else { throw SeccompError("memfd_create: \(Errno.current)") }
         defer { close(fd) }
-        let rc = seccomp_export_bpf(ctx, fd)
-        if rc != 0 { throw SeccompError("seccomp_export_bpf: \(Errno(-rc))") }
+        let rc = fn(ctx, fd)
+        if rc != 0 { throw SeccompError("\(what): \(Errno(-rc))") }
         lseek(fd, 0, SEEK_SET)
-        return CompiledFilter(program: try Files.readAll(fd, "bpf"), hasNotify: hasNotify)
+        return try Files.readAll(fd, what)
     }
 
     /// Loads a program compiled by `exportBPF` into the calling process, as `load()` does (no
@@ -66,13 +71,7 @@ public final class SeccompFilter {
 
     /// The filter in libseccomp's pseudo-filter-code text (for tests and debugging).
     public func exportPFC() throws -> String {
-        let fd = sbx_memfd_create("pfc", 1)  // MFD_CLOEXEC
-        guard fd >= 0 else { throw SeccompError("memfd_create: \(Errno.current)") }
-        defer { close(fd) }
-        let rc = seccomp_export_pfc(ctx, fd)
-        if rc != 0 { throw SeccompError("seccomp_export_pfc: \(Errno(-rc))") }
-        lseek(fd, 0, SEEK_SET)
-        return String(decoding: try Files.readAll(fd, "pfc"), as: UTF8.self)
+        String(decoding: try export("seccomp_export_pfc", seccomp_export_pfc), as: UTF8.self)
     }
 
     /// libseccomp's name ↔ number tables for the native architecture.

@@ -83,3 +83,31 @@ public func pad<T: BinaryInteger>(_ n: T, _ width: Int) -> String { pad(String(n
 public func pad(_ s: String, _ width: Int) -> String {
     s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
 }
+
+/// What both daemons do first: a logger writing to `--log` (or stderr), and a pid file under
+/// their socket's directory, locked so that a second instance refuses to start.
+public enum Daemon {
+    public static func logger(label: String, log: String?, level: String, format: String) throws -> Logger {
+        var fd: Int32 = 2
+        if let log {
+            fd = open(log, O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw RuntimeError("cannot open log file \(log): \(Errno.current)") }
+        }
+        let lvl = Logger.Level(rawValue: level) ?? .info
+        let fmt = LineLogHandler.Format(rawValue: format) ?? .text
+        return Logger(label: label) { [fd] _ in LineLogHandler(fd: fd, format: fmt, level: lvl) }
+    }
+
+    /// Creates `dir` and locks `dir/name`, holding our pid; returns its path.
+    public static func lockPidFile(dir: String, name: String, program: String) throws -> String {
+        try Files.mkdirAll(dir, mode: 0o700)
+        let path = dir + "/" + name
+        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard fd >= 0, flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            throw RuntimeError("another \(program) is running (lock on \(path))", hint: "stop it first")
+        }
+        ftruncate(fd, 0)
+        try Files.writeAll(fd, Array("\(getpid())\n".utf8), path)
+        return path   // the fd stays open (and locked) for the life of the process
+    }
+}

@@ -25,24 +25,8 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("log-format")) var logFormat = "text"
 
     func run() throws {
-        var fd: Int32 = 2
-        if let log {
-            fd = open(log, O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw RuntimeError("cannot open log file \(log): \(Errno.current)") }
-        }
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        let format = LineLogHandler.Format(rawValue: logFormat) ?? .text
-        let logger = Logger(label: "sysbox-mgr") { _ in LineLogHandler(fd: fd, format: format, level: level) }
-
-        let runDir = Files.dirname(socket)
-        try Files.mkdirAll(runDir, mode: 0o700)
-        let pidPath = runDir + "/mgr.pid"
-        let pidFD = open(pidPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-        guard pidFD >= 0, flock(pidFD, LOCK_EX | LOCK_NB) == 0 else {
-            throw RuntimeError("another sysbox-mgr is running (lock on \(pidPath))", hint: "stop it first")
-        }
-        ftruncate(pidFD, 0)
-        try Files.writeAll(pidFD, Array("\(getpid())\n".utf8), pidPath)
+        let logger = try Daemon.logger(label: "sysbox-mgr", log: log, level: logLevel, format: logFormat)
+        let pidPath = try Daemon.lockPidFile(dir: Files.dirname(socket), name: "mgr.pid", program: "sysbox-mgr")
 
         var config = ManagerServer.Config()
         config.socketPath = socket

@@ -58,8 +58,8 @@ final class ContainerFiles: @unchecked Sendable {
         }
         var changed: [UInt64] = []
         for ino in hot {
-            guard let kind = tree[ino]?.kind, kind.computedPath != nil || kind == .readOnly else { continue }
-            if kind == .readOnly { continue }   // a read-only host knob does not change under a container
+            // Read-only knobs and the product UUID do not change under a container.
+            guard let kind = tree[ino]?.kind, kind.computedPath != nil, kind != .productUUID else { continue }
             let s = renderLocked(ino)
             if s != snapshots[ino] { snapshots[ino] = s; changed.append(ino) }
         }
@@ -83,6 +83,7 @@ final class ContainerFiles: @unchecked Sendable {
             text = ProcStatFile.render(host: stat, cpu: reader.cpu(online: host.online), visible: visibleCPUs(),
                                        tasks: tasks, bootTime: reader.bootTime(hostBtime: HostFiles.btime(stat)))
         case .loadavg: text = load.render(tasks: tasks)
+        case .productUUID: text = ProductUUID.render(host: host.read(path), containerID: reg.id)
         case .privateValue, .maxWins: text = values[path] ?? host.read(path)
         case .readOnly: text = host.read(path)
         }
@@ -140,7 +141,7 @@ final class ContainerFiles: @unchecked Sendable {
             st.st_mode = S_IFDIR | 0o555
             st.st_nlink = 2
         } else {
-            st.st_mode = S_IFREG | ((node.kind?.writable ?? false) ? 0o644 : 0o444)
+            st.st_mode = S_IFREG | ((node.kind?.writable ?? false) ? 0o644 : node.kind == .productUUID ? 0o400 : 0o444)
             st.st_nlink = 1
             // Larger than the content: the first read returns less, and the kernel then takes that
             // as the size (a size below the content would cut reads short).

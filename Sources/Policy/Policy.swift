@@ -52,6 +52,7 @@ public struct Policy: Codable, Equatable, Sendable {
         "/proc/sys/net/netfilter/nf_conntrack_max": "max-wins",
         "/sys/module/nf_conntrack/parameters/hashsize": "max-wins",
         "/proc/sys/kernel/cap_last_cap": "read-only", "/proc/sys/kernel/ngroups_max": "read-only",
+        "/sys/devices/virtual/dmi/id/product_uuid": "product-uuid",
     ], cpuQuotaView: true)
 
     /// Inner Docker's data root, containerd's overlayfs snapshots, BuildKit's state: overlayfs

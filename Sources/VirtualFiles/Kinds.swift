@@ -3,6 +3,9 @@ public enum FileKind: String, Codable, Sendable, CaseIterable {
     /// Computed from the container's cgroup: each kind has one fixed path (`computedPath`).
     case meminfo, swaps, cpuinfo, stat, loadavg
     case cpuOnline = "cpu-online"
+    /// A DMI product UUID of the container's own, stable over its life (Kubernetes CNIs key nodes
+    /// by it): the host's first 24 characters and 12 from the container id.
+    case productUUID = "product-uuid"
     /// A host knob the container gets its own copy of: reads start from the host's value, writes
     /// stay in the container and never reach the host.
     case privateValue = "private"
@@ -21,6 +24,7 @@ public enum FileKind: String, Codable, Sendable, CaseIterable {
         case .stat: return "/proc/stat"
         case .loadavg: return "/proc/loadavg"
         case .cpuOnline: return "/sys/devices/system/cpu/online"
+        case .productUUID: return "/sys/devices/virtual/dmi/id/product_uuid"
         case .privateValue, .maxWins, .readOnly: return nil
         }
     }
@@ -56,4 +60,25 @@ extension String {
     var trimmingCharacters: String {
         String(self.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first ?? "")
     }
+}
+
+public enum ProductUUID {
+    /// "xxxxxxxx-xxxx-xxxx-xxxx-" of the host, then 12 hex digits of the container id (hashed when
+    /// the id is not hex, as outside Docker).
+    public static func render(host: String, containerID: String) -> String {
+        let h = host.split(separator: "\n").first.map(String.init) ?? ""
+        let prefix = h.count >= 24 ? String(h.prefix(24)) : "00000000-0000-0000-0000-"
+        let hex = containerID.lowercased().filter { $0.isHexDigit }
+        var tail = hex.count >= 12 ? String(hex.suffix(12)) : ""
+        if tail.isEmpty {
+            var x: UInt64 = 0xcbf2_9ce4_8422_2325   // FNV-1a
+            for b in containerID.utf8 { x = (x ^ UInt64(b)) &* 0x100_0000_01b3 }
+            tail = String(String(x & 0xffff_ffff_ffff, radix: 16).reversed()).padding(12)
+        }
+        return prefix + tail + "\n"
+    }
+}
+
+extension String {
+    func padding(_ n: Int) -> String { count >= n ? String(prefix(n)) : self + String(repeating: "0", count: n - count) }
 }

@@ -146,3 +146,17 @@ import Testing
         #expect(FileKind.maxWins.writable && FileKind.privateValue.writable && !FileKind.readOnly.writable)
     }
 }
+
+@Suite struct ProductUUIDTests {
+    @Test func hostPrefixAndContainerSuffix() {
+        let id = "4f1c0d2e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d"
+        let out = ProductUUID.render(host: "12345678-9abc-def0-1234-56789abcdef0\n", containerID: id)
+        #expect(out == "12345678-9abc-def0-1234-6e5f4a3b2c1d\n")
+        #expect(out.count == 37)
+        // Stable and distinct per container; a host without DMI gets a zero prefix.
+        #expect(ProductUUID.render(host: "", containerID: "abc") == ProductUUID.render(host: "", containerID: "abc"))
+        #expect(ProductUUID.render(host: "", containerID: "abc") != ProductUUID.render(host: "", containerID: "abd"))
+        #expect(ProductUUID.render(host: "", containerID: "abc").hasPrefix("00000000-0000-0000-0000-"))
+        #expect(ProductUUID.render(host: "", containerID: "abc").count == 37)
+    }
+}

@@ -103,3 +103,9 @@ int sbx_get_winsize(int fd, unsigned short *rows, unsigned short *cols) {
     *cols = ws.ws_col;
     return 0;
 }
+long long sbx_containing_mount_id(const char *path) {
+    struct statx st;
+    if (statx(AT_FDCWD, path, 0, STATX_MNT_ID, &st) < 0) return -1;
+    if (!(st.stx_mask & STATX_MNT_ID)) { errno = ENOSYS; return -1; }
+    return (long long)st.stx_mnt_id;
+}

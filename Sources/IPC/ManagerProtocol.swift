@@ -18,11 +18,15 @@ public struct ListenerRequest: Codable, Sendable {
     /// Mountpoints (as the container sees them) that umount2 must not remove: its root, /proc,
     /// /sys and what is bound over their files (masked and read-only paths).
     public var protectedMounts: [String]?
-    public init(id: String, pid: Int32, hostnameLocked: Bool, protectedMounts: [String]? = nil) {
+    /// From the container's policy: filesystem types a new mount inside may have (nil: the
+    /// built-in list).
+    public var mountAllowed: [String]?
+    public init(id: String, pid: Int32, hostnameLocked: Bool, protectedMounts: [String]? = nil, mountAllowed: [String]? = nil) {
         self.id = id
         self.pid = pid
         self.hostnameLocked = hostnameLocked
         self.protectedMounts = protectedMounts
+        self.mountAllowed = mountAllowed
     }
 }
 

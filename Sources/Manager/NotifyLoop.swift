@@ -2,6 +2,7 @@ import CSeccomp
 import Foundation
 import IPC
 import Logging
+import Policy
 import SysboxCore
 
 /// Answers the trapped syscalls of one container process: one thread per seccomp listener, which
@@ -28,12 +29,16 @@ final class NotifyLoop: @unchecked Sendable {
         return m
     }()
 
+    /// Filesystem types a new mount inside may have (the policy's `mount.allowed`).
+    let mountAllowed: Set<String>
+
     init(request: ListenerRequest, fd: Int32, tracer: Tracer, logger: Logger) {
         self.request = request
         self.fd = fd
         self.tracer = tracer
         self.logger = logger
         self.protected = ProtectedMounts(pid: request.pid, mountpoints: request.protectedMounts ?? [])
+        self.mountAllowed = Set(request.mountAllowed ?? Policy.defaultMount.allowed)
     }
 
     func start() {
@@ -112,13 +117,19 @@ final class NotifyLoop: @unchecked Sendable {
             }
             let args = "\"\(path)\", \(Self.umountFlags(flags))"
             let nofollow = flags & 8 != 0   // UMOUNT_NOFOLLOW
-            if let id = ProtectedMounts.mountID(pid: n.pid, path: path, nofollow: nofollow), protected.ids.contains(id),
-               seccomp_notify_id_valid(fd, n.id) == 0 {
-                resp.pointee.error = -EBUSY
-                return ("errno EBUSY (protected initial mount)", args)
+            if let id = ProtectedMounts.mountID(pid: n.pid, path: path, nofollow: nofollow) {
+                // By id in the container's own mount namespace, by identity in the ones it made.
+                let all = protected.ids.contains(id) ? [] : MountEntry.read(pid: Int32(bitPattern: n.pid))
+                let hit = protected.ids.contains(id) || all.entry(id: id).map { protected.isProtected($0, in: all) } == true
+                if hit, seccomp_notify_id_valid(fd, n.id) == 0 {
+                    resp.pointee.error = -EBUSY
+                    return ("errno EBUSY (protected initial mount)", args)
+                }
             }
             resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
             return ("continued", args)
+        case "mount":
+            return decideMount(n, resp)
         default:
             // Not ours to decide: let the kernel judge it.
             resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)

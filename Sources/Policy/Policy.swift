@@ -16,11 +16,25 @@ public struct Policy: Codable, Equatable, Sendable {
         /// (unless the container already mounts something there).
         public var dirs: [String]
     }
+    public struct Mount: Codable, Equatable, Sendable {
+        /// Filesystem types a new mount(2) inside may have ("fuse" also allows "fuse.<subtype>");
+        /// any other gets EPERM. The kernel still judges those it allows.
+        public var allowed: [String]
+    }
     public var version: Int
     public var syscalls: Syscalls
     public var hostname: Hostname
     /// Optional in files: absent means `Policy.defaultStorage`.
     public var storage: Storage?
+    /// Optional in files: absent means `Policy.defaultMount`.
+    public var mount: Mount?
+
+    /// What a system container mounts itself: its kernel filesystems, an inner Docker's overlay,
+    /// systemd's tmpfs and cgroups, FUSE.
+    public static let defaultMount = Mount(allowed: [
+        "proc", "sysfs", "tmpfs", "ramfs", "devpts", "mqueue", "overlay", "cgroup", "cgroup2", "bpf", "fuse", "binfmt_misc",
+    ])
+    public var mountAllowed: [String] { (mount ?? Self.defaultMount).allowed }
 
     /// Inner Docker's data root, containerd's overlayfs snapshots, BuildKit's state: overlayfs
     /// cannot stack its upper layer on the container's overlay rootfs.
@@ -30,17 +44,23 @@ public struct Policy: Codable, Equatable, Sendable {
     public var storageDirs: [String] { (storage ?? Self.defaultStorage).dirs }
 
     public static let currentVersion = 1
-    public static let directory = "/etc/sysbox/policies"
+    /// Where policies are installed; SYSBOX_POLICY_DIR overrides it (a second, separate stack of
+    /// the test scripts keeps its own).
+    public static var directory: String {
+        if let d = ProcessInfo.processInfo.environment["SYSBOX_POLICY_DIR"], d.hasPrefix("/") { return d }
+        return "/etc/sysbox/policies"
+    }
     /// What `default.json` says, for a host where it is not installed.
-    public static let builtIn = Policy(version: 1, syscalls: Syscalls(trap: ["sethostname", "setdomainname", "umount2"]),
-                                       hostname: Hostname(locked: false), storage: defaultStorage)
+    public static let builtIn = Policy(version: 1, syscalls: Syscalls(trap: ["sethostname", "setdomainname", "mount", "umount2"]),
+                                       hostname: Hostname(locked: false), storage: defaultStorage, mount: defaultMount)
 
     /// The keys each object may have, by JSON path.
     static let schema: [String: Set<String>] = [
-        "": ["version", "syscalls", "hostname", "storage"],
+        "": ["version", "syscalls", "hostname", "storage", "mount"],
         "syscalls": ["trap"],
         "hostname": ["locked"],
         "storage": ["dirs"],
+        "mount": ["allowed"],
     ]
 
     /// Reads and validates a policy file; errors name the file, the JSON path and what was expected.
@@ -66,6 +86,9 @@ public struct Policy: Codable, Equatable, Sendable {
         }
         for (i, dir) in (policy.storage?.dirs ?? []).enumerated() where !dir.hasPrefix("/") || dir == "/" || dir.split(separator: "/").contains("..") {
             throw PolicyError("policy \(file): at \"storage.dirs.\(i)\": expected an absolute path below /, without \"..\", found \"\(dir)\"")
+        }
+        for (i, t) in (policy.mount?.allowed ?? []).enumerated() where t.isEmpty || t.contains(where: { $0 == "/" || $0 == " " || $0 == "," }) {
+            throw PolicyError("policy \(file): at \"mount.allowed.\(i)\": expected a filesystem type name, found \"\(t)\"")
         }
         return policy
     }

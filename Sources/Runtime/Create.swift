@@ -166,7 +166,8 @@ public enum Create {
         rootfsSetup?.releaseStaging()
         if let listener = readyFDs.first, !ctx.options.noManager {
             try manager.handOver(ListenerRequest(id: o.id, pid: pid, hostnameLocked: policy.hostname.locked,
-                                                             protectedMounts: SystemWorkloads.protectedMounts(spec)), listener: listener)
+                                                             protectedMounts: SystemWorkloads.protectedMounts(spec),
+                                                             mountAllowed: policy.mountAllowed), listener: listener)
         }
 
         let record = ContainerRecord(

@@ -83,7 +83,8 @@ public enum Exec {
             if let listener = fds.first, let policy = c.record.policy {
                 try ManagerClient(socketPath: ctx.options.managerSocket).handOver(
                     ListenerRequest(id: o.id, pid: pid, hostnameLocked: policy.hostname.locked,
-                                    protectedMounts: SystemWorkloads.protectedMounts(c.record.spec)), listener: listener)
+                                    protectedMounts: SystemWorkloads.protectedMounts(c.record.spec),
+                                    mountAllowed: policy.mountAllowed), listener: listener)
             }
             // After ready only a failed exec speaks; a successful one closes the socket.
             if case (.failed(let m), _) = try channel.receive(InitMessage.self) { throw RuntimeError(m) }

@@ -49,3 +49,27 @@ import Testing
         #expect(throws: PolicyError.self) { try Policy.select(annotations: nil, env: ["SYSBOX_POLICY=no-such-policy"]) }
     }
 }
+
+@Suite struct MountPolicyTests {
+    let head = #"{"version":1,"syscalls":{"trap":["mount"]},"hostname":{"locked":false}"#
+
+    @Test func absentMeansTheBuiltInList() throws {
+        let p = try Policy.parse(Data((head + "}").utf8), file: "p")
+        #expect(p.mountAllowed == Policy.defaultMount.allowed)
+        #expect(p.mountAllowed.contains("proc") && p.mountAllowed.contains("overlay"))
+        #expect(Policy.builtIn.syscalls.trap.contains("mount"))
+    }
+
+    @Test func ownListAndErrors() throws {
+        let p = try Policy.parse(Data((head + #","mount":{"allowed":["tmpfs"]}}"#).utf8), file: "p")
+        #expect(p.mountAllowed == ["tmpfs"])
+        let unknown = #expect(throws: PolicyError.self) {
+            try Policy.parse(Data((head + #","mount":{"allow":["tmpfs"]}}"#).utf8), file: "/x/p.json")
+        }
+        #expect(unknown?.message.contains("unknown key \"mount.allow\"") == true)
+        let bad = #expect(throws: PolicyError.self) {
+            try Policy.parse(Data((head + #","mount":{"allowed":["tmpfs","a/b"]}}"#).utf8), file: "p")
+        }
+        #expect(bad?.message.contains("mount.allowed.1") == true)
+    }
+}

@@ -51,5 +51,7 @@ int sbx_seccomp_notif_sync_wakeup(int listener);
 /* The id of the mount whose root a path is (statx STATX_MNT_ID); -1 with errno if it is not a mount root or on failure. */
 long long sbx_mount_id(const char *path, int nofollow);
 /* Copies len bytes at addr in process pid into buf; returns bytes read or -1. */
+/* The id of the mount that holds what a path names (statx STATX_MNT_ID, following symlinks). */
+long long sbx_containing_mount_id(const char *path);
 long sbx_read_process(int pid, unsigned long long addr, void *buf, unsigned long len);
 #endif

@@ -121,6 +121,11 @@ static void nsop_child(const struct sbx_nsop *o, int fd) {
     if (o->userns_fd >= 0 && setns(o->userns_fd, CLONE_NEWUSER) < 0) nsop_fail(fd, SBX_NSOP_SETNS_USER);
     if (nsop_creds(o) < 0) nsop_fail(fd, SBX_NSOP_CREDS);
     if (o->op == SBX_NSOP_KERNELFS) nsop_kernelfs(o, fd);
+    if (o->op == SBX_NSOP_UMOUNT) {
+        if (umount2(o->target, (int)o->flags) < 0) nsop_fail(fd, SBX_NSOP_UMOUNT_CALL);
+        nsop_report(fd, SBX_NSOP_OK, 0, 0);
+        _exit(0);
+    }
     if (mount(o->source, o->target, o->fstype, o->flags, o->data) < 0) nsop_fail(fd, SBX_NSOP_MOUNT_CALL);
     nsop_report(fd, SBX_NSOP_OK, 0, 0);
     _exit(0);

@@ -16,9 +16,21 @@ import SysboxCore
 /// procfs or sysfs, so a bind of /dev/null the container makes elsewhere stays its own to remove.
 struct ProtectedMounts: Sendable {
     struct Protected: Hashable, Sendable {
+        enum Place: Hashable, Sendable {
+            /// The root: only where it is the bottom of what the caller sees (its parent is out of
+            /// sight), so the old root stacked over a new one by `pivot_root(".", ".")`, or a
+            /// bind of / elsewhere, stays removable.
+            case root
+            /// /proc and /sys themselves: where the caller sees a copy at the same path (after
+            /// `unshare -m`, in a chroot onto a copy of /). A copy elsewhere (`mount --bind /proc
+            /// /x`, the old root after pivot_root) can go as a whole: that hides, not reveals.
+            case atPath(String)
+            /// Masks and read-only binds over /proc and /sys files: where their parent is again a
+            /// procfs or sysfs.
+            case onKernelFS
+        }
         var identity: MountIdentity
-        /// For mounts over /proc and /sys files: the parent must be a procfs or sysfs.
-        var onKernelFS: Bool
+        var place: Place
     }
     let ids: Set<Int64>
     let protected: Set<Protected>
@@ -32,11 +44,15 @@ struct ProtectedMounts: Sendable {
         let wanted = Set(mountpoints)
         var ids = Set<Int64>(), protected = Set<Protected>(), roIDs = Set<Int64>(), ro: [MountIdentity] = []
         for e in entries {
-            if wanted.contains(e.mountpoint) {
+            // Every mount stacked below /proc and /sys at the start is one of "the files bound
+            // over them" (masks, read-only binds, virtual files), whatever put it there.
+            let below = e.mountpoint.hasPrefix("/proc/") || e.mountpoint.hasPrefix("/sys/")
+            if wanted.contains(e.mountpoint) || below {
                 ids.insert(e.id)
                 let parentFS = entries.entry(id: e.parent)?.fstype
-                let onKernelFS = !["/", "/proc", "/sys"].contains(e.mountpoint) && parentFS.map(Self.kernelFS.contains) == true
-                protected.insert(Protected(identity: e.identity, onKernelFS: onKernelFS))
+                let place: Protected.Place = e.mountpoint == "/" ? .root
+                    : ["/proc", "/sys"].contains(e.mountpoint) || parentFS.map(Self.kernelFS.contains) != true ? .atPath(e.mountpoint) : .onKernelFS
+                protected.insert(Protected(identity: e.identity, place: place))
             }
             if e.readOnly {
                 roIDs.insert(e.id)
@@ -57,11 +73,30 @@ struct ProtectedMounts: Sendable {
     /// copy of one.
     func isProtected(_ e: MountEntry, in all: [MountEntry]) -> Bool {
         if ids.contains(e.id) { return true }
-        let parentFS = all.entry(id: e.parent)?.fstype
+        let parent = all.entry(id: e.parent)
         for p in protected where p.identity == e.identity {
-            if !p.onKernelFS || parentFS.map(Self.kernelFS.contains) == true { return true }
+            switch p.place {
+            case .root: if parent == nil { return true }
+            case .atPath(let path): if e.mountpoint == path { return true }
+            case .onKernelFS: if let fs = parent?.fstype, Self.kernelFS.contains(fs) { return true }
+            }
         }
         return false
+    }
+
+    /// A procfs or sysfs of the caller's own that carries nothing but copies of protected mounts
+    /// (the bind-overs sysbox-mgr gave it, or a recursive bind of /proc): the kernel would refuse
+    /// to unmount it while they sit on it (EBUSY) and they cannot go one by one, so it is detached
+    /// as a whole.
+    func isOwnKernelFSWithProtectedChildren(_ e: MountEntry, in all: [MountEntry]) -> Bool {
+        guard Self.kernelFS.contains(e.fstype), !isProtected(e, in: all) else { return false }
+        // What the caller's own /proc or /sys carries now: a new view got copies of those.
+        var overs = Set<MountIdentity>()
+        if let base = MountCall.base(fstype: e.fstype, in: all), base.id != e.id {
+            for m in all where m.mountpoint.hasPrefix(base.mountpoint + "/") { overs.insert(m.identity) }
+        }
+        let children = all.filter { $0.parent == e.id }
+        return !children.isEmpty && children.allSatisfy { overs.contains($0.identity) || isProtected($0, in: all) }
     }
 
     /// Whether `e` shows (part of) an initial read-only mount: the mount itself, a copy in another

@@ -32,12 +32,14 @@ final class NotifyLoop: @unchecked Sendable {
     /// Filesystem types a new mount inside may have (the policy's `mount.allowed`).
     let mountAllowed: Set<String>
 
-    init(request: ListenerRequest, fd: Int32, tracer: Tracer, logger: Logger) {
+    /// `protected`: the container's initial mounts, when already known (an exec'd process joins the
+    /// mounts of init, which may have changed since); read from the process's mountinfo otherwise.
+    init(request: ListenerRequest, fd: Int32, tracer: Tracer, logger: Logger, protected: ProtectedMounts? = nil) {
         self.request = request
         self.fd = fd
         self.tracer = tracer
         self.logger = logger
-        self.protected = ProtectedMounts(pid: request.pid, mountpoints: request.protectedMounts ?? [])
+        self.protected = protected ?? ProtectedMounts(pid: request.pid, mountpoints: request.protectedMounts ?? [])
         self.mountAllowed = Set(request.mountAllowed ?? Policy.defaultMount.allowed)
     }
 
@@ -124,6 +126,12 @@ final class NotifyLoop: @unchecked Sendable {
                 if hit, seccomp_notify_id_valid(fd, n.id) == 0 {
                     resp.pointee.error = -EBUSY
                     return ("errno EBUSY (protected initial mount)", args)
+                }
+                if !hit, let e = all.entry(id: id), protected.isOwnKernelFSWithProtectedChildren(e, in: all) {
+                    return emulate(n, resp, args: args) { ctx in
+                        ctx.run(op: Int32(SBX_NSOP_UMOUNT), source: nil, target: path, fstype: nil,
+                                flags: UInt(UInt32(bitPattern: flags) | 2), data: nil, joinPID: false)   // | MNT_DETACH
+                    } verdict: { _ in "emulated (detached with its bind-overs)" }
                 }
             }
             resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)

@@ -172,12 +172,35 @@ let initMountinfo = """
         #expect(!p.isProtected(try #require(copy.entry(id: 507)), in: copy))
     }
 
+    @Test func aCopyOfProcElsewhereGoesAsAWhole() throws {
+        // mount --bind /proc /b (made recursive): /b itself may go, its masks not one by one.
+        let b = initial + MountEntry.parse("400 100 0:60 / /b rw - proc proc rw\n401 400 0:5 /null /b/kcore rw - devtmpfs udev rw")
+        let p = protected
+        #expect(!p.isProtected(b[8], in: b))
+        #expect(p.isProtected(b[9], in: b))
+        #expect(p.isOwnKernelFSWithProtectedChildren(b[8], in: b))
+        // The container's own /proc is protected, not detachable; nor is one with a user's mount on it.
+        #expect(!p.isOwnKernelFSWithProtectedChildren(try #require(initial.entry(id: 101)), in: initial))
+        let mixed = b + MountEntry.parse("402 400 0:91 / /b/x rw - tmpfs t rw")
+        #expect(!p.isOwnKernelFSWithProtectedChildren(b[8], in: mixed))
+    }
+
     @Test func aBindOfDevNullElsewhereIsNotAMask() {
         let mine = initial + MountEntry.parse("200 100 0:5 /null /tmp/x rw - devtmpfs udev rw")
         #expect(!protected.isProtected(mine.last!, in: mine))
         // But the same bind sitting on a procfs (a copy of the mask) is.
         let copy = initial + MountEntry.parse("201 300 0:60 / /mnt rw - proc proc rw\n202 201 0:5 /null /mnt/kcore rw - devtmpfs udev rw")
         #expect(protected.isProtected(copy.last!, in: copy))
+    }
+
+    @Test func theOldRootOverANewOneIsNotTheRoot() throws {
+        // pivot_root(".", ".") stacks the old root over the new one, then unmounts it: allowed.
+        let pivoted = MountEntry.parse("600 1 0:99 / / rw - overlay overlay rw\n601 600 0:50 / / rw - overlay overlay rw")
+        #expect(!protected.isProtected(pivoted[1], in: pivoted))
+        // A bind of / elsewhere is the container's own too; the copy at the bottom is not.
+        let bound = initial + MountEntry.parse("602 100 0:50 / /x rw - overlay overlay rw")
+        #expect(!protected.isProtected(bound.last!, in: bound))
+        #expect(protected.isProtected(MountEntry(line: "603 77 0:50 / / rw - overlay overlay rw")!, in: []))
     }
 
     @Test func remountRules() throws {

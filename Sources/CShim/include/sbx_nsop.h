@@ -12,6 +12,7 @@
 enum {
     SBX_NSOP_MOUNT = 1,     ///< mount(2) with the given arguments
     SBX_NSOP_KERNELFS = 2,  ///< a new procfs/sysfs at target, with the bind-overs cloned onto it
+    SBX_NSOP_UMOUNT = 3,    ///< umount2(target, flags)
 };
 
 /// Steps reported with a failure (sbx_nsop_result.step).
@@ -19,7 +20,7 @@ enum {
     SBX_NSOP_OK = 0, SBX_NSOP_FORK, SBX_NSOP_SETNS_PID, SBX_NSOP_SETNS_NET, SBX_NSOP_SETNS_MNT, SBX_NSOP_CHROOT,
     SBX_NSOP_CHDIR, SBX_NSOP_SETNS_USER, SBX_NSOP_CREDS, SBX_NSOP_TARGET, SBX_NSOP_FSOPEN, SBX_NSOP_FSCONFIG,
     SBX_NSOP_FSMOUNT, SBX_NSOP_CLONE, SBX_NSOP_SETATTR, SBX_NSOP_ATTACH, SBX_NSOP_ATTACH_OVER, SBX_NSOP_MOUNT_CALL,
-    SBX_NSOP_LOST,
+    SBX_NSOP_LOST, SBX_NSOP_UMOUNT_CALL,
 };
 
 struct sbx_nsop {

@@ -200,6 +200,53 @@ test_mount_emulation_is_traced_and_leaves_no_helpers() {
     eventually '[ "$(mgr_fds)" -le "$before" ]' 5
 }
 
+# Stock runc (and crun) with linux.seccomp.listenerPath pointing at sysbox-mgr's agent socket.
+agent_bundle() { # dir args-json policy
+    local b=$1
+    mkdir -p "$b" && cp -a /var/lib/sysboxd-test/busybox "$b/rootfs"
+    (cd "$b" && runc spec)
+    jq --arg s "$(dirname "$MGR_SOCK")/seccomp-agent.sock" --argjson a "$2" --arg p "$3" '
+        .process.args = $a | .process.terminal = false | .root.readonly = false
+        | .process.capabilities |= with_entries(.value += ["CAP_SYS_ADMIN"])
+        | .annotations = {"io.sysboxd.policy": $p}
+        | .linux.seccomp = {defaultAction: "SCMP_ACT_ALLOW", listenerPath: $s,
+                            syscalls: [{names: ["sethostname", "mount"], action: "SCMP_ACT_NOTIFY"}]}' \
+        "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+}
+
+test_oci_agent_with_stock_runc_and_crun() {
+    local work; work=$(mktemp -d /tmp/sysboxd-agent.XXXXXX)
+    local trace; trace=$(mktemp)
+    sysbox-mgr trace --json > "$trace" 2>&1 & local tp=$!
+    sleep 0.3
+    local before; before=$(mgr_fds)
+    local script='hostname agent-name; echo rc=$?; hostname; mkdir -p /m; mount -t proc proc /m; echo proc=$?; wc -c < /m/keys'
+    agent_bundle "$work/a" "$(jq -nc --arg s "$script" '["sh","-c",$s]')" default
+    agent_bundle "$work/b" '["sh","-c","hostname blocked; echo rc=$?"]' locked-hostname
+    local a b c
+    a=$(timeout 30 runc --root "$work/state" run -b "$work/a" it-agent-a </dev/null 2>&1)
+    b=$(timeout 30 runc --root "$work/state" run -b "$work/b" it-agent-b </dev/null 2>&1)
+    # crun refuses this host's hybrid cgroup layout: a private mount namespace gives it pure v2.
+    c=$(timeout 30 unshare -m --propagation private sh -c 'umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup &&
+        exec crun --cgroup-manager=disabled --root "$0/cstate" run -b "$0/a" it-agent-c' "$work" </dev/null 2>&1)
+    eventually 'grep -q it-agent-b "$trace"' 5
+    kill $tp; wait $tp 2>/dev/null || true
+    assert_contains "$a" "rc=0"
+    assert_contains "$a" "agent-name"
+    assert_contains "$a" "proc=0"
+    assert_eq "$(echo "$a" | tail -1)" "0" "the new proc's /keys is not masked as runc's /proc/keys is"
+    assert_eq "$c" "$a" "crun got other answers than runc"
+    assert_contains "$b" "Operation not permitted"
+    assert_contains "$b" "rc=1"
+    assert_ne "$(hostname)" "agent-name"
+    assert_eq "$(grep it-agent-a "$trace" | jq -r 'select(.syscall == "sethostname") | .verdict')" "continued"
+    assert_contains "$(grep it-agent-a "$trace" | jq -r 'select(.syscall == "mount") | .verdict')" "emulated"
+    assert_contains "$(grep it-agent-b "$trace" | jq -r .verdict)" "EPERM"
+    rm -f "$trace"
+    rm -rf "$work"
+    eventually '[ "$(mgr_fds)" -le "$before" ]' 5
+}
+
 t "sethostname is trapped, works inside, and show in sysbox-mgr trace" test_hostname_trapped_and_traced
 t "umount2 cannot remove /, /proc, /sys or the masks over their files" test_protected_mounts_stay
 t "300 trapped calls in a row are all answered" test_many_trapped_calls_in_a_row
@@ -214,3 +261,4 @@ t "initial read-only mounts and binds of them cannot be made read-write (EPERM)"
 t "unshare -m, chroot and pivot_root inside keep the umount and remount rules" test_protection_in_nested_mount_namespaces
 t "the policy's mount.allowed decides new mounts' types" test_mount_policy_allow_list
 t "emulated mounts show in the trace and leave no helper process or fd" test_mount_emulation_is_traced_and_leaves_no_helpers
+t "stock runc and crun with listenerPath at sysbox-mgr get the same answers (OCI seccomp agent)" test_oci_agent_with_stock_runc_and_crun

@@ -63,7 +63,7 @@ static int nsop_creds(const struct sbx_nsop *o) {
 static void nsop_kernelfs(const struct sbx_nsop *o, int fd) {
     // The target is opened once and everything is attached through fds: a racing thread of the
     // caller cannot redirect part of the work to another path.
-    int tfd = open(o->target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int tfd = o->target_fd >= 0 ? o->target_fd : open(o->target, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (tfd < 0) nsop_fail(fd, SBX_NSOP_TARGET);
     int fs = (int)syscall(SYS_fsopen, o->fstype, FSOPEN_CLOEXEC);
     if (fs < 0) nsop_fail(fd, SBX_NSOP_FSOPEN);

@@ -123,6 +123,15 @@ final class CallerContext {
         o.fstype = c(fstype)
         o.data = c(data)
         o.flags = flags
+        // A target under /proc/self names the caller's own files (its fds): opened here, through
+        // the caller's /proc entry, since the helper's /proc/self would be the helper.
+        o.target_fd = -1
+        if op == Int32(SBX_NSOP_KERNELFS), let rest = ProtectedMounts.selfRelative(target) {
+            let fd = Glibc.open("/proc/\(pid)" + rest, Int32(SBX_O_PATH) | O_DIRECTORY | O_CLOEXEC)
+            if fd < 0 { return (-errno, Int32(SBX_NSOP_TARGET), 0) }
+            fds["target"] = fd
+            o.target_fd = fd
+        }
         let keys = options.map { c($0.0) }, values = options.map { c($0.1) }
         let srcs = overs.map { c($0.src) }, rels = overs.map { c($0.rel) }
         var result = sbx_nsop_result()

@@ -106,8 +106,20 @@ struct ProtectedMounts: Sendable {
     }
 
     /// The host path that reaches what `path` names for the caller: through its root or its cwd.
+    /// /proc/self and /proc/thread-self name the caller itself (runc and crun mount onto
+    /// /proc/self/fd/N): they are reached through our /proc/PID, not through its root, where they
+    /// would name us.
     static func hostPath(pid: UInt32, _ path: String) -> String {
-        path.hasPrefix("/") ? "/proc/\(pid)/root\(path)" : "/proc/\(pid)/cwd/\(path)"
+        if let rest = selfRelative(path) { return "/proc/\(pid)" + rest }
+        return path.hasPrefix("/") ? "/proc/\(pid)/root\(path)" : "/proc/\(pid)/cwd/\(path)"
+    }
+
+    /// "/proc/self/fd/6" -> "/fd/6"; nil for other paths.
+    static func selfRelative(_ path: String) -> String? {
+        for p in ["/proc/self", "/proc/thread-self"] where path == p || path.hasPrefix(p + "/") {
+            return String(path.dropFirst(p.count))
+        }
+        return nil
     }
 
     /// The id of the mount whose root `path` is for the caller; nil if it does not resolve or is not

@@ -126,6 +126,9 @@ extension ManagerResponse {
         #expect(proc.map { p.ids.contains($0) } == true)
         #expect(ProtectedMounts.mountID(pid: UInt32(getpid()), path: "/proc/self", nofollow: true) == nil)   // not a mount root
         #expect(ProtectedMounts.hostPath(pid: 7, "rel/x") == "/proc/7/cwd/rel/x")
+        #expect(ProtectedMounts.hostPath(pid: 7, "/proc/self/fd/6") == "/proc/7/fd/6")
+        #expect(ProtectedMounts.hostPath(pid: 7, "/proc/thread-self") == "/proc/7")
+        #expect(ProtectedMounts.hostPath(pid: 7, "/proc/selfish") == "/proc/7/root/proc/selfish")
     }
 }
 

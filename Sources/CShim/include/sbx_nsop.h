@@ -33,6 +33,7 @@ struct sbx_nsop {
     int ngroups;
     uint64_t cap_effective, cap_permitted;
     const char *source, *target, *fstype, *data;
+    int target_fd;                                ///< KERNELFS: the target, opened already (-1: open target)
     unsigned long flags;
     /// KERNELFS: filesystem parameters (value NULL: a flag) for fsconfig.
     const char *const *opt_keys;

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "sbx_sys.h"
 #include <errno.h>
+#include <string.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
@@ -107,5 +108,30 @@ long long sbx_containing_mount_id(const char *path) {
     struct statx st;
     if (statx(AT_FDCWD, path, 0, STATX_MNT_ID, &st) < 0) return -1;
     if (!(st.stx_mask & STATX_MNT_ID)) { errno = ENOSYS; return -1; }
+    return (long long)st.stx_mnt_id;
+}
+#include <linux/openat2.h>
+long long sbx_mount_id_scoped(const char *base, const char *path, int scoped, int nofollow, int require_root) {
+    int d = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (d < 0) return -1;
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0);
+    how.resolve = scoped ? RESOLVE_IN_ROOT : 0;
+    while (*path == '/') path++;
+    int fd = (int)syscall(SYS_openat2, d, *path ? path : ".", &how, sizeof how);
+    int e = errno;
+    close(d);
+    if (fd < 0) { errno = e; return -1; }
+    struct statx st;
+    int r = statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &st);
+    e = errno;
+    close(fd);
+    if (r < 0) { errno = e; return -1; }
+    if (!(st.stx_mask & STATX_MNT_ID)) { errno = ENOSYS; return -1; }
+    if (require_root && (!(st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) || !(st.stx_attributes & STATX_ATTR_MOUNT_ROOT))) {
+        errno = EINVAL;
+        return -1;
+    }
     return (long long)st.stx_mnt_id;
 }

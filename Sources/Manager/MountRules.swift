@@ -125,13 +125,24 @@ struct ProtectedMounts: Sendable {
     /// The id of the mount whose root `path` is for the caller; nil if it does not resolve or is not
     /// a mount root (then the kernel gives its own EINVAL).
     static func mountID(pid: UInt32, path: String, nofollow: Bool) -> Int64? {
-        let id = sbx_mount_id(hostPath(pid: pid, path), nofollow ? 1 : 0)
-        return id < 0 ? nil : Int64(id)
+        lookup(pid: pid, path: path, nofollow: nofollow, requireRoot: true)
     }
 
     /// The id of the mount that holds what `path` names for the caller (root or not).
     static func containingMountID(pid: UInt32, path: String) -> Int64? {
-        let id = sbx_containing_mount_id(hostPath(pid: pid, path))
-        return id < 0 ? nil : Int64(id)
+        lookup(pid: pid, path: path, nofollow: false, requireRoot: false)
+    }
+
+    /// Resolves `path` as the caller would: from its root (absolute) or cwd (relative), with
+    /// symlinks kept inside that directory (a relative path's absolute symlink then resolves
+    /// against the cwd, never against our root); /proc/self paths through our /proc/PID.
+    static func lookup(pid: UInt32, path: String, nofollow: Bool, requireRoot: Bool) -> Int64? {
+        let id: Int64
+        if let rest = selfRelative(path) {
+            id = sbx_mount_id_scoped("/proc/\(pid)", rest, 0, nofollow ? 1 : 0, requireRoot ? 1 : 0)
+        } else {
+            id = sbx_mount_id_scoped(path.hasPrefix("/") ? "/proc/\(pid)/root" : "/proc/\(pid)/cwd", path, 1, nofollow ? 1 : 0, requireRoot ? 1 : 0)
+        }
+        return id < 0 ? nil : id
     }
 }

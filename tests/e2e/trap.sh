@@ -144,6 +144,7 @@ test_protection_in_nested_mount_namespaces() {
         printf "%s\n" "try() { \"\$@\" 2>/dev/null; echo \"\$P\$*=\$?\"; }" \
             "try umount /proc/keys; try umount /proc; try umount /sys; try umount -l /sys/firmware; try umount /" \
             "try mount -o remount,rw /proc/bus" \
+            "ln -sf /proc/keys /tmp/lk; try umount /tmp/lk" \
             "mkdir -p /t && mount -t tmpfs t /t && umount /t && echo \"\${P}own=0\"" > /tmp/rules.sh
         P=plain: sh /tmp/rules.sh
         P=unshare: unshare -m sh /tmp/rules.sh
@@ -156,7 +157,7 @@ test_protection_in_nested_mount_namespaces() {
     local v k
     for v in plain unshare chroot pivot; do
         for k in "umount /proc/keys=1" "umount /proc=1" "umount /sys=1" "umount -l /sys/firmware=1" "umount /=1" \
-                 "mount -o remount,rw /proc/bus=1" "own=0"; do
+                 "mount -o remount,rw /proc/bus=1" "umount /tmp/lk=1" "own=0"; do
             assert_contains "$out" "$v:$k"
         done
     done

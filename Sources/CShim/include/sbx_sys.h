@@ -53,5 +53,10 @@ long long sbx_mount_id(const char *path, int nofollow);
 /* Copies len bytes at addr in process pid into buf; returns bytes read or -1. */
 /* The id of the mount that holds what a path names (statx STATX_MNT_ID, following symlinks). */
 long long sbx_containing_mount_id(const char *path);
+/* The id of the mount holding `path` looked up from the directory `base` (a process's
+   /proc/PID/root or /cwd): with `scoped`, absolute symlinks and ".." stay inside base
+   (openat2 RESOLVE_IN_ROOT), as they do for that process, instead of reaching our own root.
+   With require_root, -1/EINVAL unless the path is the root of its mount. */
+long long sbx_mount_id_scoped(const char *base, const char *path, int scoped, int nofollow, int require_root);
 long sbx_read_process(int pid, unsigned long long addr, void *buf, unsigned long len);
 #endif

@@ -18,8 +18,14 @@
 
 static pid_t nsop_fork(void) { return (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0); }
 
+static void nsop_report_full(int fd, int step, int err, int skipped, int early) {
+    struct sbx_nsop_result r = { step, err, skipped, early };
+    ssize_t n;
+    do { n = write(fd, &r, sizeof r); } while (n < 0 && errno == EINTR);
+}
+
 static void nsop_report(int fd, int step, int err, int skipped) {
-    struct sbx_nsop_result r = { step, err, skipped };
+    struct sbx_nsop_result r = { step, err, skipped, 0 };
     ssize_t n;
     do { n = write(fd, &r, sizeof r); } while (n < 0 && errno == EINTR);
 }
@@ -107,7 +113,7 @@ static void nsop_kernelfs(const struct sbx_nsop *o, int fd) {
     }
     if (!attached && syscall(SYS_move_mount, m, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
         nsop_fail(fd, SBX_NSOP_ATTACH);
-    nsop_report(fd, SBX_NSOP_OK, 0, skipped);
+    nsop_report_full(fd, SBX_NSOP_OK, 0, skipped, attached);
     _exit(0);
 }
 
@@ -152,10 +158,10 @@ int sbx_nsop_run(const struct sbx_nsop *o, struct sbx_nsop_result *res) {
         _exit(0);
     }
     close(p[1]);
-    struct sbx_nsop_result r = { SBX_NSOP_LOST, EIO, 0 };
+    struct sbx_nsop_result r = { SBX_NSOP_LOST, EIO, 0, 0 };
     ssize_t n;
     do { n = read(p[0], &r, sizeof r); } while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)sizeof r) { r.step = SBX_NSOP_LOST; r.err = EIO; r.skipped = 0; }
+    if (n != (ssize_t)sizeof r) { r.step = SBX_NSOP_LOST; r.err = EIO; r.skipped = 0; r.visible_early = 0; }
     close(p[0]);
     nsop_wait(a);
     *res = r;

@@ -1,5 +1,14 @@
 import SysboxCore
 
+/// What the mount helper reported: 0 or -errno, the step that failed, bind-overs with nothing to
+/// cover in the new mount, and whether the new mount was attached before them (older kernels).
+struct NsopResult {
+    var rc: Int32
+    var step: Int32
+    var skipped: Int32 = 0
+    var visibleEarly = false
+}
+
 /// Who a trapped caller is, as the kernel would judge its own mount(2): its namespaces, root, cwd,
 /// ids and capabilities, read from /proc/PID while its notification is pending. The fds are opened
 /// first and the notification id checked afterwards (NotifyLoop), so they are known to belong to
@@ -97,7 +106,7 @@ final class CallerContext {
     /// Runs one mount operation as the caller, in its namespaces; returns 0 or -errno and the step
     /// that failed.
     func run(op: Int32, source: String?, target: String, fstype: String?, flags: UInt, data: String?,
-             options: [(String, String?)] = [], overs: [(src: String, rel: String)] = [], joinPID: Bool) -> (rc: Int32, step: Int32, skipped: Int32) {
+             options: [(String, String?)] = [], overs: [(src: String, rel: String)] = [], joinPID: Bool) -> NsopResult {
         var strings: [UnsafeMutablePointer<CChar>?] = []
         func c(_ s: String?) -> UnsafePointer<CChar>? {
             guard let s else { return nil }
@@ -128,7 +137,7 @@ final class CallerContext {
         o.target_fd = -1
         if op == Int32(SBX_NSOP_KERNELFS), let rest = ProtectedMounts.selfRelative(target) {
             let fd = Glibc.open("/proc/\(pid)" + rest, Int32(SBX_O_PATH) | O_DIRECTORY | O_CLOEXEC)
-            if fd < 0 { return (-errno, Int32(SBX_NSOP_TARGET), 0) }
+            if fd < 0 { return NsopResult(rc: -errno, step: Int32(SBX_NSOP_TARGET)) }
             fds["target"] = fd
             o.target_fd = fd
         }
@@ -154,7 +163,8 @@ final class CallerContext {
                 }
             }
         }
-        if rc < 0 { return (-errno, Int32(SBX_NSOP_FORK), 0) }
-        return (result.step == Int32(SBX_NSOP_OK) ? 0 : -result.err, result.step, result.skipped)
+        if rc < 0 { return NsopResult(rc: -errno, step: Int32(SBX_NSOP_FORK)) }
+        return NsopResult(rc: result.step == Int32(SBX_NSOP_OK) ? 0 : -result.err, step: result.step, skipped: result.skipped,
+                          visibleEarly: result.visible_early != 0)
     }
 }

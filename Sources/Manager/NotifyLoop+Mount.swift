@@ -86,14 +86,14 @@ extension NotifyLoop {
             return emulate(n, resp, args: args) { ctx in
                 ctx.run(op: Int32(SBX_NSOP_KERNELFS), source: source, target: target, fstype: t, flags: UInt(MountCall.strip(flags)),
                         data: data, options: params, overs: overs, joinPID: t == "proc")
-            } verdict: { skipped in "emulated (\(overs.count - Int(skipped)) bind-overs)" }
+            } verdict: { r in "emulated (\(overs.count - Int(r.skipped)) bind-overs\(r.visibleEarly ? ", attached first" : ""))" }
         }
     }
 
     /// Runs a mount as the caller: its namespaces and credentials are opened first, the
     /// notification id checked valid afterwards (so they are the caller's), then the helper acts.
     func emulate(_ n: seccomp_notif, _ resp: UnsafeMutablePointer<seccomp_notif_resp>, args: String,
-                 _ body: (CallerContext) -> (rc: Int32, step: Int32, skipped: Int32), verdict: (Int32) -> String) -> (String, String) {
+                 _ body: (CallerContext) -> NsopResult, verdict: (NsopResult) -> String) -> (String, String) {
         let ctx = CallerContext(pid: n.pid)
         guard ctx.load(), seccomp_notify_id_valid(fd, n.id) == 0 else {
             resp.pointee.error = -ESRCH
@@ -110,7 +110,7 @@ extension NotifyLoop {
             logger.debug("emulated mount failed", metadata: ["id": "\(request.id)", "pid": "\(n.pid)", "step": "\(r.step)", "rc": "\(r.rc)"])
             return ("errno \(Self.errnoName(-r.rc)) (helper step \(r.step))", args)
         }
-        return (verdict(r.skipped), args)
+        return (verdict(r), args)
     }
 
     static func errnoName(_ e: Int32) -> String {

@@ -49,6 +49,7 @@ struct sbx_nsop_result {
     int32_t step;   ///< SBX_NSOP_OK or the failed step
     int32_t err;    ///< its errno
     int32_t skipped;  ///< bind-overs whose target does not exist in the new mount
+    int32_t visible_early;  ///< KERNELFS: the mount was attached before its bind-overs (kernel < 6.15)
 };
 
 /// Runs `op` in a helper process and waits for it. Returns 0 when the helper reported, -1 with

@@ -44,7 +44,17 @@ import Testing
     }
 
     @Test func selection() throws {
-        #expect(try Policy.select(annotations: nil, env: nil).name == "default")
+        // Hermetic: not whatever policies this host has installed (SYSBOX_POLICY_DIR, as a test
+        // stack of the scripts uses). No default.json there: the built-in one applies.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pol-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir); unsetenv("SYSBOX_POLICY_DIR") }
+        setenv("SYSBOX_POLICY_DIR", dir, 1)
+        #expect(Policy.directory == dir)
+        let chosen = try Policy.select(annotations: nil, env: nil)
+        #expect(chosen.name == "default" && chosen.policy == Policy.builtIn)
+        try Data(#"{"version":1,"syscalls":{"trap":[]},"hostname":{"locked":true}}"#.utf8).write(to: URL(fileURLWithPath: dir + "/strict.json"))
+        #expect(try Policy.select(annotations: ["io.sysboxd.policy": "strict"], env: nil).policy.hostname.locked)
         #expect(throws: PolicyError.self) { try Policy.select(annotations: ["io.sysboxd.policy": "../etc"], env: nil) }
         #expect(throws: PolicyError.self) { try Policy.select(annotations: nil, env: ["SYSBOX_POLICY=no-such-policy"]) }
     }

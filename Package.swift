@@ -3,16 +3,17 @@ import PackageDescription
 
 // Layers, arrows pointing down:
 //   executables (sysbox-runc, sysbox-mgr)
-//     -> Runtime, Manager            (lifecycle verbs, daemon)
-//       -> Mounts, Cgroups, Seccomp, IPC, IDRanges
+//     -> Runtime, Manager, FS        (lifecycle verbs, daemons)
+//       -> Mounts, Cgroups, Seccomp, IPC, IDRanges, VirtualFiles
 //         -> OCI, SysboxCore         (plain types; errors + syscall layer)
-//           -> CShim, CSeccomp, CCap (C: pre-thread namespace stage, macros, system libraries)
+//           -> CShim, CSeccomp, CCap, CFuse3 (C: pre-thread namespace stage, macros, system libraries)
 let package = Package(
     name: "sysboxd",
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "sysbox-runc", targets: ["sysbox-runc"]),
         .executable(name: "sysbox-mgr", targets: ["sysbox-mgr"]),
+        .executable(name: "sysbox-fs", targets: ["sysbox-fs"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,6 +26,8 @@ let package = Package(
                        providers: [.apt(["libseccomp-dev"])]),
         .systemLibrary(name: "CCap", path: "Sources/CCap", pkgConfig: "libcap",
                        providers: [.apt(["libcap-dev"])]),
+        .systemLibrary(name: "CFuse3", path: "Sources/CFuse3", pkgConfig: "fuse3",
+                       providers: [.apt(["libfuse3-dev"])]),
 
         // Leaves
         .target(name: "SysboxCore", dependencies: ["CShim", .product(name: "Logging", package: "swift-log")]),
@@ -34,15 +37,20 @@ let package = Package(
         .target(name: "Mounts", dependencies: ["SysboxCore", "OCI", "CShim"]),
         .target(name: "Seccomp", dependencies: ["SysboxCore", "OCI", "CSeccomp", "CShim"]),
         .target(name: "IPC", dependencies: ["SysboxCore", "CShim"]),
-        .target(name: "Policy", dependencies: ["SysboxCore"]),
+        .target(name: "VirtualFiles"),
+        .target(name: "Policy", dependencies: ["SysboxCore", "VirtualFiles"]),
 
         // Orchestration
         .target(name: "Runtime", dependencies: [
-            "SysboxCore", "OCI", "Cgroups", "Mounts", "Seccomp", "IPC", "Policy", "CShim", "CCap",
+            "SysboxCore", "OCI", "Cgroups", "Mounts", "Seccomp", "IPC", "Policy", "VirtualFiles", "CShim", "CCap",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Manager", dependencies: [
             "SysboxCore", "IPC", "IDRanges", "Policy", "CSeccomp", .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .target(name: "FS", dependencies: [
+            "SysboxCore", "IPC", "VirtualFiles", "CFuse3", .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Executables
@@ -51,6 +59,9 @@ let package = Package(
         ]),
         .executableTarget(name: "sysbox-mgr", dependencies: [
             "Manager", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "sysbox-fs", dependencies: [
+            "FS", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Tests: one target per module
@@ -63,5 +74,7 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
         .testTarget(name: "ManagerTests", dependencies: ["Manager"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy"]),
+        .testTarget(name: "VirtualFilesTests", dependencies: ["VirtualFiles"]),
+        .testTarget(name: "FSTests", dependencies: ["FS"]),
     ]
 )

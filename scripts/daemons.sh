@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts or stops the daemons the tests use: sysbox-mgr and a private dockerd (its own data-root,
+# Starts or stops the daemons the tests use: sysbox-mgr, sysbox-fs and a private dockerd (its own data-root,
 # exec-root, socket and pidfile, with sysbox-runc and crun registered). Stops only what it started.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
@@ -23,6 +23,11 @@ start() {
         setsid "$BIN_DIR/sysbox-mgr" --socket "$MGR_SOCK" --data-root "$MGR_DATA" --log "$SYSBOXD_STATE/sysbox-mgr.log" \
             </dev/null >/dev/null 2>&1 & echo $! > "$SYSBOXD_STATE/mgr.pid"
         wait_for '[ -S "$MGR_SOCK" ]' "sysbox-mgr socket"
+    fi
+    if ! alive "$SYSBOXD_STATE/fs.pid"; then
+        setsid "$BIN_DIR/sysbox-fs" --socket "$FS_SOCK" --mgr-socket "$MGR_SOCK" --log "$SYSBOXD_STATE/sysbox-fs.log" \
+            </dev/null >/dev/null 2>&1 & echo $! > "$SYSBOXD_STATE/fs.pid"
+        wait_for '[ -S "$FS_SOCK" ]' "sysbox-fs socket"
     fi
     if ! alive "$SYSBOXD_STATE/dockerd.pid"; then
         mkdir -p "$(dirname "$DOCKER_CONFIG_FILE")"
@@ -48,7 +53,7 @@ JSON
         echo $! > "$SYSBOXD_STATE/dockerd.pid"
         wait_for 'docker info >/dev/null 2>&1' "dockerd"
     fi
-    echo "daemons up: sysbox-mgr pid $(cat "$SYSBOXD_STATE/mgr.pid"), dockerd pid $(cat "$SYSBOXD_STATE/dockerd.pid")"
+    echo "daemons up: sysbox-mgr pid $(cat "$SYSBOXD_STATE/mgr.pid"), sysbox-fs pid $(cat "$SYSBOXD_STATE/fs.pid"), dockerd pid $(cat "$SYSBOXD_STATE/dockerd.pid")"
 }
 
 stop_one() { # pidfile
@@ -63,6 +68,7 @@ stop_one() { # pidfile
 
 stop() {
     stop_one "$SYSBOXD_STATE/dockerd.pid"
+    stop_one "$SYSBOXD_STATE/fs.pid"
     stop_one "$SYSBOXD_STATE/mgr.pid"
     if [ -n "$SYSBOXD_STACK" ]; then ip link del "sbx-${SYSBOXD_STACK:0:11}" 2>/dev/null || true; fi
 }
@@ -71,6 +77,7 @@ case "${1:-}" in
     start) start ;;
     stop) stop ;;
     status) alive "$SYSBOXD_STATE/mgr.pid" && echo "sysbox-mgr up" || echo "sysbox-mgr down"
+            alive "$SYSBOXD_STATE/fs.pid" && echo "sysbox-fs up" || echo "sysbox-fs down"
             alive "$SYSBOXD_STATE/dockerd.pid" && echo "dockerd up" || echo "dockerd down" ;;
     *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac

@@ -21,9 +21,11 @@ else
     export SYSBOX_POLICY_DIR=$POLICY_DIR
 fi
 DOCKER_SOCK=$SYSBOXD_STATE/docker.sock
+if [ -z "$SYSBOXD_STACK" ]; then FS_SOCK=/run/sysbox/fs.sock; else FS_SOCK=$SYSBOXD_STATE/fs.sock; fi
 DOCKER_CONFIG_FILE=$SYSBOXD_STATE/docker-daemon.json
 export DOCKER_HOST=unix://$DOCKER_SOCK
 export SYSBOX_MGR_SOCKET=$MGR_SOCK
+export SYSBOX_FS_SOCKET=$FS_SOCK
 export PATH=$BIN_DIR:$PATH
 BUSYBOX_IMAGE=sysboxd-test/busybox:latest
 DEBIAN_IMAGE=sysboxd-test/debian-systemd

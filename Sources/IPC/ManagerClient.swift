@@ -48,6 +48,41 @@ public struct ManagerClient: Sendable {
         return channel.take()
     }
 
+    /// Leaves a container's FUSE device fd with the manager (see ManagerRequest.keepFuse).
+    public func keepFuse(id: String, fd: Int32) throws {
+        try expectOK(call(.keepFuse(id: id), fds: [fd]), "keepFuse")
+    }
+
+    /// The FUSE device fd kept for a container, or nil when the manager has none.
+    public func fuseFD(id: String) throws -> Int32? {
+        let channel = try connect()
+        try channel.send(ManagerRequest.fuseFD(id: id))
+        let (response, fds) = try channel.receive(ManagerResponse.self)
+        guard case .ok = response, let fd = fds.first else { fds.forEach { close($0) }; return nil }
+        fds.dropFirst().forEach { close($0) }
+        return fd
+    }
+
+    public func dropFuse(id: String) throws {
+        try expectOK(call(.dropFuse(id: id)), "dropFuse")
+    }
+
+    public func fuseKept() throws -> [String] {
+        switch try call(.fuseKept) {
+        case .kept(let ids): return ids
+        case .error(let m): throw RuntimeError(m)
+        default: throw RuntimeError("sysbox-mgr answered fuseKept with an unexpected message")
+        }
+    }
+
+    func expectOK(_ r: ManagerResponse, _ what: String) throws {
+        switch r {
+        case .ok: return
+        case .error(let m): throw RuntimeError(m)
+        default: throw RuntimeError("sysbox-mgr answered \(what) with an unexpected message")
+        }
+    }
+
     func connect() throws -> Channel {
         do { return try Channel.connect(socketPath) } catch {
             throw RuntimeError("cannot reach sysbox-mgr at \(socketPath): \(error.errno)",

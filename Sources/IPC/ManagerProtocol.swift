@@ -8,6 +8,14 @@ public enum ManagerRequest: Codable, Sendable {
     case listener(ListenerRequest)
     /// Keeps the connection and streams one line per trapped call to it.
     case trace(TraceRequest)
+    /// sysbox-fs deposits a container's FUSE device fd (SCM_RIGHTS): while the manager holds it the
+    /// FUSE connection outlives a crash of sysbox-fs, which takes it back when it starts again.
+    case keepFuse(id: String)
+    /// Answered with `.ok` and the kept fd, or `.error`.
+    case fuseFD(id: String)
+    case dropFuse(id: String)
+    /// Answered with `.kept`: the ids whose FUSE fd the manager holds.
+    case fuseKept
 }
 
 public struct ListenerRequest: Codable, Sendable {
@@ -46,6 +54,7 @@ public enum ManagerResponse: Codable, Sendable {
     case ok
     case status([ContainerEntry])
     case error(String)
+    case kept([String])
 }
 
 /// An id mapping as the OCI spec carries it (kept local so IPC does not depend on OCI).

@@ -22,6 +22,8 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
     let storage: StorageDirs
     let logger: Logger
     public let tracer = Tracer()
+    /// FUSE device fds of sysbox-fs, by container id.
+    var fuse: [String: Int32] = [:]
 
     public init(config: Config, logger: Logger) throws {
         self.config = config
@@ -85,6 +87,16 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
                 try channel.send(ManagerResponse.ok)
                 let fd = dup(channel.fd)
                 if fd >= 0 { _ = sbx_set_cloexec(fd, 1); tracer.add(fd: fd, t) }
+            case .keepFuse(let id):
+                guard let fd = fds.first else { try channel.send(ManagerResponse.error("no FUSE fd was sent")); return }
+                fds.dropFirst().forEach { close($0) }
+                _ = sbx_set_cloexec(fd, 1)
+                if let old = fuse.updateValue(fd, forKey: id) { close(old) }
+                try channel.send(ManagerResponse.ok)
+            case .fuseFD(let id):
+                fds.forEach { close($0) }
+                if let fd = fuse[id] { try channel.send(ManagerResponse.ok, fds: [fd]) }
+                else { try channel.send(ManagerResponse.error("no FUSE fd kept for \(id)")) }
             default:
                 fds.forEach { close($0) }
                 try channel.send(respond(request))
@@ -145,13 +157,19 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
                 }
                 logger.info("registered", metadata: ["id": "\(r.id)", "uid": "\(a.uid)", "exclusive": "\(a.exclusive)"])
                 return .registered(Registration(uidStart: a.uid, gidStart: a.gid, size: a.size, storage: dirs))
+            case .dropFuse(let id):
+                if let fd = fuse.removeValue(forKey: id) { close(fd) }
+                return .ok
+            case .fuseKept:
+                return .kept(fuse.keys.sorted())
             case .unregister(let id):
                 initial[id] = nil
+                if let fd = fuse.removeValue(forKey: id) { close(fd) }
                 try allocator.free(id: id)
                 releaseStorage(id)
                 logger.info("unregistered", metadata: ["id": "\(id)"])
                 return .ok
-            case .listener, .trace:
+            case .listener, .trace, .keepFuse, .fuseFD:
                 return .error("\(request) needs its own connection handling")
             case .status:
                 return .status(allocator.allocations.values.sorted { $0.id < $1.id }.map {

@@ -1,4 +1,5 @@
 import Foundation   // JSONSerialization, to find unknown keys
+import VirtualFiles
 
 /// A JSON tuning file for system containers (policies/*.json, installed to /etc/sysbox/policies).
 /// Unknown keys are errors: a typo must not silently fall back to a default.
@@ -21,6 +22,14 @@ public struct Policy: Codable, Equatable, Sendable {
         /// any other gets EPERM. The kernel still judges those it allows.
         public var allowed: [String]
     }
+    /// The virtual files sysbox-fs serves, bound over the container's own.
+    public struct FS: Codable, Equatable, Sendable {
+        /// Container path -> how the file behaves (VirtualFiles.FileKind raw values).
+        public var files: [String: String]
+        /// /proc/cpuinfo, /proc/stat and cpu/online show as many cpus as the CPU quota allows,
+        /// rounded up (within the cpuset), not only the cpuset.
+        public var cpuQuotaView: Bool?
+    }
     public var version: Int
     public var syscalls: Syscalls
     public var hostname: Hostname
@@ -35,6 +44,30 @@ public struct Policy: Codable, Equatable, Sendable {
         "proc", "sysfs", "tmpfs", "ramfs", "devpts", "mqueue", "overlay", "cgroup", "cgroup2", "bpf", "fuse", "binfmt_misc",
     ])
     public var mountAllowed: [String] { (mount ?? Self.defaultMount).allowed }
+
+    /// Optional in files: absent means `Policy.defaultFS`; `"files": {}` turns sysbox-fs off.
+    public var fs: FS?
+    public var fsFiles: [String: FileKind] {
+        var out: [String: FileKind] = [:]
+        for (path, raw) in (fs ?? Self.defaultFS).files { if let k = FileKind(rawValue: raw) { out[path] = k } }
+        return out
+    }
+    public var cpuQuotaView: Bool { (fs ?? Self.defaultFS).cpuQuotaView ?? true }
+
+    /// What sysbox-fs serves unless a policy says otherwise (uptime needs nothing: the container's
+    /// time namespace has its boot time).
+    public static let defaultFS = FS(files: [
+        "/proc/meminfo": "meminfo", "/proc/swaps": "swaps", "/proc/cpuinfo": "cpuinfo", "/proc/stat": "stat",
+        "/proc/loadavg": "loadavg", "/sys/devices/system/cpu/online": "cpu-online",
+        "/proc/sys/kernel/panic": "private", "/proc/sys/kernel/panic_on_oops": "private",
+        "/proc/sys/kernel/printk": "private", "/proc/sys/kernel/sysrq": "private",
+        "/proc/sys/kernel/kptr_restrict": "private", "/proc/sys/kernel/dmesg_restrict": "private",
+        "/proc/sys/vm/overcommit_memory": "private", "/proc/sys/vm/mmap_min_addr": "private",
+        "/proc/sys/fs/file-max": "max-wins", "/proc/sys/fs/nr_open": "max-wins",
+        "/proc/sys/net/netfilter/nf_conntrack_max": "max-wins",
+        "/sys/module/nf_conntrack/parameters/hashsize": "max-wins",
+        "/proc/sys/kernel/cap_last_cap": "read-only", "/proc/sys/kernel/ngroups_max": "read-only",
+    ], cpuQuotaView: true)
 
     /// Inner Docker's data root, containerd's overlayfs snapshots, BuildKit's state: overlayfs
     /// cannot stack its upper layer on the container's overlay rootfs.
@@ -52,11 +85,12 @@ public struct Policy: Codable, Equatable, Sendable {
     }
     /// What `default.json` says, for a host where it is not installed.
     public static let builtIn = Policy(version: 1, syscalls: Syscalls(trap: ["sethostname", "setdomainname", "mount", "umount2"]),
-                                       hostname: Hostname(locked: false), storage: defaultStorage, mount: defaultMount)
+                                       hostname: Hostname(locked: false), storage: defaultStorage, mount: defaultMount, fs: defaultFS)
 
     /// The keys each object may have, by JSON path.
     static let schema: [String: Set<String>] = [
-        "": ["version", "syscalls", "hostname", "storage", "mount"],
+        "": ["version", "syscalls", "hostname", "storage", "fs", "mount"],
+        "fs": ["files", "cpuQuotaView"],
         "syscalls": ["trap"],
         "hostname": ["locked"],
         "storage": ["dirs"],
@@ -87,10 +121,31 @@ public struct Policy: Codable, Equatable, Sendable {
         for (i, dir) in (policy.storage?.dirs ?? []).enumerated() where !dir.hasPrefix("/") || dir == "/" || dir.split(separator: "/").contains("..") {
             throw PolicyError("policy \(file): at \"storage.dirs.\(i)\": expected an absolute path below /, without \"..\", found \"\(dir)\"")
         }
+        try checkFiles(policy.fs?.files ?? [:], file: file)
         for (i, t) in (policy.mount?.allowed ?? []).enumerated() where t.isEmpty || t.contains(where: { $0 == "/" || $0 == " " || $0 == "," }) {
             throw PolicyError("policy \(file): at \"mount.allowed.\(i)\": expected a filesystem type name, found \"\(t)\"")
         }
         return policy
+    }
+
+    /// Each virtual file: an absolute path under /proc or /sys, a known kind, a computed kind only
+    /// on its own path.
+    static func checkFiles(_ files: [String: String], file: String) throws {
+        for (path, raw) in files.sorted(by: { $0.key < $1.key }) {
+            let at = "at \"fs.files.\(path)\""
+            guard let kind = FileKind(rawValue: raw) else {
+                throw PolicyError("policy \(file): \(at): expected one of \(FileKind.allCases.map(\.rawValue).joined(separator: ", ")), found \"\(raw)\"")
+            }
+            guard path.hasPrefix("/proc/") || path.hasPrefix("/sys/"), !path.split(separator: "/").contains(".."), !path.hasSuffix("/") else {
+                throw PolicyError("policy \(file): \(at): expected a file path under /proc/ or /sys/ without \"..\"")
+            }
+            if let fixed = kind.computedPath, fixed != path {
+                throw PolicyError("policy \(file): \(at): \"\(raw)\" can only serve \(fixed)")
+            }
+            if kind.computedPath == nil && !(path.hasPrefix("/proc/sys/") || path.hasPrefix("/sys/")) {
+                throw PolicyError("policy \(file): \(at): \"\(raw)\" is for /proc/sys and /sys knobs")
+            }
+        }
     }
 
     static func checkKeys(_ value: Any, path: String, file: String) throws {

@@ -88,6 +88,23 @@ public enum Create {
         rollback.add("cgroup") { try? cgroup.killAll(signal: SIGKILL); try? cgroup.destroy() }
         if let r = spec.linux?.resources { try cgroup.apply(r) }
 
+        // The virtual /proc and /sys files: mounted by sysbox-fs now, so that the container's mount
+        // namespace (made after this) has them to bind over its own.
+        if !ctx.options.noManager, !policy.fsFiles.isEmpty {
+            let fs = FSClient(socketPath: ctx.options.fsSocket)
+            let files = VirtualFS.available(policy.fsFiles)
+            let mountDir = try fs.register(FSRegistration(
+                id: o.id, uid: reg.uidStart, gid: reg.gidStart, cgroupDirs: VirtualFS.cgroupDirs(cgroup),
+                files: files.mapValues(\.rawValue), cpuQuotaView: policy.cpuQuotaView, stateDir: dir))
+            rollback.add("virtual files") { try? fs.unregister(id: o.id) }
+            var st = stat()
+            guard stat(mountDir, &st) == 0, st.st_ino == 1 else {
+                throw RuntimeError("sysbox-fs mounted the virtual files of \(o.id) on \(mountDir), but this mount namespace does not see that mount",
+                                   hint: "run sysbox-runc in sysbox-fs's mount namespace or a slave of it")
+            }
+            VirtualFS.addMounts(&spec, mountDir: mountDir, files: files)
+        }
+
         // The console socket travels to init, which sends the pty master over it.
         var console: Int32? = nil
         if let path = o.consoleSocket { console = try Channel.connect(path).take() }

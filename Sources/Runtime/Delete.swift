@@ -35,6 +35,10 @@ public enum Delete {
             do { try Chown.shift(r.rootfs, uid: r.uidStart, gid: r.gidStart, size: r.idSize, forward: false) }
             catch { ctx.logger.warning("rootfs chown revert: \(error)") }
         }
+        if r.managed, !(r.policy?.fsFiles.isEmpty ?? true) {
+            do { try FSClient(socketPath: ctx.options.fsSocket).unregister(id: id) }
+            catch { ctx.logger.warning("sysbox-fs unregister: \(error)") }
+        }
         if r.managed {
             do { try ManagerClient(socketPath: ctx.options.managerSocket).unregister(id: id) }
             catch { ctx.logger.warning("sysbox-mgr unregister: \(error)") }

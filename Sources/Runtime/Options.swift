@@ -10,6 +10,8 @@ public struct GlobalOptions: Sendable {
     public var systemdCgroup = false
     /// sysbox-mgr's socket (SYSBOX_MGR_SOCKET overrides, for tests).
     public var managerSocket = "/run/sysbox/mgr.sock"
+    /// sysbox-fs's socket (SYSBOX_FS_SOCKET overrides, for tests).
+    public var fsSocket = "/run/sysbox/fs.sock"
     /// Testing only (`--no-sysbox-mgr`): no manager, the fixed range SYSBOX_TEST_RANGE (default 165536).
     public var noManager = false
     public init() {}

@@ -62,7 +62,7 @@ struct RootfsSetup {
             }
             for (i, m) in (spec.mounts ?? []).enumerated() {
                 let opts = MountOptions(m.options ?? [])
-                guard m.type == "bind" || opts.isBind, let src = m.source, Files.exists(src) else { continue }
+                guard m.type == "bind" || opts.isBind, let src = m.source, !VirtualFS.isVirtual(src), Files.exists(src) else { continue }
                 do {
                     guard shouldIDMap(src) else { throw SysError("mount_setattr", src, errno: .EINVAL) }
                     setup.plan.bindSources[i] = try staging.add(source: src, name: "b\(i)", usernsFD: usernsFD,

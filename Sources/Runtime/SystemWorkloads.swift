@@ -78,11 +78,14 @@ enum SystemWorkloads {
         spec.mounts = mounts
     }
 
-    /// What umount2 inside must leave in place: the root, /proc, /sys, and the masks and read-only
-    /// binds over their files (unmounting them would undo the container's protections).
+    /// What umount2 inside must leave in place: the root, /proc, /sys, and the masks, read-only
+    /// binds and virtual files over their files (unmounting them would undo the container's
+    /// protections or views).
     static func protectedMounts(_ spec: Spec) -> [String] {
         let linux = spec.linux
-        return Array(Set(["/", "/proc", "/sys"] + (linux?.maskedPaths ?? []).map(clean) + (linux?.readonlyPaths ?? []).map(clean))).sorted()
+        let virtual = (spec.mounts ?? []).filter { $0.source.map(VirtualFS.isVirtual) ?? false }.map { clean($0.destination) }
+        return Array(Set(["/", "/proc", "/sys"] + (linux?.maskedPaths ?? []).map(clean) + (linux?.readonlyPaths ?? []).map(clean)
+                         + virtual)).sorted()
     }
 
     /// "/var/lib/docker/" -> "/var/lib/docker".

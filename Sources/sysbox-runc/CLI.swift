@@ -12,6 +12,7 @@ enum CLI {
     static func main(_ argv: [String]) -> Int32 {
         var g = GlobalOptions()
         if let s = getenv("SYSBOX_MGR_SOCKET") { g.managerSocket = String(cString: s) }
+        if let s = getenv("SYSBOX_FS_SOCKET") { g.fsSocket = String(cString: s) }
         var i = 0
         var args = argv
         while i < args.count, args[i].hasPrefix("-") {

@@ -234,7 +234,7 @@ $RUNC resume it-v2; cat /sys/fs/cgroup/sysbox/it-v2/cgroup.freeze > "$WORK/v2.th
 $RUNC delete --force it-v2
 [ ! -e /sys/fs/cgroup/sysbox/it-v2 ] && echo gone > "$WORK/v2.gone"
 EOF
-    unshare -m --propagation private bash "$WORK/v2.sh" || fail "v2 script failed: $(cat "$WORK/v2.out" 2>/dev/null)"
+    unshare -m --propagation slave bash "$WORK/v2.sh" || fail "v2 script failed: $(cat "$WORK/v2.out" 2>/dev/null)"
     assert_contains "$(cat "$WORK/v2.out")" "delegated"
     # Inside its cgroup namespace the container sees itself at the root of the hierarchy.
     assert_contains "$(cat "$WORK/v2.out")" "0::/sub"

@@ -1,0 +1,173 @@
+import Foundation
+import IPC
+import SysboxCore
+import VirtualFiles
+
+/// One container's virtual files: their current content (a snapshot per file, which the kernel
+/// keeps in its page cache until the content changes) and the container's own knob values.
+/// Shared by the container's FUSE thread and the refresher, under one lock.
+final class ContainerFiles: @unchecked Sendable {
+    let reg: FSRegistration
+    let tree: Tree
+    let reader: CgroupReader
+    let host: HostFiles
+    private let lock = NSLock()
+    private var snapshots: [UInt64: [UInt8]] = [:]
+    /// Files read at least once: the refresher keeps these current.
+    private var hot: Set<UInt64> = []
+    /// Container values of private and max-wins knobs, by container path.
+    private(set) var values: [String: String]
+    private var load = LoadAverage()
+    private var tasks = TaskSample(total: 0, running: 0, blocked: 0, lastPid: 0)
+    private var lastLoadSample = 0.0
+    /// Called (outside the lock) after a knob value changed, to persist it.
+    var onValuesChanged: (@Sendable () -> Void)?
+    let created = Double(time(nil))
+
+    init(reg: FSRegistration, values: [String: String] = [:], host: HostFiles) {
+        self.reg = reg
+        var files: [String: FileKind] = [:]
+        for (path, raw) in reg.files { if let k = FileKind(rawValue: raw) { files[path] = k } }
+        self.tree = Tree(files: files)
+        self.reader = CgroupReader(dirs: reg.cgroupDirs)
+        self.values = values
+        self.host = host
+    }
+
+    // MARK: content
+
+    func content(_ ino: UInt64, markHot: Bool) -> [UInt8] {
+        lock.lock(); defer { lock.unlock() }
+        if markHot { hot.insert(ino) }
+        if let s = snapshots[ino] { return s }
+        let s = renderLocked(ino)
+        snapshots[ino] = s
+        return s
+    }
+
+    /// Re-renders what is being read; returns the inodes whose content changed (their page cache
+    /// must be invalidated). Samples the tasks for loadavg every LoadAverage.interval seconds.
+    func refresh(now: Double) -> [UInt64] {
+        lock.lock(); defer { lock.unlock() }
+        if now - lastLoadSample >= LoadAverage.interval {
+            tasks = reader.tasks()
+            load.update(active: tasks.running + tasks.blocked)
+            lastLoadSample = now
+        }
+        var changed: [UInt64] = []
+        for ino in hot {
+            guard let kind = tree[ino]?.kind, kind.computedPath != nil || kind == .readOnly else { continue }
+            if kind == .readOnly { continue }   // a read-only host knob does not change under a container
+            let s = renderLocked(ino)
+            if s != snapshots[ino] { snapshots[ino] = s; changed.append(ino) }
+        }
+        return changed
+    }
+
+    private func renderLocked(_ ino: UInt64) -> [UInt8] {
+        guard let node = tree[ino], let kind = node.kind, let path = node.path else { return [] }
+        if lastLoadSample == 0 && (kind == .loadavg || kind == .stat) {
+            tasks = reader.tasks()
+            lastLoadSample = Double(time(nil))
+        }
+        let text: String
+        switch kind {
+        case .meminfo: text = MemInfo.render(host: host.read("/proc/meminfo"), sample: reader.memory())
+        case .swaps: text = MemInfo.swaps(hostMeminfo: host.read("/proc/meminfo"), sample: reader.memory())
+        case .cpuinfo: text = CPUInfo.render(host: host.cpuinfo, visible: visibleCPUs())
+        case .cpuOnline: text = CPUInfo.online(visible: visibleCPUs())
+        case .stat:
+            let stat = host.read("/proc/stat")
+            text = ProcStatFile.render(host: stat, cpu: reader.cpu(online: host.online), visible: visibleCPUs(),
+                                       tasks: tasks, bootTime: reader.bootTime(hostBtime: HostFiles.btime(stat)))
+        case .loadavg: text = load.render(tasks: tasks)
+        case .privateValue, .maxWins: text = values[path] ?? host.read(path)
+        case .readOnly: text = host.read(path)
+        }
+        return Array(text.utf8)
+    }
+
+    func visibleCPUs() -> [Int] {
+        reader.cpu(online: host.online).visible(quotaView: reg.cpuQuotaView)
+    }
+
+    /// After a restart nothing is known of what the kernel has cached: every file counts as read.
+    func markAllHot() {
+        lock.lock(); defer { lock.unlock() }
+        for f in tree.files { hot.insert(f.ino) }
+    }
+
+    // MARK: writes
+
+    /// A write to a knob; returns 0 or an errno. The kernel's page cache holds what was written;
+    /// the caller invalidates it after replying.
+    func write(_ ino: UInt64, _ data: [UInt8], offset: Int64) -> Int32 {
+        guard let node = tree[ino], let kind = node.kind, let path = node.path else { return EISDIR }
+        guard kind.writable else { return EACCES }
+        guard offset == 0 else { return EINVAL }
+        let written = String(decoding: data, as: UTF8.self)
+        lock.lock()
+        let current = values[path] ?? host.read(path)
+        let normalized: String
+        do { normalized = try Knob.normalize(written, current: current) } catch { lock.unlock(); return EINVAL }
+        if kind == .maxWins && Knob.raisesHost(normalized, host: host.read(path)) {
+            do { try Files.write(path, normalized, flags: O_WRONLY | O_TRUNC) } catch {
+                lock.unlock()
+                return error.errno.rawValue
+            }
+        }
+        values[path] = normalized
+        snapshots[ino] = Array(normalized.utf8)
+        lock.unlock()
+        onValuesChanged?()
+        return 0
+    }
+
+    // MARK: attributes
+
+    func attributes(_ ino: UInt64) -> stat? {
+        guard let node = tree[ino] else { return nil }
+        var st = stat()
+        st.st_ino = UInt(ino)
+        st.st_uid = reg.uid
+        st.st_gid = reg.gid
+        st.st_mtim = timespec(tv_sec: Int(created), tv_nsec: 0)
+        st.st_ctim = st.st_mtim
+        st.st_atim = st.st_mtim
+        if node.isDirectory {
+            st.st_mode = S_IFDIR | 0o555
+            st.st_nlink = 2
+        } else {
+            st.st_mode = S_IFREG | ((node.kind?.writable ?? false) ? 0o644 : 0o444)
+            st.st_nlink = 1
+            // Larger than the content: the first read returns less, and the kernel then takes that
+            // as the size (a size below the content would cut reads short).
+            let n = content(ino, markHot: false).count
+            st.st_size = off_t((n / 4096 + 2) * 4096)
+            st.st_blksize = 4096
+        }
+        return st
+    }
+}
+
+/// The host files the virtual ones are made from, with what never changes read once.
+final class HostFiles: @unchecked Sendable {
+    let root: String
+    let cpuinfo: String
+    let online: [Int]
+
+    init(root: String = "") {
+        self.root = root
+        cpuinfo = (try? Files.readString(root + "/proc/cpuinfo")) ?? ""
+        online = CPUList.parse((try? Files.readString(root + "/sys/devices/system/cpu/online")) ?? "0")
+    }
+
+    func read(_ path: String) -> String { (try? Files.readString(root + path)) ?? "" }
+
+    static func btime(_ stat: String) -> UInt64 {
+        for line in stat.split(separator: "\n") where line.hasPrefix("btime ") {
+            return UInt64(line.dropFirst(6)) ?? 0
+        }
+        return 0
+    }
+}

@@ -1,0 +1,293 @@
+import Foundation
+import IPC
+import Logging
+import SysboxCore
+import VirtualFiles
+
+/// The sysbox-fs daemon core: one FUSE mount per registered container under `mountRoot/<id>`,
+/// its state under `stateRoot/<id>.json` (registration, INIT request, knob values) so that a new
+/// sysbox-fs picks every container up again; the FUSE device fds are left with sysbox-mgr.
+public final class FSServer: @unchecked Sendable {
+    public struct Config: Sendable {
+        public var socketPath = "/run/sysbox/fs.sock"
+        public var mountRoot = "/var/lib/sysboxfs"
+        public var stateRoot = "/run/sysbox/fs-state"
+        public var managerSocket = "/run/sysbox/mgr.sock"
+        public init() {}
+    }
+
+    struct Persisted: Codable {
+        var registration: FSRegistration
+        var initRequest: [UInt8]
+        var values: [String: String]
+    }
+
+    final class Entry: @unchecked Sendable {
+        let files: ContainerFiles
+        let session: FuseSession
+        let dir: String
+        let connection: UInt32?
+        var kept = false
+        init(files: ContainerFiles, session: FuseSession, dir: String, connection: UInt32?) {
+            self.files = files
+            self.session = session
+            self.dir = dir
+            self.connection = connection
+        }
+    }
+
+    let config: Config
+    let logger: Logger
+    let host = HostFiles()
+    let manager: ManagerClient
+    private let lock = NSLock()
+    private var entries: [String: Entry] = [:]
+    private let wake = NSCondition()
+    private var invalidations: [(String, UInt64)] = []
+
+    public init(config: Config, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        manager = ManagerClient(socketPath: config.managerSocket)
+        try Files.mkdirAll(config.mountRoot, mode: 0o755)
+        try Files.mkdirAll(config.stateRoot, mode: 0o700)
+        FuseMount.ensureControlFS()
+        try FuseMount.makeShared(config.mountRoot)
+    }
+
+    // MARK: socket
+
+    public func serve(_ listener: borrowing Listener, stop: () -> Bool) {
+        while !stop() {
+            var pfd = pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0)
+            if poll(&pfd, 1, 500) <= 0 { continue }
+            guard let channel = try? listener.accept() else { continue }
+            handle(channel)
+        }
+    }
+
+    func handle(_ channel: borrowing Channel) {
+        var tv = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(channel.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var pid: pid_t = 0, uid: uid_t = 0
+        guard sbx_peer_cred(channel.fd, &pid, &uid) == 0, uid == 0 else {
+            try? channel.send(FSResponse.error("sysbox-fs serves root only"))
+            return
+        }
+        do {
+            let (request, fds) = try channel.receive(FSRequest.self)
+            fds.forEach { close($0) }
+            try channel.send(respond(request))
+        } catch {
+            logger.warning("request failed: \(error)")
+        }
+    }
+
+    public func respond(_ request: FSRequest) -> FSResponse {
+        do {
+            switch request {
+            case .ping: return .ok
+            case .register(let r): return .registered(mountDir: try register(r))
+            case .unregister(let id): unregister(id); return .ok
+            case .status:
+                lock.lock(); defer { lock.unlock() }
+                return .status(entries.keys.sorted())
+            }
+        } catch {
+            return .error("\(error)")
+        }
+    }
+
+    // MARK: containers
+
+    func register(_ r: FSRegistration) throws -> String {
+        guard !r.id.isEmpty, !r.id.contains("/"), r.id != ".", r.id != ".." else {
+            throw RuntimeError("sysbox-fs: invalid container id \"\(r.id)\"")
+        }
+        for (path, kind) in r.files where FileKind(rawValue: kind) == nil || !(path.hasPrefix("/proc/") || path.hasPrefix("/sys/")) {
+            throw RuntimeError("sysbox-fs: cannot serve \(path) as \"\(kind)\"", hint: "see docs/policies.md, fs.files")
+        }
+        lock.lock()
+        let existing = entries[r.id]
+        lock.unlock()
+        if existing != nil { unregister(r.id) }
+        let dir = config.mountRoot + "/" + r.id
+        try Files.mkdirAll(dir, mode: 0o755)
+        let fd: Int32
+        do { fd = try FuseMount.mount(on: dir) } catch {
+            rmdir(dir)
+            throw RuntimeError("sysbox-fs: cannot mount the virtual files of \(r.id) on \(dir): \(error)",
+                               hint: "is /dev/fuse present (modprobe fuse)?")
+        }
+        let files = ContainerFiles(reg: r, host: host)
+        let session = FuseSession(files: files, fd: fd)
+        let entry = Entry(files: files, session: session, dir: dir, connection: FuseMount.connection(of: dir))
+        do {
+            try start(entry, id: r.id)
+        } catch {
+            FuseMount.unmount(dir, connection: entry.connection)
+            close(fd)
+            rmdir(dir)
+            throw error
+        }
+        // The mount answers once the INIT exchange is done: wait for it so the runtime can bind.
+        var st = stat()
+        guard stat(dir + "/.", &st) == 0, st.st_ino == 1 else {
+            unregister(r.id)
+            throw RuntimeError("sysbox-fs: the FUSE mount of \(r.id) on \(dir) does not answer: \(Errno.current)")
+        }
+        logger.info("registered", metadata: ["id": "\(r.id)", "files": "\(r.files.count)", "dir": "\(dir)"])
+        return dir
+    }
+
+    func start(_ entry: Entry, id: String) throws {
+        entry.files.onValuesChanged = { [weak self] in self?.persist(id) }
+        entry.session.pendingInvalidation = { [weak self] ino in self?.queueInvalidation(id, ino) }
+        lock.lock()
+        entries[id] = entry
+        lock.unlock()
+        try entry.session.start { [weak self] _ in self?.persist(id) }
+        keep(id, entry)
+    }
+
+    /// Leaves a copy of the device fd with sysbox-mgr (retried by the refresher when it fails).
+    func keep(_ id: String, _ entry: Entry) {
+        do {
+            try manager.keepFuse(id: id, fd: entry.session.fd)
+            entry.kept = true
+        } catch {
+            entry.kept = false
+            logger.warning("FUSE fd not left with sysbox-mgr: a restart of sysbox-fs would break this container's files",
+                           metadata: ["id": "\(id)", "error": "\(error)"])
+        }
+    }
+
+    func unregister(_ id: String) {
+        lock.lock()
+        let entry = entries.removeValue(forKey: id)
+        lock.unlock()
+        let dir = config.mountRoot + "/" + id
+        FuseMount.unmount(dir, connection: entry?.connection ?? FuseMount.connection(of: dir))
+        if let entry {
+            entry.session.stop(wait: 2)
+            close(entry.session.fd)
+        }
+        try? manager.dropFuse(id: id)
+        unlink(config.stateRoot + "/" + id + ".json")
+        rmdir(dir)
+        logger.info("unregistered", metadata: ["id": "\(id)"])
+    }
+
+    func persist(_ id: String) {
+        lock.lock()
+        let entry = entries[id]
+        lock.unlock()
+        guard let entry, !entry.session.initRequest.isEmpty else { return }
+        let p = Persisted(registration: entry.files.reg, initRequest: entry.session.initRequest, values: entry.files.values)
+        do {
+            let data = try JSONEncoder().encode(p)
+            try Files.writeAtomic(config.stateRoot + "/" + id + ".json", Array(data), mode: 0o600)
+        } catch {
+            logger.warning("state of \(id) not saved: \(error)")
+        }
+    }
+
+    // MARK: restart
+
+    /// Serves again the containers a previous sysbox-fs served, with the device fds sysbox-mgr kept.
+    public func recover() {
+        let names = (try? Files.list(config.stateRoot)) ?? []
+        for name in names where name.hasSuffix(".json") {
+            let id = String(name.dropLast(5))
+            let path = config.stateRoot + "/" + name
+            guard let data = try? Files.read(path), let p = try? JSONDecoder().decode(Persisted.self, from: Data(data)) else {
+                logger.warning("unreadable state \(path): dropped"); unlink(path); continue
+            }
+            if let s = p.registration.stateDir, !Files.exists(s) {
+                logger.info("container gone while sysbox-fs was down", metadata: ["id": "\(id)"])
+                unregister(id)
+                continue
+            }
+            guard let fd = try? manager.fuseFD(id: id) else {
+                logger.error("no FUSE fd kept for a running container: its virtual files stay broken until it restarts",
+                             metadata: ["id": "\(id)"])
+                unregister(id)
+                continue
+            }
+            let dir = config.mountRoot + "/" + id
+            let files = ContainerFiles(reg: p.registration, values: p.values, host: host)
+            let session = FuseSession(files: files, fd: fd, initRequest: p.initRequest)
+            let entry = Entry(files: files, session: session, dir: dir, connection: FuseMount.connection(of: dir))
+            do {
+                try start(entry, id: id)
+                // The kernel may hold pages the old server rendered: refresh them all.
+                files.markAllHot()
+                for f in files.tree.files { queueInvalidation(id, f.ino) }
+                logger.info("serving again after a restart", metadata: ["id": "\(id)"])
+            } catch {
+                logger.error("cannot serve \(id) again: \(error)")
+                close(fd)
+            }
+        }
+    }
+
+    // MARK: refresher
+
+    func queueInvalidation(_ id: String, _ ino: UInt64) {
+        wake.lock()
+        invalidations.append((id, ino))
+        wake.signal()
+        wake.unlock()
+    }
+
+    /// Keeps what is being read current (every second), applies queued invalidations at once,
+    /// re-deposits fds with a restarted sysbox-mgr and drops containers whose state dir is gone.
+    public func runRefresher(stop: @escaping @Sendable () -> Bool) {
+        let t = Thread { [self] in
+            var lastRefresh = 0.0, lastCheck = 0.0
+            while !stop() {
+                wake.lock()
+                if invalidations.isEmpty { _ = wake.wait(until: Date(timeIntervalSinceNow: 1.0)) }
+                let queued = invalidations
+                invalidations.removeAll()
+                wake.unlock()
+                lock.lock()
+                let snapshot = entries
+                lock.unlock()
+                for (id, ino) in queued { snapshot[id]?.session.invalidate(ino) }
+                let now = Date().timeIntervalSince1970
+                if now - lastRefresh >= 1.0 {
+                    lastRefresh = now
+                    for (_, e) in snapshot {
+                        for ino in e.files.refresh(now: now) { e.session.invalidate(ino) }
+                    }
+                }
+                if now - lastCheck >= 2.0 {
+                    lastCheck = now
+                    check(snapshot)
+                }
+            }
+        }
+        t.name = "refresher"
+        t.start()
+    }
+
+    func check(_ snapshot: [String: Entry]) {
+        for (id, e) in snapshot {
+            if let s = e.files.reg.stateDir, !Files.exists(s) {
+                logger.info("container is gone: its virtual files are removed", metadata: ["id": "\(id)"])
+                unregister(id)
+            }
+        }
+        guard let kept = try? Set(manager.fuseKept()) else { return }
+        for (id, e) in snapshot where !kept.contains(id) {
+            lock.lock()
+            let current = entries[id] === e
+            lock.unlock()
+            if current {
+                logger.info("leaving the FUSE fd with sysbox-mgr again", metadata: ["id": "\(id)"])
+                keep(id, e)
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import SysboxCore
+
+/// The kernel side of a container's FUSE mount: /dev/fuse opened and mounted by sysbox-fs itself
+/// (no fusermount), and torn down by unmounting and aborting the connection.
+enum FuseMount {
+    /// Mounts a new FUSE connection on `dir` and returns the device fd.
+    static func mount(on dir: String) throws -> Int32 {
+        let fd = try sys("open", "/dev/fuse") { open("/dev/fuse", O_RDWR | O_CLOEXEC) }
+        // allow_other: the container's processes are not the mounter; default_permissions: the
+        // kernel checks modes against the owners we report (the container's root).
+        let data = "fd=\(fd),rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions"
+        do {
+            try sys("mount(fuse.sysboxfs)", dir) {
+                Foundation.mount("sysboxfs", dir, "fuse.sysboxfs", UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), data)
+            }
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// The connection number in /sys/fs/fuse/connections: the mount's device number, from
+    /// mountinfo (a stat of the mount point would wait for the daemon).
+    static func connection(of dir: String) -> UInt32? {
+        guard let info = try? Files.readString("/proc/self/mountinfo") else { return nil }
+        for line in info.split(separator: "\n") {
+            let f = line.split(separator: " ", maxSplits: 5)
+            guard f.count > 4, f[4] == dir else { continue }
+            let dev = f[2].split(separator: ":").compactMap { UInt32($0) }
+            if dev.count == 2 { return (dev[0] << 20) | dev[1] }
+        }
+        return nil
+    }
+
+    /// Detaches the mount and aborts its connection, so that nothing waits on it any more.
+    static func unmount(_ dir: String, connection: UInt32?) {
+        umount2(dir, Int32(MNT_DETACH))
+        if let c = connection {
+            ensureControlFS()
+            try? Files.write("/sys/fs/fuse/connections/\(c)/abort", "1", flags: O_WRONLY)
+        }
+    }
+
+    static func ensureControlFS() {
+        let dir = "/sys/fs/fuse/connections"
+        guard Files.isDirectory(dir), ((try? Files.list(dir)) ?? []).isEmpty else { return }
+        _ = Foundation.mount("fusectl", dir, "fusectl", 0, nil)
+    }
+
+    /// Makes `root` a shared mount (a bind onto itself first if it is not a mount point), so that
+    /// the containers' mounts made under it also appear in mount namespaces that are slaves of
+    /// this one (a runtime started in a private copy with slave propagation).
+    static func makeShared(_ root: String) throws {
+        let info = (try? Files.readString("/proc/self/mountinfo")) ?? ""
+        let isMount = info.split(separator: "\n").contains { $0.split(separator: " ", maxSplits: 5).dropFirst(4).first.map(String.init) == root }
+        if !isMount {
+            try sys("mount(bind)", root) { Foundation.mount(root, root, nil, UInt(MS_BIND), nil) }
+        }
+        try sys("mount(MS_SHARED)", root) { Foundation.mount(nil, root, nil, UInt(MS_SHARED), nil) }
+    }
+
+    /// Whether `dir` is the root of a live sysboxfs mount (a dead one gives ENOTCONN).
+    static func isLive(_ dir: String) -> Bool {
+        var st = stat()
+        return stat(dir, &st) == 0 && st.st_ino == 1
+    }
+}

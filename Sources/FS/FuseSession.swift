@@ -1,0 +1,204 @@
+import CFuse3
+import Foundation
+import SysboxCore
+
+/// One container's FUSE connection served with libfuse's low-level API on a thread of its own.
+///
+/// The kernel answers reads alone whenever it can: OPEN, OPENDIR and FLUSH get ENOSYS once (the
+/// kernel then stops sending them and keeps page-cached content, FOPEN_KEEP_CACHE), names and
+/// attributes are cached for a day, and the refresher invalidates a file's inode when its content
+/// changes. The device is read and written through libfuse's custom I/O so that the first INIT
+/// can be kept, and replayed to a new session after a restart of sysbox-fs: the kernel side of
+/// the connection (kept alive by sysbox-mgr holding a copy of the fd) never sees the change.
+final class FuseSession: @unchecked Sendable {
+    let files: ContainerFiles
+    let fd: Int32
+    private var session: OpaquePointer?
+    private var thread: Thread?
+    private let done = DispatchSemaphore(value: 0)
+    /// The kernel's INIT request, as first received (persisted for a restart).
+    private(set) var initRequest: [UInt8]
+    private var replay: [UInt8]?
+    private var swallowUnique: UInt64 = 0
+    static let timeout = 86400.0
+
+    /// `initRequest` non-empty: the connection is already initialized; replay it to libfuse.
+    init(files: ContainerFiles, fd: Int32, initRequest: [UInt8] = []) {
+        self.files = files
+        self.fd = fd
+        self.initRequest = initRequest
+        if !initRequest.isEmpty {
+            replay = initRequest
+            swallowUnique = initRequest.withUnsafeBytes { $0.load(fromByteOffset: 8, as: UInt64.self) }
+        }
+    }
+
+    func start(onInit: @escaping @Sendable ([UInt8]) -> Void) throws {
+        let argv = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: 2)
+        argv[0] = strdup("sysbox-fs")
+        argv[1] = nil
+        var args = fuse_args(argc: 1, argv: argv, allocated: 0)
+        var ops = FuseSession.operations
+        guard let se = fuse_session_new(&args, &ops, MemoryLayout<fuse_lowlevel_ops>.size,
+                                        Unmanaged.passUnretained(self).toOpaque()) else {
+            throw RuntimeError("fuse_session_new failed for container \(files.reg.id)")
+        }
+        var io = fuse_custom_io()
+        io.read = { fd, buf, len, userdata in
+            let s = Unmanaged<FuseSession>.fromOpaque(userdata!).takeUnretainedValue()
+            return s.readDevice(fd, buf!, len)
+        }
+        io.writev = { fd, iov, count, userdata in
+            let s = Unmanaged<FuseSession>.fromOpaque(userdata!).takeUnretainedValue()
+            return s.writeDevice(fd, iov!, count)
+        }
+        // libfuse closes the fd when the session is destroyed: give it its own copy.
+        let own = fcntl(fd, F_DUPFD_CLOEXEC, 3)
+        guard own >= 0, fuse_session_custom_io(se, &io, own) == 0 else {
+            fuse_session_destroy(se)
+            throw RuntimeError("fuse_session_custom_io failed for container \(files.reg.id)")
+        }
+        session = se
+        self.onInit = onInit
+        let t = Thread { [self] in
+            if let se = session { _ = fuse_session_loop(se) }
+            done.signal()
+        }
+        t.name = "fuse-\(files.reg.id.prefix(12))"
+        thread = t
+        t.start()
+    }
+
+    private var onInit: (@Sendable ([UInt8]) -> Void)?
+
+    func readDevice(_ fd: Int32, _ buf: UnsafeMutableRawPointer, _ len: Int) -> Int {
+        if let r = replay {
+            replay = nil
+            r.withUnsafeBytes { buf.copyMemory(from: $0.baseAddress!, byteCount: min(len, r.count)) }
+            return min(len, r.count)
+        }
+        let n = Foundation.read(fd, buf, len)
+        if n >= 40 && initRequest.isEmpty && buf.load(fromByteOffset: 4, as: UInt32.self) == 26 {   // FUSE_INIT
+            initRequest = Array(UnsafeRawBufferPointer(start: buf, count: n))
+            onInit?(initRequest)
+        }
+        return n
+    }
+
+    func writeDevice(_ fd: Int32, _ iov: UnsafeMutablePointer<iovec>, _ count: Int32) -> Int {
+        if swallowUnique != 0, count > 0, let base = iov[0].iov_base, iov[0].iov_len >= 16,
+           base.load(fromByteOffset: 8, as: UInt64.self) == swallowUnique {
+            // libfuse's answer to the replayed INIT: the kernel had its answer long ago.
+            swallowUnique = 0
+            return (0..<Int(count)).reduce(0) { $0 + iov[$1].iov_len }
+        }
+        return Foundation.writev(fd, iov, count)
+    }
+
+    /// Drops the kernel's cached pages and attributes of a file whose content changed.
+    func invalidate(_ ino: UInt64) {
+        guard let se = session else { return }
+        _ = fuse_lowlevel_notify_inval_inode(se, ino, 0, 0)
+    }
+
+    /// Ends the loop (after the connection was aborted or unmounted) and frees the session.
+    func stop(wait: Double) {
+        guard let se = session else { return }
+        fuse_session_exit(se)
+        if done.wait(timeout: .now() + wait) == .success {
+            fuse_session_destroy(se)
+            session = nil
+        }
+    }
+
+    static func from(_ req: fuse_req_t?) -> FuseSession {
+        Unmanaged<FuseSession>.fromOpaque(fuse_req_userdata(req)!).takeUnretainedValue()
+    }
+
+    static func entry(_ s: FuseSession, _ ino: UInt64, _ st: stat) -> fuse_entry_param {
+        var e = fuse_entry_param()
+        e.ino = ino
+        e.attr = st
+        e.attr_timeout = timeout
+        e.entry_timeout = timeout
+        return e
+    }
+
+    static let operations: fuse_lowlevel_ops = {
+        var ops = fuse_lowlevel_ops()
+        ops.lookup = { req, parent, name in
+            let s = FuseSession.from(req)
+            guard let name, let ino = s.files.tree.lookup(parent: parent, name: String(cString: name)),
+                  let st = s.files.attributes(ino) else { fuse_reply_err(req, ENOENT); return }
+            var e = FuseSession.entry(s, ino, st)
+            fuse_reply_entry(req, &e)
+        }
+        ops.getattr = { req, ino, _ in
+            let s = FuseSession.from(req)
+            guard var st = s.files.attributes(ino) else { fuse_reply_err(req, ENOENT); return }
+            fuse_reply_attr(req, &st, FuseSession.timeout)
+        }
+        ops.setattr = { req, ino, _, toSet, _ in
+            let s = FuseSession.from(req)
+            guard var st = s.files.attributes(ino) else { fuse_reply_err(req, ENOENT); return }
+            guard toSet & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW
+                            | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME) == 0 else { fuse_reply_err(req, EPERM); return }
+            if toSet & FUSE_SET_ATTR_SIZE != 0 {
+                // O_TRUNC before a knob write; the value itself changes with the write.
+                guard s.files.tree[ino]?.kind?.writable == true else { fuse_reply_err(req, EACCES); return }
+                st.st_size = 0
+            }
+            fuse_reply_attr(req, &st, 0)
+        }
+        ops.open = { req, _, _ in fuse_reply_err(req, ENOSYS) }
+        ops.opendir = { req, _, _ in fuse_reply_err(req, ENOSYS) }
+        ops.flush = { req, _, _ in fuse_reply_err(req, ENOSYS) }
+        ops.release = { req, _, _ in fuse_reply_err(req, 0) }
+        ops.releasedir = { req, _, _ in fuse_reply_err(req, 0) }
+        ops.forget = { req, _, _ in fuse_reply_none(req) }
+        ops.read = { req, ino, size, off, _ in
+            let s = FuseSession.from(req)
+            guard s.files.tree[ino]?.isDirectory == false else { fuse_reply_err(req, EISDIR); return }
+            let data = s.files.content(ino, markHot: true)
+            let start = min(Int(off), data.count), end = min(data.count, start + size)
+            data.withUnsafeBufferPointer { b in
+                _ = b.baseAddress.map { p in
+                    p.withMemoryRebound(to: CChar.self, capacity: data.count) { fuse_reply_buf(req, $0 + start, end - start) }
+                } ?? fuse_reply_buf(req, nil, 0)
+            }
+        }
+        ops.write = { req, ino, buf, size, off, _ in
+            let s = FuseSession.from(req)
+            let bytes = buf.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
+            let err = s.files.write(ino, bytes, offset: Int64(off))
+            if err != 0 { fuse_reply_err(req, err); return }
+            fuse_reply_write(req, size)
+            s.pendingInvalidation?(ino)
+        }
+        ops.readdir = { req, ino, size, off, _ in
+            let s = FuseSession.from(req)
+            guard let node = s.files.tree[ino], node.isDirectory else { fuse_reply_err(req, ENOTDIR); return }
+            var names: [(String, UInt64)] = [(".", ino), ("..", node.parent)]
+            names += node.children.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            var buf = [CChar](repeating: 0, count: size)
+            var used = 0
+            var i = Int(off)
+            while i < names.count {
+                var st = stat()
+                st.st_ino = UInt(names[i].1)
+                st.st_mode = (s.files.tree[names[i].1]?.isDirectory ?? true) ? S_IFDIR : S_IFREG
+                let need = buf.withUnsafeMutableBufferPointer { b in
+                    fuse_add_direntry(req, b.baseAddress! + used, size - used, names[i].0, &st, off_t(i + 1))
+                }
+                if used + need > size { break }
+                used += need
+                i += 1
+            }
+            fuse_reply_buf(req, buf, used)
+        }
+        return ops
+    }()
+
+    /// Set by the server: queues an inode for invalidation once the write's reply is out.
+    var pendingInvalidation: (@Sendable (UInt64) -> Void)?
+}

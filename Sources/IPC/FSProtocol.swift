@@ -1,0 +1,86 @@
+import SysboxCore
+
+/// Messages between sysbox-runc and sysbox-fs (one request, one response per connection).
+public enum FSRequest: Codable, Sendable {
+    /// Mounts the container's virtual files and serves them; answered with `.registered`.
+    case register(FSRegistration)
+    case unregister(id: String)
+    case status
+    case ping
+}
+
+public enum FSResponse: Codable, Sendable {
+    case registered(mountDir: String)
+    case ok
+    case status([String])
+    case error(String)
+}
+
+/// What sysbox-fs needs to compute one container's files.
+public struct FSRegistration: Codable, Sendable, Equatable {
+    public var id: String
+    /// Host uid/gid of the container's root: the files look root-owned inside.
+    public var uid: UInt32
+    public var gid: UInt32
+    /// Cgroup directory by controller ("memory", "cpu", "cpuacct", "cpuset", "pids"; "unified" on v2).
+    public var cgroupDirs: [String: String]
+    /// Container path -> FileKind raw value (from the policy's fs.files).
+    public var files: [String: String]
+    /// Show as many cpus as the CPU quota allows (rounded up), not only the cpuset.
+    public var cpuQuotaView: Bool
+    /// The runtime's state dir of the container: when it is gone, so is the container.
+    public var stateDir: String?
+    public init(id: String, uid: UInt32, gid: UInt32, cgroupDirs: [String: String], files: [String: String],
+                cpuQuotaView: Bool, stateDir: String?) {
+        self.id = id
+        self.uid = uid
+        self.gid = gid
+        self.cgroupDirs = cgroupDirs
+        self.files = files
+        self.cpuQuotaView = cpuQuotaView
+        self.stateDir = stateDir
+    }
+}
+
+/// sysbox-runc's side of the sysbox-fs socket.
+public struct FSClient: Sendable {
+    public let socketPath: String
+    public init(socketPath: String = "/run/sysbox/fs.sock") { self.socketPath = socketPath }
+
+    /// Returns the directory where the container's files are mounted.
+    public func register(_ r: FSRegistration) throws -> String {
+        switch try call(.register(r)) {
+        case .registered(let dir): return dir
+        case .error(let m): throw RuntimeError(m)
+        default: throw RuntimeError("sysbox-fs answered register with an unexpected message")
+        }
+    }
+
+    public func unregister(id: String) throws {
+        switch try call(.unregister(id: id)) {
+        case .ok: return
+        case .error(let m): throw RuntimeError(m)
+        default: throw RuntimeError("sysbox-fs answered unregister with an unexpected message")
+        }
+    }
+
+    public func status() throws -> [String] {
+        switch try call(.status) {
+        case .status(let ids): return ids
+        case .error(let m): throw RuntimeError(m)
+        default: throw RuntimeError("sysbox-fs answered status with an unexpected message")
+        }
+    }
+
+    func call(_ request: FSRequest) throws -> FSResponse {
+        let channel: Channel
+        do { channel = try Channel.connect(socketPath) } catch {
+            throw RuntimeError("cannot reach sysbox-fs at \(socketPath): \(error.errno)",
+                               hint: "start it: sysbox-fs & (or systemctl start sysbox-fs), or use a policy without fs.files")
+        }
+        try channel.send(request)
+        let (response, fds) = try channel.receive(FSResponse.self)
+        fds.forEach { close($0) }
+        return response
+    }
+}

@@ -1,0 +1,81 @@
+// sysbox-fs: the FUSE server of sysboxd's virtual /proc and /sys files.
+import ArgumentParser
+import FS
+import IPC
+import Logging
+import SysboxCore
+
+nonisolated(unsafe) var stopRequested = false
+
+struct SysboxFS: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sysbox-fs", abstract: "sysboxd FUSE server for virtual /proc and /sys files",
+        version: "sysbox-fs version 0.1.0", subcommands: [Serve.self, Status.self], defaultSubcommand: Serve.self)
+}
+
+/// The sockets the commands use unless told otherwise; sysbox-runc reads the same variables.
+let defaultSocket: String = getenv("SYSBOX_FS_SOCKET").map { String(cString: $0) } ?? "/run/sysbox/fs.sock"
+let defaultManagerSocket: String = getenv("SYSBOX_MGR_SOCKET").map { String(cString: $0) } ?? "/run/sysbox/mgr.sock"
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "run the daemon (default)")
+    @Option(help: "unix socket (default $SYSBOX_FS_SOCKET or /run/sysbox/fs.sock)") var socket = defaultSocket
+    @Option(name: .customLong("mgr-socket"), help: "sysbox-mgr's socket, which keeps the FUSE fds across restarts")
+    var managerSocket = defaultManagerSocket
+    @Option(name: .customLong("mount-root"), help: "where each container's FUSE mount is made") var mountRoot = "/var/lib/sysboxfs"
+    @Option(name: .customLong("state-root"), help: "state kept across restarts (default: fs-state beside the socket)")
+    var stateRoot: String?
+    @Option(help: "log file (default stderr)") var log: String?
+    @Option(name: .customLong("log-level")) var logLevel = "info"
+    @Option(name: .customLong("log-format")) var logFormat = "text"
+
+    func run() throws {
+        var fd: Int32 = 2
+        if let log {
+            fd = open(log, O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw RuntimeError("cannot open log file \(log): \(Errno.current)") }
+        }
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let format = LineLogHandler.Format(rawValue: logFormat) ?? .text
+        let logger = Logger(label: "sysbox-fs") { _ in LineLogHandler(fd: fd, format: format, level: level) }
+
+        let runDir = Files.dirname(socket)
+        try Files.mkdirAll(runDir, mode: 0o700)
+        let pidPath = runDir + "/fs.pid"
+        let pidFD = open(pidPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard pidFD >= 0, flock(pidFD, LOCK_EX | LOCK_NB) == 0 else {
+            throw RuntimeError("another sysbox-fs is running (lock on \(pidPath))", hint: "stop it first")
+        }
+        ftruncate(pidFD, 0)
+        try Files.writeAll(pidFD, Array("\(getpid())\n".utf8), pidPath)
+
+        var config = FSServer.Config()
+        config.socketPath = socket
+        config.mountRoot = mountRoot
+        config.stateRoot = stateRoot ?? runDir + "/fs-state"
+        config.managerSocket = managerSocket
+        let server = try FSServer(config: config, logger: logger)
+        signal(SIGTERM) { _ in stopRequested = true }
+        signal(SIGINT) { _ in stopRequested = true }
+        signal(SIGPIPE, SIG_IGN)
+        server.recover()
+        let listener = try Listener(path: socket, mode: 0o600)
+        server.runRefresher { stopRequested }
+        logger.info("listening", metadata: ["socket": "\(socket)", "mounts": "\(mountRoot)"])
+        server.serve(listener) { stopRequested }
+        // The mounts stay: sysbox-mgr keeps their fds and the next sysbox-fs serves them again.
+        unlink(socket)
+        unlink(pidPath)
+        logger.info("stopped")
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "list the containers served")
+    @Option(help: "unix socket (default $SYSBOX_FS_SOCKET or /run/sysbox/fs.sock)") var socket = defaultSocket
+    func run() throws {
+        for id in try FSClient(socketPath: socket).status() { print(id) }
+    }
+}
+
+SysboxFS.main()

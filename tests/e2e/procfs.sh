@@ -1,0 +1,146 @@
+# The virtual /proc and /sys files of sysbox-fs, as a user sees them inside.
+
+host_mem_kb() { awk '/^MemTotal:/ {print $2}' /proc/meminfo; }
+in_c() { docker exec "$1" sh -c "$2"; }
+
+test_meminfo_limit() {
+    drun -d --name e2e-mem -m 512m $IMG sleep 1000 >/dev/null
+    drun -d --name e2e-mem2 $IMG sleep 1000 >/dev/null
+    assert_eq "$(in_c e2e-mem "awk '/^MemTotal:/ {print \$2}' /proc/meminfo")" "524288"
+    local free; free=$(in_c e2e-mem "awk '/^MemFree:/ {print \$2}' /proc/meminfo")
+    [ "$free" -gt 0 ] && [ "$free" -le 524288 ] || fail "MemFree $free not within the limit"
+    # Unlimited: the host's memory; and two containers never see each other's values.
+    assert_eq "$(in_c e2e-mem2 "awk '/^MemTotal:/ {print \$2}' /proc/meminfo")" "$(host_mem_kb)"
+    # No swap limit given by docker beyond memory: the header only.
+    assert_eq "$(in_c e2e-mem 'wc -l < /proc/swaps')" "1"
+    assert_contains "$(in_c e2e-mem 'cat /proc/swaps')" "Filename"
+    # docker update reaches the file (the refresher re-reads the cgroup every second).
+    docker update -m 256m --memory-swap 256m e2e-mem >/dev/null
+    eventually '[ "$(in_c e2e-mem "awk '"'"'/^MemTotal:/ {print \$2}'"'"' /proc/meminfo")" = 262144 ]' 10
+    rmc e2e-mem; rmc e2e-mem2
+}
+
+test_free_debian() {
+    drun --rm -m 300m $DEBIAN_IMAGE free -k > "$TMPDIR_E2E/free.out" 2>&1 || fail "free: $(cat "$TMPDIR_E2E/free.out")"
+    assert_eq "$(awk '/^Mem:/ {print $2}' "$TMPDIR_E2E/free.out")" "307200" "(free inside a -m 300m container)"
+}
+
+test_cpus() {
+    local out
+    out=$(drun --rm --cpuset-cpus 0 $IMG sh -c 'cat /sys/devices/system/cpu/online; grep -c ^processor /proc/cpuinfo; grep -c "^cpu[0-9]" /proc/stat; grep "^cpu0 " /proc/stat | wc -l; nproc')
+    assert_eq "$(echo $out)" "0 1 1 1 1"
+    # The quota, rounded up, within the cpuset (policy fs.cpuQuotaView).
+    out=$(drun --rm --cpus 1 $IMG sh -c 'cat /sys/devices/system/cpu/online; grep -c ^processor /proc/cpuinfo')
+    assert_eq "$(echo $out)" "0 1"
+    out=$(drun --rm --cpus 1.5 $IMG sh -c 'grep -c ^processor /proc/cpuinfo')
+    assert_eq "$out" "$(grep -c ^processor /proc/cpuinfo | awk '{print ($1 < 2) ? $1 : 2}')"
+}
+
+test_loadavg() {
+    drun -d --name e2e-load $IMG sh -c 'sleep 1000 & sleep 1000 & while :; do :; done' >/dev/null
+    # Its own tasks: sh, two sleeps (the busy loop is the shell itself); sampled every 5 s.
+    # (an exec caught by a sample adds its own one or two tasks)
+    eventually 'n=$(in_c e2e-load "cut -d\" \" -f4 /proc/loadavg"); [ "${n#*/}" -ge 3 ] && [ "${n#*/}" -le 5 ] && [ "${n%/*}" -ge 1 ]' 15
+    eventually '[ "$(in_c e2e-load "cut -d\" \" -f1 /proc/loadavg")" != "0.00" ]' 20
+    local last; last=$(in_c e2e-load 'cut -d" " -f5 /proc/loadavg')
+    [ "$last" -ge 1 ] && [ "$last" -lt 100 ] || fail "last pid $last is not one of the container's"
+    rmc e2e-load
+}
+
+test_private_knobs() {
+    local host; host=$(cat /proc/sys/kernel/panic)
+    drun -d --name e2e-k1 $IMG sleep 1000 >/dev/null
+    drun -d --name e2e-k2 $IMG sleep 1000 >/dev/null
+    in_c e2e-k1 'echo 42 > /proc/sys/kernel/panic'
+    assert_eq "$(in_c e2e-k1 'cat /proc/sys/kernel/panic')" "42"
+    assert_eq "$(cat /proc/sys/kernel/panic)" "$host" "(host kernel.panic must not change)"
+    assert_eq "$(in_c e2e-k2 'cat /proc/sys/kernel/panic')" "$host"
+    # Values keep the kernel's shape; garbage is refused.
+    in_c e2e-k1 'echo "3 4 1 7" > /proc/sys/kernel/printk'
+    assert_eq "$(in_c e2e-k1 'cat /proc/sys/kernel/printk')" "$(printf '3\t4\t1\t7')"
+    if in_c e2e-k1 'echo nonsense > /proc/sys/kernel/panic' 2>/dev/null; then fail "a non-number was accepted"; fi
+    # Read-only knobs: the host's value, writes refused.
+    assert_eq "$(in_c e2e-k1 'cat /proc/sys/kernel/cap_last_cap')" "$(cat /proc/sys/kernel/cap_last_cap)"
+    if in_c e2e-k1 'echo 1 > /proc/sys/kernel/cap_last_cap' 2>/dev/null; then fail "cap_last_cap was writable"; fi
+    assert_eq "$(in_c e2e-k1 'cat /proc/sys/kernel/ngroups_max')" "$(cat /proc/sys/kernel/ngroups_max)"
+    # Namespaced knobs stay native and writable, each container its own.
+    local before; before=$(in_c e2e-k2 'cat /proc/sys/net/core/somaxconn')
+    in_c e2e-k1 'echo 1000 > /proc/sys/net/core/somaxconn'
+    assert_eq "$(in_c e2e-k1 'cat /proc/sys/net/core/somaxconn')" "1000"
+    assert_eq "$(in_c e2e-k2 'cat /proc/sys/net/core/somaxconn')" "$before"
+    rmc e2e-k1; rmc e2e-k2
+}
+
+test_max_wins() {
+    [ -e /proc/sys/net/netfilter/nf_conntrack_max ] || modprobe nf_conntrack 2>/dev/null || true
+    [ -e /proc/sys/net/netfilter/nf_conntrack_max ] || fail "nf_conntrack is not loaded on this host"
+    local host; host=$(cat /proc/sys/net/netfilter/nf_conntrack_max)
+    drun -d --name e2e-mw $IMG sleep 1000 >/dev/null
+    local lower=$((host - 100)) higher=$((host + 1024)) rc=0
+    {
+        in_c e2e-mw "echo $lower > /proc/sys/net/netfilter/nf_conntrack_max" &&
+        assert_eq "$(in_c e2e-mw 'cat /proc/sys/net/netfilter/nf_conntrack_max')" "$lower" &&
+        assert_eq "$(cat /proc/sys/net/netfilter/nf_conntrack_max)" "$host" "(a lower value stays in the container)" &&
+        in_c e2e-mw "echo $higher > /proc/sys/net/netfilter/nf_conntrack_max" &&
+        assert_eq "$(in_c e2e-mw 'cat /proc/sys/net/netfilter/nf_conntrack_max')" "$higher" &&
+        assert_eq "$(cat /proc/sys/net/netfilter/nf_conntrack_max)" "$higher" "(a higher value reaches the host)"
+    } || rc=1
+    echo "$host" > /proc/sys/net/netfilter/nf_conntrack_max
+    rmc e2e-mw
+    return $rc
+}
+
+test_root_owned() {
+    # (a /sys/kernel directory the host kernel lacks, e.g. config without configfs, cannot be made in sysfs)
+    local kdirs="" d; for d in debug tracing security config; do [ -d /sys/kernel/$d ] && kdirs="$kdirs /sys/kernel/$d"; done
+    local out; out=$(drun --rm $IMG stat -c '%u:%g %n' /proc/meminfo /proc/stat /proc/sys/kernel/panic \
+        /sys/devices/system/cpu/online $kdirs)
+    assert_eq "$(echo "$out" | grep -vc '^0:0 ')" "0" "($out)"
+}
+
+test_fs_restart() {
+    drun -d --name e2e-fsr -m 400m $IMG sleep 1000 >/dev/null
+    local id; id=$(cid e2e-fsr)
+    in_c e2e-fsr 'echo 17 > /proc/sys/kernel/panic; cat /proc/meminfo >/dev/null'
+    kill -KILL "$(cat "$SYSBOXD_STATE/fs.pid")"
+    # While it is down: a file not read yet waits for the new server instead of failing.
+    docker exec e2e-fsr cat /proc/cpuinfo > "$TMPDIR_E2E/cpuinfo.out" 2>&1 & local reader=$!
+    sleep 1
+    bash ../../scripts/daemons.sh start >/dev/null
+    wait $reader || fail "read during the restart failed: $(cat "$TMPDIR_E2E/cpuinfo.out")"
+    assert_contains "$(cat "$TMPDIR_E2E/cpuinfo.out")" "processor"
+    assert_eq "$(in_c e2e-fsr "awk '/^MemTotal:/ {print \$2}' /proc/meminfo")" "409600"
+    assert_eq "$(in_c e2e-fsr 'cat /proc/sys/kernel/panic')" "17" "(a private value survives the restart)"
+    docker update -m 200m --memory-swap 200m e2e-fsr >/dev/null
+    eventually '[ "$(in_c e2e-fsr "awk '"'"'/^MemTotal:/ {print \$2}'"'"' /proc/meminfo")" = 204800 ]' 10
+    # A new container after the restart is served too.
+    assert_eq "$(drun --rm -m 100m $IMG awk '/^MemTotal:/ {print $2}' /proc/meminfo)" "102400"
+    rmc e2e-fsr
+    [ ! -e "/var/lib/sysboxfs/$id" ] || fail "/var/lib/sysboxfs/$id remains"
+}
+
+test_fs_restart_mgr() {
+    # sysbox-mgr restarted: sysbox-fs leaves the FUSE fds with the new one, so a later restart of
+    # sysbox-fs still finds them.
+    drun -d --name e2e-mgr $IMG sleep 1000 >/dev/null
+    kill -TERM "$(cat "$SYSBOXD_STATE/mgr.pid")"; eventually '! kill -0 $(cat $SYSBOXD_STATE/mgr.pid) 2>/dev/null' 10
+    bash ../../scripts/daemons.sh start >/dev/null
+    eventually 'sysbox-mgr status >/dev/null 2>&1' 10
+    sleep 3
+    kill -KILL "$(cat "$SYSBOXD_STATE/fs.pid")"
+    bash ../../scripts/daemons.sh start >/dev/null
+    assert_contains "$(in_c e2e-mgr 'cat /proc/cpuinfo /proc/swaps')" "Filename"
+    rmc e2e-mgr
+}
+
+TMPDIR_E2E=$(mktemp -d)
+t "meminfo: the memory limit, usage, swaps; follows docker update; per container" test_meminfo_limit
+t "free (procps) shows the memory limit" test_free_debian
+t "cpuinfo, stat, cpu/online, nproc: the cpuset and the quota rounded up" test_cpus
+t "loadavg from the container's own tasks" test_loadavg
+t "/proc/sys: private, read-only and namespaced knobs" test_private_knobs
+t "/proc/sys/net/netfilter/nf_conntrack_max: max wins" test_max_wins
+t "virtual files and /sys/kernel placeholders look root-owned" test_root_owned
+t "sysbox-fs killed with SIGKILL and restarted: running containers keep their files" test_fs_restart
+t "sysbox-mgr restarted, then sysbox-fs: the files still work" test_fs_restart_mgr
+rm -rf "$TMPDIR_E2E"

@@ -22,7 +22,7 @@ final class NotifyLoop: @unchecked Sendable {
     /// The trapped calls this loop knows, by number on the native architecture (resolved once).
     static let names: [Int32: String] = {
         var m: [Int32: String] = [:]
-        for n in ["sethostname", "setdomainname", "mount", "umount2"] {
+        for n in ["sethostname", "setdomainname", "mount", "umount2"] + NotifyLoop.newMountAPI {
             let nr = seccomp_syscall_resolve_name(n)
             if nr >= 0 { m[nr] = n }
         }
@@ -138,12 +138,27 @@ final class NotifyLoop: @unchecked Sendable {
             return ("continued", args)
         case "mount":
             return decideMount(n, resp)
+        case let name where Self.newMountAPI.contains(name):
+            // The new mount API would make mounts the rules above never see: a procfs without
+            // its masks (fsopen + fsmount), a bare clone of /proc (open_tree), the read-only flag
+            // of an initial mount cleared (mount_setattr). ENOSYS: libc, util-linux, runc and
+            // systemd then use mount(2), which is decided here. open_tree without
+            // OPEN_TREE_CLONE only opens a path: the kernel's.
+            if name == "open_tree" && n.data.args.2 & 1 == 0 {   // OPEN_TREE_CLONE
+                resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+                return ("continued", "flags=0x\(String(n.data.args.2, radix: 16))")
+            }
+            resp.pointee.error = -ENOSYS
+            return ("errno ENOSYS (new mount API: mount(2) is the one decided)", "")
         default:
             // Not ours to decide: let the kernel judge it.
             resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
             return ("continued", "")
         }
     }
+
+    /// Calls of the new mount API that can make or change mounts.
+    static let newMountAPI = ["fsopen", "fspick", "fsmount", "open_tree", "move_mount", "mount_setattr"]
 
     static func umountFlags(_ f: Int32) -> String {
         var names: [String] = []

@@ -84,7 +84,10 @@ public struct Policy: Codable, Equatable, Sendable {
         return "/etc/sysbox/policies"
     }
     /// What `default.json` says, for a host where it is not installed.
-    public static let builtIn = Policy(version: 1, syscalls: Syscalls(trap: ["sethostname", "setdomainname", "mount", "umount2"]),
+    public static let builtIn = Policy(version: 1, syscalls: Syscalls(trap: [
+        "sethostname", "setdomainname", "mount", "umount2",
+        "fsopen", "fspick", "fsmount", "open_tree", "move_mount", "mount_setattr",
+    ]),
                                        hostname: Hostname(locked: false), storage: defaultStorage, mount: defaultMount, fs: defaultFS)
 
     /// The keys each object may have, by JSON path.

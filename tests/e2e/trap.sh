@@ -249,6 +249,27 @@ test_oci_agent_with_stock_runc_and_crun() {
     eventually '[ "$(mgr_fds)" -le "$before" ]' 5
 }
 
+test_new_mount_api_is_enosys() {
+    # fsopen + fsmount would give a procfs without its masks, open_tree a bare clone of /proc,
+    # mount_setattr could clear an initial mount's read-only flag: ENOSYS, so callers use mount(2).
+    # (x86_64 numbers: open_tree 428, fsopen 430, mount_setattr 442; OPEN_TREE_CLONE 1.)
+    local out; out=$(drun --rm "$DEBIAN_IMAGE" perl -e '
+        use Errno;
+        sub try { my ($name, $r) = @_; print "$name=", ($r < 0 ? ($!{ENOSYS} ? "ENOSYS" : "errno" . ($!+0)) : "ok"), "\n"; }
+        my ($fs, $proc, $bus) = ("proc", "/proc", "/proc/bus");   # syscall() may write to its string arguments
+        try("fsopen", syscall(430, $fs, 0));
+        try("open_tree-clone", syscall(428, -100, $proc, 1));
+        try("open_tree-path", syscall(428, -100, $proc, 0));
+        my $attr = pack("QQQQ", 0, 1, 0, 0);   # attr_clr = MOUNT_ATTR_RDONLY
+        try("mount_setattr", syscall(442, -100, $bus, 0, $attr, 32));
+        open(my $m, "<", "/proc/self/mountinfo"); print grep { m{ /proc/bus ro,} } <$m>;')
+    assert_contains "$out" "fsopen=ENOSYS"
+    assert_contains "$out" "open_tree-clone=ENOSYS"
+    assert_contains "$out" "open_tree-path=ok"
+    assert_contains "$out" "mount_setattr=ENOSYS"
+    assert_contains "$out" " /proc/bus ro,"
+}
+
 t "sethostname is trapped, works inside, and show in sysbox-mgr trace" test_hostname_trapped_and_traced
 t "umount2 cannot remove /, /proc, /sys or the masks over their files" test_protected_mounts_stay
 t "300 trapped calls in a row are all answered" test_many_trapped_calls_in_a_row
@@ -264,3 +285,4 @@ t "unshare -m, chroot and pivot_root inside keep the umount and remount rules" t
 t "the policy's mount.allowed decides new mounts' types" test_mount_policy_allow_list
 t "emulated mounts show in the trace and leave no helper process or fd" test_mount_emulation_is_traced_and_leaves_no_helpers
 t "stock runc and crun with listenerPath at sysbox-mgr get the same answers (OCI seccomp agent)" test_oci_agent_with_stock_runc_and_crun
+t "the new mount API (fsopen, open_tree clones, mount_setattr) answers ENOSYS" test_new_mount_api_is_enosys

@@ -66,7 +66,14 @@ static int nsop_creds(const struct sbx_nsop *o) {
     return prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
 }
 
-static void nsop_kernelfs(const struct sbx_nsop *o, int fd) {
+static void nsop_clone_overs(const struct sbx_nsop *o, int fd, int *clones) {
+    for (int i = 0; i < o->over_count; i++) {
+        clones[i] = (int)syscall(SYS_open_tree, AT_FDCWD, o->over_src[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        if (clones[i] < 0) nsop_fail(fd, SBX_NSOP_CLONE);
+    }
+}
+
+static void nsop_kernelfs(const struct sbx_nsop *o, int fd, int *clones) {
     // The target is opened once and everything is attached through fds: a racing thread of the
     // caller cannot redirect part of the work to another path.
     int tfd = o->target_fd >= 0 ? o->target_fd : open(o->target, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -86,8 +93,7 @@ static void nsop_kernelfs(const struct sbx_nsop *o, int fd) {
     // kernels attach the mount first, while the caller still waits in mount(2)).
     int attached = 0, skipped = 0;
     for (int i = 0; i < o->over_count; i++) {
-        int c = (int)syscall(SYS_open_tree, AT_FDCWD, o->over_src[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-        if (c < 0) nsop_fail(fd, SBX_NSOP_CLONE);
+        int c = clones[i];
         if (o->flags & MS_RDONLY) {
             struct mount_attr a;
             memset(&a, 0, sizeof a);
@@ -118,15 +124,20 @@ static void nsop_kernelfs(const struct sbx_nsop *o, int fd) {
 }
 
 static void nsop_child(const struct sbx_nsop *o, int fd) {
+    int clones[o->over_count > 0 ? o->over_count : 1];
     // Joined while still host root: every join needs CAP_SYS_ADMIN over the namespace's owner.
     if (o->netns_fd >= 0 && setns(o->netns_fd, CLONE_NEWNET) < 0) nsop_fail(fd, SBX_NSOP_SETNS_NET);
     if (o->mntns_fd >= 0 && setns(o->mntns_fd, CLONE_NEWNS) < 0) nsop_fail(fd, SBX_NSOP_SETNS_MNT);
+    if (o->op == SBX_NSOP_KERNELFS && o->over_from_ns_root) nsop_clone_overs(o, fd, clones);
     // setns(CLONE_NEWNS) put us at the namespace's root: go to the caller's (a chroot) and cwd.
     if (fchdir(o->root_fd) < 0 || chroot(".") < 0) nsop_fail(fd, SBX_NSOP_CHROOT);
     if (fchdir(o->cwd_fd) < 0) nsop_fail(fd, SBX_NSOP_CHDIR);
     if (o->userns_fd >= 0 && setns(o->userns_fd, CLONE_NEWUSER) < 0) nsop_fail(fd, SBX_NSOP_SETNS_USER);
     if (nsop_creds(o) < 0) nsop_fail(fd, SBX_NSOP_CREDS);
-    if (o->op == SBX_NSOP_KERNELFS) nsop_kernelfs(o, fd);
+    if (o->op == SBX_NSOP_KERNELFS) {
+        if (!o->over_from_ns_root) nsop_clone_overs(o, fd, clones);
+        nsop_kernelfs(o, fd, clones);
+    }
     if (o->op == SBX_NSOP_UMOUNT) {
         if (umount2(o->target, (int)o->flags) < 0) nsop_fail(fd, SBX_NSOP_UMOUNT_CALL);
         nsop_report(fd, SBX_NSOP_OK, 0, 0);

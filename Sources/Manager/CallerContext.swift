@@ -57,6 +57,11 @@ final class CallerContext {
         return true
     }
 
+    static func sameMountNamespace(_ a: Int32, _ b: Int32) -> Bool {
+        var x = stat(), y = stat()
+        return stat("/proc/\(a)/ns/mnt", &x) == 0 && stat("/proc/\(b)/ns/mnt", &y) == 0 && x.st_ino == y.st_ino && x.st_dev == y.st_dev
+    }
+
     static func sameNamespace(_ fd: Int32, _ path: String) -> Bool {
         var a = stat(), b = stat()
         return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev
@@ -106,7 +111,8 @@ final class CallerContext {
     /// Runs one mount operation as the caller, in its namespaces; returns 0 or -errno and the step
     /// that failed.
     func run(op: Int32, source: String?, target: String, fstype: String?, flags: UInt, data: String?,
-             options: [(String, String?)] = [], overs: [(src: String, rel: String)] = [], joinPID: Bool) -> NsopResult {
+             options: [(String, String?)] = [], overs: [(src: String, rel: String)] = [], oversFromNamespaceRoot: Bool = false,
+             joinPID: Bool) -> NsopResult {
         var strings: [UnsafeMutablePointer<CChar>?] = []
         func c(_ s: String?) -> UnsafePointer<CChar>? {
             guard let s else { return nil }
@@ -132,6 +138,7 @@ final class CallerContext {
         o.fstype = c(fstype)
         o.data = c(data)
         o.flags = flags
+        o.over_from_ns_root = oversFromNamespaceRoot ? 1 : 0
         // A target under /proc/self names the caller's own files (its fds): opened here, through
         // the caller's /proc entry, since the helper's /proc/self would be the helper.
         o.target_fd = -1

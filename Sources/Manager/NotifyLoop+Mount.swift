@@ -76,7 +76,14 @@ extension NotifyLoop {
                 return fail(EPERM, "policy: filesystem \(t) not in mount.allowed")
             }
             guard t == "proc" || t == "sysfs" else { return cont() }
-            let all = MountEntry.read(pid: callerPID)
+            var all = MountEntry.read(pid: callerPID)
+            var fromNamespaceRoot = false
+            if MountCall.base(fstype: t, in: all) == nil, CallerContext.sameMountNamespace(callerPID, request.pid) {
+                // A chroot without /proc (debootstrap's): the protections of the container's
+                // own /proc, from its init's view, which is the mount namespace's root.
+                all = MountEntry.read(pid: request.pid)
+                fromNamespaceRoot = true
+            }
             guard let base = MountCall.base(fstype: t, in: all) else {
                 return fail(EPERM, "no \(t == "proc" ? "/proc" : "/sys") of the caller to copy its protections from")
             }
@@ -85,7 +92,7 @@ extension NotifyLoop {
             let params = MountCall.parameters(data)
             return emulate(n, resp, args: args) { ctx in
                 ctx.run(op: Int32(SBX_NSOP_KERNELFS), source: source, target: target, fstype: t, flags: UInt(MountCall.strip(flags)),
-                        data: data, options: params, overs: overs, joinPID: t == "proc")
+                        data: data, options: params, overs: overs, oversFromNamespaceRoot: fromNamespaceRoot, joinPID: t == "proc")
             } verdict: { r in "emulated (\(overs.count - Int(r.skipped)) bind-overs\(r.visibleEarly ? ", attached first" : ""))" }
         }
     }

@@ -270,6 +270,21 @@ test_new_mount_api_is_enosys() {
     assert_contains "$out" " /proc/bus ro,"
 }
 
+test_mount_proc_in_a_chroot_without_proc() {
+    # debootstrap's way: chroot into a tree with no /proc mounted, mount one there. It gets the
+    # protections of the container's own /proc.
+    local out; out=$(drun --rm $IMG sh -c "$OVERS"'
+        mkdir -p /c/proc /c/bin && cp /bin/busybox /c/bin/ || exit 1
+        chroot /c /bin/busybox mount -t proc proc /proc || exit 1
+        overs /proc > /tmp/a; overs /c/proc > /tmp/b
+        diff /tmp/a /tmp/b && echo same-view
+        chroot /c /bin/busybox umount /proc/keys 2>/dev/null; echo umount-mask=$?
+        chroot /c /bin/busybox umount /proc && echo umount-whole=0')
+    assert_contains "$out" "same-view"
+    assert_contains "$out" "umount-mask=1"
+    assert_contains "$out" "umount-whole=0"
+}
+
 t "sethostname is trapped, works inside, and show in sysbox-mgr trace" test_hostname_trapped_and_traced
 t "umount2 cannot remove /, /proc, /sys or the masks over their files" test_protected_mounts_stay
 t "300 trapped calls in a row are all answered" test_many_trapped_calls_in_a_row
@@ -280,6 +295,7 @@ t "an unknown policy name fails docker run with one line" test_unknown_policy_is
 t "mount -t proc inside gets every mount stacked below /proc, read-only when asked" test_mount_proc_gets_the_protected_view
 t "mount -t sysfs inside gets every mount stacked below /sys" test_mount_sysfs_gets_the_protected_view
 t "a bind of /proc keeps its masks" test_bind_of_proc_keeps_the_masks
+t "mount -t proc in a chroot with no /proc gets the container's protections" test_mount_proc_in_a_chroot_without_proc
 t "initial read-only mounts and binds of them cannot be made read-write (EPERM)" test_readonly_mounts_stay_readonly
 t "unshare -m, chroot and pivot_root inside keep the umount and remount rules" test_protection_in_nested_mount_namespaces
 t "the policy's mount.allowed decides new mounts' types" test_mount_policy_allow_list

@@ -43,6 +43,9 @@ struct sbx_nsop {
     const char *const *over_src;
     const char *const *over_rel;
     int over_count;
+    /// KERNELFS: over_src are paths from the mount namespace's root (the container's init view),
+    /// cloned before the chroot: the caller's own root has no /proc to copy from.
+    int over_from_ns_root;
 };
 
 struct sbx_nsop_result {

@@ -81,17 +81,6 @@ int sbx_wait_exit_code(int status) {
 int sbx_seccomp_notif_sync_wakeup(int listener) {
     return ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
 }
-long long sbx_mount_id(const char *path, int nofollow) {
-    struct statx st;
-    if (statx(AT_FDCWD, path, nofollow ? AT_SYMLINK_NOFOLLOW : 0, STATX_MNT_ID, &st) < 0) return -1;
-    if (!(st.stx_mask & STATX_MNT_ID)) { errno = ENOSYS; return -1; }
-    // Only the root of a mount can be unmounted: anything else is the kernel's EINVAL to give.
-    if (!(st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) || !(st.stx_attributes & STATX_ATTR_MOUNT_ROOT)) {
-        errno = EINVAL;
-        return -1;
-    }
-    return (long long)st.stx_mnt_id;
-}
 long sbx_read_process(int pid, unsigned long long addr, void *buf, unsigned long len) {
     struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
     return process_vm_readv(pid, &local, 1, &remote, 1, 0);
@@ -103,12 +92,6 @@ int sbx_get_winsize(int fd, unsigned short *rows, unsigned short *cols) {
     *rows = ws.ws_row;
     *cols = ws.ws_col;
     return 0;
-}
-long long sbx_containing_mount_id(const char *path) {
-    struct statx st;
-    if (statx(AT_FDCWD, path, 0, STATX_MNT_ID, &st) < 0) return -1;
-    if (!(st.stx_mask & STATX_MNT_ID)) { errno = ENOSYS; return -1; }
-    return (long long)st.stx_mnt_id;
 }
 #include <linux/openat2.h>
 long long sbx_mount_id_scoped(const char *base, const char *path, int scoped, int nofollow, int require_root) {

@@ -11,7 +11,10 @@ import SysboxCore
 /// For each notification: the arguments are read once from /proc/PID/mem into our own copy, the
 /// notification id is checked to be still valid after opening it (the pid could have been reused,
 /// seccomp_unotify(2)), then the call is decided. sethostname/setdomainname are CONTINUEd (the
-/// kernel runs them in the caller's own UTS namespace) unless the policy locks the hostname.
+/// kernel runs them in the caller's own UTS namespace) unless the policy locks the hostname;
+/// umount2 and mount follow the rules of MountRules.swift and NotifyLoop+Mount.swift, emulating
+/// what must be done as the caller through the helper of CShim/nsop.c (CallerContext); the new
+/// mount API gets ENOSYS.
 final class NotifyLoop: @unchecked Sendable {
     let request: ListenerRequest
     let fd: Int32

@@ -48,11 +48,7 @@ int sbx_prlimit(pid_t pid, int resource, uint64_t soft, uint64_t hard);
 /// Whether the macro-valued WIFEXITED etc. hold; status decoded for Swift.
 int sbx_wait_exit_code(int status);   ///< exit code, or 128+signal
 int sbx_seccomp_notif_sync_wakeup(int listener);
-/* The id of the mount whose root a path is (statx STATX_MNT_ID); -1 with errno if it is not a mount root or on failure. */
-long long sbx_mount_id(const char *path, int nofollow);
 /* Copies len bytes at addr in process pid into buf; returns bytes read or -1. */
-/* The id of the mount that holds what a path names (statx STATX_MNT_ID, following symlinks). */
-long long sbx_containing_mount_id(const char *path);
 /* The id of the mount holding `path` looked up from the directory `base` (a process's
    /proc/PID/root or /cwd): with `scoped`, absolute symlinks and ".." stay inside base
    (openat2 RESOLVE_IN_ROOT), as they do for that process, instead of reaching our own root.

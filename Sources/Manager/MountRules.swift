@@ -105,16 +105,9 @@ struct ProtectedMounts: Sendable {
         readOnlyIDs.contains(e.id) || readOnly.contains { e.identity.isWithin($0) }
     }
 
-    /// The host path that reaches what `path` names for the caller: through its root or its cwd.
     /// /proc/self and /proc/thread-self name the caller itself (runc and crun mount onto
     /// /proc/self/fd/N): they are reached through our /proc/PID, not through its root, where they
-    /// would name us.
-    static func hostPath(pid: UInt32, _ path: String) -> String {
-        if let rest = selfRelative(path) { return "/proc/\(pid)" + rest }
-        return path.hasPrefix("/") ? "/proc/\(pid)/root\(path)" : "/proc/\(pid)/cwd/\(path)"
-    }
-
-    /// "/proc/self/fd/6" -> "/fd/6"; nil for other paths.
+    /// would name us. "/proc/self/fd/6" -> "/fd/6"; nil for other paths.
     static func selfRelative(_ path: String) -> String? {
         for p in ["/proc/self", "/proc/thread-self"] where path == p || path.hasPrefix(p + "/") {
             return String(path.dropFirst(p.count))

@@ -126,10 +126,10 @@ extension ManagerResponse {
         let proc = ProtectedMounts.mountID(pid: UInt32(getpid()), path: "/proc", nofollow: false)
         #expect(proc.map { p.ids.contains($0) } == true)
         #expect(ProtectedMounts.mountID(pid: UInt32(getpid()), path: "/proc/self", nofollow: true) == nil)   // not a mount root
-        #expect(ProtectedMounts.hostPath(pid: 7, "rel/x") == "/proc/7/cwd/rel/x")
-        #expect(ProtectedMounts.hostPath(pid: 7, "/proc/self/fd/6") == "/proc/7/fd/6")
-        #expect(ProtectedMounts.hostPath(pid: 7, "/proc/thread-self") == "/proc/7")
-        #expect(ProtectedMounts.hostPath(pid: 7, "/proc/selfish") == "/proc/7/root/proc/selfish")
+        #expect(ProtectedMounts.selfRelative("/proc/self/fd/6") == "/fd/6")
+        #expect(ProtectedMounts.selfRelative("/proc/thread-self") == "")
+        #expect(ProtectedMounts.selfRelative("/proc/selfish") == nil)
+        #expect(ProtectedMounts.selfRelative("rel/x") == nil)
     }
 }
 

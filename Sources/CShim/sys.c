@@ -94,7 +94,9 @@ int sbx_get_winsize(int fd, unsigned short *rows, unsigned short *cols) {
     return 0;
 }
 #include <linux/openat2.h>
-long long sbx_mount_id_scoped(const char *base, const char *path, int scoped, int nofollow, int require_root) {
+#include <sys/vfs.h>
+long long sbx_mount_id_scoped(const char *base, const char *path, int scoped, int nofollow, int require_root,
+                              struct sbx_mount_facts *facts) {
     int d = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (d < 0) return -1;
     struct open_how how;
@@ -109,6 +111,12 @@ long long sbx_mount_id_scoped(const char *base, const char *path, int scoped, in
     struct statx st;
     int r = statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &st);
     e = errno;
+    struct statfs sf;
+    if (r == 0 && facts) {
+        facts->dev_major = st.stx_dev_major;
+        facts->dev_minor = st.stx_dev_minor;
+        facts->fs_magic = fstatfs(fd, &sf) == 0 ? (long long)sf.f_type : 0;
+    }
     close(fd);
     if (r < 0) { errno = e; return -1; }
     if (!(st.stx_mask & STATX_MNT_ID)) { errno = ENOSYS; return -1; }

@@ -37,6 +37,8 @@ struct ProtectedMounts: Sendable {
     /// Initial read-only mounts, by id and identity.
     let readOnlyIDs: Set<Int64>
     let readOnly: [MountIdentity]
+    /// The superblocks of all of them: a mount on any other is none of these.
+    let devices: Set<String>
 
     static let kernelFS: Set<String> = ["proc", "sysfs"]
 
@@ -63,6 +65,7 @@ struct ProtectedMounts: Sendable {
         self.protected = protected
         self.readOnlyIDs = roIDs
         self.readOnly = ro
+        self.devices = Set(protected.map(\.identity.device) + ro.map(\.device))
     }
 
     init(pid: Int32, mountpoints: [String]) {
@@ -118,24 +121,48 @@ struct ProtectedMounts: Sendable {
     /// The id of the mount whose root `path` is for the caller; nil if it does not resolve or is not
     /// a mount root (then the kernel gives its own EINVAL).
     static func mountID(pid: UInt32, path: String, nofollow: Bool) -> Int64? {
-        lookup(pid: pid, path: path, nofollow: nofollow, requireRoot: true)
+        lookup(pid: pid, path: path, nofollow: nofollow, requireRoot: true)?.id
     }
 
     /// The id of the mount that holds what `path` names for the caller (root or not).
     static func containingMountID(pid: UInt32, path: String) -> Int64? {
-        lookup(pid: pid, path: path, nofollow: false, requireRoot: false)
+        lookup(pid: pid, path: path, nofollow: false, requireRoot: false)?.id
+    }
+
+    /// What a mount root looks like from outside, without reading mountinfo.
+    struct Found {
+        var id: Int64
+        /// "major:minor", as mountinfo writes it.
+        var device: String
+        /// A procfs or sysfs (statfs magic).
+        var kernelFS: Bool
+    }
+
+    /// Whether the mount found at a path could be anything the rules care about: a protected or
+    /// read-only initial mount (or a copy: same superblock), or a procfs/sysfs. Anything else (the
+    /// container's own tmpfs, overlay...) is decided without reading the caller's mountinfo.
+    func mayConcern(_ f: Found) -> Bool {
+        ids.contains(f.id) || readOnlyIDs.contains(f.id) || f.kernelFS || devices.contains(f.device)
+    }
+
+    static func find(pid: UInt32, path: String, nofollow: Bool) -> Found? {
+        lookup(pid: pid, path: path, nofollow: nofollow, requireRoot: true)
     }
 
     /// Resolves `path` as the caller would: from its root (absolute) or cwd (relative), with
     /// symlinks kept inside that directory (a relative path's absolute symlink then resolves
     /// against the cwd, never against our root); /proc/self paths through our /proc/PID.
-    static func lookup(pid: UInt32, path: String, nofollow: Bool, requireRoot: Bool) -> Int64? {
+    static func lookup(pid: UInt32, path: String, nofollow: Bool, requireRoot: Bool) -> Found? {
+        var facts = sbx_mount_facts()
         let id: Int64
         if let rest = selfRelative(path) {
-            id = sbx_mount_id_scoped("/proc/\(pid)", rest, 0, nofollow ? 1 : 0, requireRoot ? 1 : 0)
+            id = sbx_mount_id_scoped("/proc/\(pid)", rest, 0, nofollow ? 1 : 0, requireRoot ? 1 : 0, &facts)
         } else {
-            id = sbx_mount_id_scoped(path.hasPrefix("/") ? "/proc/\(pid)/root" : "/proc/\(pid)/cwd", path, 1, nofollow ? 1 : 0, requireRoot ? 1 : 0)
+            id = sbx_mount_id_scoped(path.hasPrefix("/") ? "/proc/\(pid)/root" : "/proc/\(pid)/cwd", path, 1, nofollow ? 1 : 0,
+                                     requireRoot ? 1 : 0, &facts)
         }
-        return id < 0 ? nil : id
+        guard id >= 0 else { return nil }
+        // PROC_SUPER_MAGIC, SYSFS_MAGIC (linux/magic.h)
+        return Found(id: id, device: "\(facts.dev_major):\(facts.dev_minor)", kernelFS: facts.fs_magic == 0x9fa0 || facts.fs_magic == 0x6265_6572)
     }
 }

@@ -52,7 +52,8 @@ extension NotifyLoop {
         case .propagation:
             return cont()
         case .remount:
-            guard let id = ProtectedMounts.mountID(pid: pid, path: target, nofollow: false) else { return cont() }
+            guard let found = ProtectedMounts.find(pid: pid, path: target, nofollow: false), protected.mayConcern(found) else { return cont() }
+            let id = found.id
             let all = MountEntry.read(pid: callerPID)
             guard let e = all.entry(id: id), MountCall.refusesRemount(target: e, flags: flags, protected: protected) else { return cont() }
             return fail(EPERM, "initial read-only mount stays read-only")

@@ -122,7 +122,8 @@ final class NotifyLoop: @unchecked Sendable {
             }
             let args = "\"\(path)\", \(Self.umountFlags(flags))"
             let nofollow = flags & 8 != 0   // UMOUNT_NOFOLLOW
-            if let id = ProtectedMounts.mountID(pid: n.pid, path: path, nofollow: nofollow) {
+            if let found = ProtectedMounts.find(pid: n.pid, path: path, nofollow: nofollow), protected.mayConcern(found) {
+                let id = found.id
                 // By id in the container's own mount namespace, by identity in the ones it made.
                 let all = protected.ids.contains(id) ? [] : MountEntry.read(pid: Int32(bitPattern: n.pid))
                 let hit = protected.ids.contains(id) || all.entry(id: id).map { protected.isProtected($0, in: all) } == true

@@ -207,6 +207,15 @@ let initMountinfo = """
         #expect(protected.isProtected(MountEntry(line: "603 77 0:50 / / rw - overlay overlay rw")!, in: []))
     }
 
+    @Test func onlyMountsThatMayConcernTheRulesNeedMountinfo() {
+        let p = protected
+        #expect(p.mayConcern(.init(id: 102, device: "9:9", kernelFS: false)))      // by id
+        #expect(p.mayConcern(.init(id: 900, device: "0:5", kernelFS: false)))      // a copy of a mask's source
+        #expect(p.mayConcern(.init(id: 901, device: "0:63", kernelFS: false)))     // the read-only volume's superblock
+        #expect(p.mayConcern(.init(id: 902, device: "0:99", kernelFS: true)))      // a procfs of its own
+        #expect(!p.mayConcern(.init(id: 903, device: "0:98", kernelFS: false)))    // its own tmpfs
+    }
+
     @Test func remountRules() throws {
         let p = protected
         let sys = try #require(initial.entry(id: 103))
@@ -266,9 +275,9 @@ let initMountinfo = """
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createSymbolicLink(atPath: dir + "/x", withDestinationPath: "/")
-        #expect(sbx_mount_id_scoped(dir, "x", 1, 0, 1) < 0)
-        #expect(sbx_mount_id_scoped(dir, "x", 0, 0, 1) >= 0)
-        #expect(sbx_mount_id_scoped(dir, "x", 1, 0, 0) >= 0)   // it is in some mount
+        #expect(sbx_mount_id_scoped(dir, "x", 1, 0, 1, nil) < 0)
+        #expect(sbx_mount_id_scoped(dir, "x", 0, 0, 1, nil) >= 0)
+        #expect(sbx_mount_id_scoped(dir, "x", 1, 0, 0, nil) >= 0)   // it is in some mount
         // Our own /proc/self: through /proc/PID, as the caller's.
         #expect(ProtectedMounts.mountID(pid: UInt32(getpid()), path: "/proc/self/root", nofollow: false) != nil)
     }

@@ -285,6 +285,21 @@ test_mount_proc_in_a_chroot_without_proc() {
     assert_contains "$out" "umount-whole=0"
 }
 
+test_mount_emulation_in_many_containers_at_once() {
+    # Each notify thread forks its own helpers: five containers emulating at once each get theirs.
+    local i pids=() dir; dir=$(mktemp -d)
+    for i in $(seq 1 5); do
+        drun --rm $IMG sh -c 'mkdir /m; i=0; while [ $i -lt 10 ]; do
+                mount -t proc proc /m || exit 1
+                grep -q " /m/keys " /proc/self/mountinfo || { echo "unmasked"; exit 1; }
+                umount /m || exit 1; i=$((i+1)); done; echo done' > "$dir/$i" 2>&1 &
+        pids+=($!)
+    done
+    for i in $(seq 1 5); do wait "${pids[$((i-1))]}" || fail "container $i failed: $(cat "$dir/$i")"; done
+    for i in $(seq 1 5); do assert_eq "$(cat "$dir/$i")" "done"; done
+    rm -rf "$dir"
+}
+
 t "sethostname is trapped, works inside, and show in sysbox-mgr trace" test_hostname_trapped_and_traced
 t "umount2 cannot remove /, /proc, /sys or the masks over their files" test_protected_mounts_stay
 t "300 trapped calls in a row are all answered" test_many_trapped_calls_in_a_row
@@ -300,5 +315,6 @@ t "initial read-only mounts and binds of them cannot be made read-write (EPERM)"
 t "unshare -m, chroot and pivot_root inside keep the umount and remount rules" test_protection_in_nested_mount_namespaces
 t "the policy's mount.allowed decides new mounts' types" test_mount_policy_allow_list
 t "emulated mounts show in the trace and leave no helper process or fd" test_mount_emulation_is_traced_and_leaves_no_helpers
+t "five containers emulating proc mounts at once each get theirs" test_mount_emulation_in_many_containers_at_once
 t "stock runc and crun with listenerPath at sysbox-mgr get the same answers (OCI seccomp agent)" test_oci_agent_with_stock_runc_and_crun
 t "the new mount API (fsopen, open_tree clones, mount_setattr) answers ENOSYS" test_new_mount_api_is_enosys

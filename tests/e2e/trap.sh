@@ -231,6 +231,11 @@ test_oci_agent_with_stock_runc_and_crun() {
     # crun refuses this host's hybrid cgroup layout: a private mount namespace gives it pure v2.
     c=$(timeout 30 unshare -m --propagation private sh -c 'umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup &&
         exec crun --cgroup-manager=disabled --root "$0/cstate" run -b "$0/a" it-agent-c' "$work" </dev/null 2>&1)
+    # runc exec sends the exec'd process's listener too.
+    agent_bundle "$work/d" '["sleep","100"]' locked-hostname
+    timeout 30 runc --root "$work/state" run -d -b "$work/d" it-agent-d </dev/null >/dev/null 2>&1 || fail "runc run -d failed"
+    local d; d=$(timeout 30 runc --root "$work/state" exec it-agent-d sh -c 'hostname x 2>&1; echo rc=$?' </dev/null)
+    timeout 30 runc --root "$work/state" delete --force it-agent-d
     eventually 'grep -q it-agent-b "$trace"' 5
     kill $tp; wait $tp 2>/dev/null || true
     assert_contains "$a" "rc=0"
@@ -240,6 +245,8 @@ test_oci_agent_with_stock_runc_and_crun() {
     assert_eq "$c" "$a" "crun got other answers than runc"
     assert_contains "$b" "Operation not permitted"
     assert_contains "$b" "rc=1"
+    assert_contains "$d" "Operation not permitted"
+    assert_contains "$d" "rc=1"
     assert_ne "$(hostname)" "agent-name"
     assert_eq "$(grep it-agent-a "$trace" | jq -r 'select(.syscall == "sethostname") | .verdict')" "continued"
     assert_contains "$(grep it-agent-a "$trace" | jq -r 'select(.syscall == "mount") | .verdict')" "emulated"

@@ -47,14 +47,17 @@ static unsigned long long nsop_attrs(unsigned long f) {
     return a;
 }
 
-// Becomes the caller as its user namespace sees it: ids, groups, capabilities.
+// Becomes the caller as its user namespace sees it: ids, groups, capabilities. Raw syscalls:
+// glibc's setresuid/setresgid/setgroups broadcast the change to every thread it believes the
+// process has (nptl setxid), taking locks that another thread of the manager may have held at
+// the fork; in this child that waits forever.
 static int nsop_creds(const struct sbx_nsop *o) {
     if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return -1;
-    if (setresgid(o->gid, o->gid, o->gid) < 0) return -1;
+    if (syscall(SYS_setresgid, o->gid, o->gid, o->gid) < 0) return -1;
     // setgroups is refused (EPERM) where the namespace's /proc/PID/setgroups says "deny";
     // the caller then has no groups to drop or keep either.
-    if (setgroups((size_t)o->ngroups, o->groups) < 0 && errno != EPERM) return -1;
-    if (setresuid(o->uid, o->uid, o->uid) < 0) return -1;
+    if (syscall(SYS_setgroups, (size_t)o->ngroups, o->groups) < 0 && errno != EPERM) return -1;
+    if (syscall(SYS_setresuid, o->uid, o->uid, o->uid) < 0) return -1;
     struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
     struct __user_cap_data_struct d[2];
     memset(d, 0, sizeof d);

@@ -9,6 +9,6 @@ swift build -c release --static-swift-stdlib --product sysbox-fs
 bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
 install -d "$BIN_DIR"
 install -m 0755 "$bin/sysbox-runc" "$bin/sysbox-mgr" "$bin/sysbox-fs" "$BIN_DIR/"
-install -d /etc/sysbox/policies
-install -m 0644 policies/*.json /etc/sysbox/policies/
-echo "installed sysbox-runc, sysbox-mgr and sysbox-fs into $BIN_DIR, policies into /etc/sysbox/policies"
+install -d "$POLICY_DIR"
+install -m 0644 policies/*.json "$POLICY_DIR/"
+echo "installed sysbox-runc, sysbox-mgr and sysbox-fs into $BIN_DIR, policies into $POLICY_DIR"

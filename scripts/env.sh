@@ -16,6 +16,9 @@ else
     MGR_DATA=/var/lib/sysboxd-$SYSBOXD_STACK/mgr
     DOCKER_DATA=/var/lib/sysboxd-$SYSBOXD_STACK/docker
     DOCKER_EXEC=/run/sysboxd-$SYSBOXD_STACK-docker
+    # Its own policies too: its sysbox-runc may read keys the default stack's does not know yet.
+    POLICY_DIR=/etc/sysbox-$SYSBOXD_STACK/policies
+    export SYSBOX_POLICY_DIR=$POLICY_DIR
 fi
 DOCKER_SOCK=$SYSBOXD_STATE/docker.sock
 if [ -z "$SYSBOXD_STACK" ]; then FS_SOCK=/run/sysbox/fs.sock; else FS_SOCK=$SYSBOXD_STATE/fs.sock; fi

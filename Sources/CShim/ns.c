@@ -76,8 +76,8 @@ static void sbx_stage_a(const struct sbx_spawn_config *c) {
         if (sbx_read_msg(fd, &m) < 0 || m.tag != SBX_SYNC_MAPPED) sbx_fail(fd, SBX_STEP_WAIT_MAP);
     }
     if (c->become_root) {
-        // Raw syscalls: glibc's wrappers broadcast to every thread it knows of, and this clone
-        // of a multi-threaded caller has only one.
+        // Raw syscalls: glibc's wrappers broadcast to the threads it believes the (raw-cloned,
+        // so really single-threaded) process has, on locks another thread may have held.
         if (syscall(SYS_setresgid, 0, 0, 0) < 0) sbx_fail(fd, SBX_STEP_SETRESGID);
         if (syscall(SYS_setresuid, 0, 0, 0) < 0) sbx_fail(fd, SBX_STEP_SETRESUID);
         if (syscall(SYS_setgroups, 0, NULL) < 0) sbx_fail(fd, SBX_STEP_SETGROUPS);

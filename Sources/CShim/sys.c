@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "sbx_sys.h"
 #include <errno.h>
+#include <string.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
@@ -80,17 +81,6 @@ int sbx_wait_exit_code(int status) {
 int sbx_seccomp_notif_sync_wakeup(int listener) {
     return ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
 }
-long long sbx_mount_id(const char *path, int nofollow) {
-    struct statx st;
-    if (statx(AT_FDCWD, path, nofollow ? AT_SYMLINK_NOFOLLOW : 0, STATX_MNT_ID, &st) < 0) return -1;
-    if (!(st.stx_mask & STATX_MNT_ID)) { errno = ENOSYS; return -1; }
-    // Only the root of a mount can be unmounted: anything else is the kernel's EINVAL to give.
-    if (!(st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) || !(st.stx_attributes & STATX_ATTR_MOUNT_ROOT)) {
-        errno = EINVAL;
-        return -1;
-    }
-    return (long long)st.stx_mnt_id;
-}
 long sbx_read_process(int pid, unsigned long long addr, void *buf, unsigned long len) {
     struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
     return process_vm_readv(pid, &local, 1, &remote, 1, 0);
@@ -111,4 +101,37 @@ int sbx_seccomp_load_bpf(const void *insns, unsigned int count, int new_listener
 long sbx_write_process(int pid, unsigned long long addr, const void *buf, unsigned long len) {
     struct iovec local = { (void *)buf, len }, remote = { (void *)(uintptr_t)addr, len };
     return process_vm_writev(pid, &local, 1, &remote, 1, 0);
+}
+#include <linux/openat2.h>
+#include <sys/vfs.h>
+long long sbx_mount_id_scoped(const char *base, const char *path, int scoped, int nofollow, int require_root,
+                              struct sbx_mount_facts *facts) {
+    int d = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (d < 0) return -1;
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0);
+    how.resolve = scoped ? RESOLVE_IN_ROOT : 0;
+    while (*path == '/') path++;
+    int fd = (int)syscall(SYS_openat2, d, *path ? path : ".", &how, sizeof how);
+    int e = errno;
+    close(d);
+    if (fd < 0) { errno = e; return -1; }
+    struct statx st;
+    int r = statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &st);
+    e = errno;
+    struct statfs sf;
+    if (r == 0 && facts) {
+        facts->dev_major = st.stx_dev_major;
+        facts->dev_minor = st.stx_dev_minor;
+        facts->fs_magic = fstatfs(fd, &sf) == 0 ? (long long)sf.f_type : 0;
+    }
+    close(fd);
+    if (r < 0) { errno = e; return -1; }
+    if (!(st.stx_mask & STATX_MNT_ID)) { errno = ENOSYS; return -1; }
+    if (require_root && (!(st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) || !(st.stx_attributes & STATX_ATTR_MOUNT_ROOT))) {
+        errno = EINVAL;
+        return -1;
+    }
+    return (long long)st.stx_mnt_id;
 }

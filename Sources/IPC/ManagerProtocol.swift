@@ -28,12 +28,18 @@ public struct ListenerRequest: Codable, Sendable {
     public var protectedMounts: [String]?
     /// Where sysbox-fs serves the container's virtual files (sysinfo is answered from them).
     public var virtualFiles: String?
-    public init(id: String, pid: Int32, hostnameLocked: Bool, protectedMounts: [String]? = nil, virtualFiles: String? = nil) {
+    /// From the container's policy: filesystem types a new mount inside may have (nil: the
+    /// built-in list).
+    public var mountAllowed: [String]?
+    public init(id: String, pid: Int32, hostnameLocked: Bool, protectedMounts: [String]? = nil, mountAllowed: [String]? = nil,
+                virtualFiles: String? = nil) {
         self.virtualFiles = virtualFiles
+        self.mountAllowed = mountAllowed
         self.id = id
         self.pid = pid
         self.hostnameLocked = hostnameLocked
         self.protectedMounts = protectedMounts
+        self.mountAllowed = mountAllowed
     }
 }
 

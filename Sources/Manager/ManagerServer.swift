@@ -67,7 +67,7 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
             case .listener(let r):
                 guard let listener = fds.first else { try channel.send(ManagerResponse.error("no seccomp listener fd was sent")); return }
                 fds.dropFirst().forEach { close($0) }
-                NotifyLoop(request: r, fd: listener, tracer: tracer, logger: logger).start()
+                NotifyLoop(request: r, fd: listener, tracer: tracer, logger: logger, protected: initialMounts(r)).start()
                 logger.debug("seccomp listener", metadata: ["id": "\(r.id)", "pid": "\(r.pid)"])
                 try channel.send(ManagerResponse.ok)
             case .trace(let t):
@@ -92,6 +92,20 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
         } catch {
             logger.warning("request failed: \(error)")
         }
+    }
+
+    /// The protected mounts of each container as its first process had them, with the mount
+    /// namespace they were read in: an exec'd process (same namespace) gets the same, not what
+    /// the container has mounted since; a restarted container (new namespace) is read again.
+    var initial: [String: (mntns: UInt64, mounts: ProtectedMounts)] = [:]
+
+    func initialMounts(_ r: ListenerRequest) -> ProtectedMounts {
+        var st = stat()
+        let ns = stat("/proc/\(r.pid)/ns/mnt", &st) == 0 ? UInt64(st.st_ino) : 0
+        if ns != 0, let known = initial[r.id], known.mntns == ns { return known.mounts }
+        let mounts = ProtectedMounts(pid: r.pid, mountpoints: r.protectedMounts ?? [])
+        if ns != 0 { initial[r.id] = (ns, mounts) }
+        return mounts
     }
 
     func releaseStorage(_ id: String) {
@@ -137,6 +151,7 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
             case .fuseKept:
                 return .kept(fuse.keys.sorted())
             case .unregister(let id):
+                initial[id] = nil
                 if let fd = fuse.removeValue(forKey: id) { close(fd) }
                 try allocator.free(id: id)
                 releaseStorage(id)

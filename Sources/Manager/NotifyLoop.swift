@@ -2,6 +2,7 @@ import CSeccomp
 import Foundation
 import IPC
 import Logging
+import Policy
 import SysboxCore
 
 /// Answers the trapped syscalls of one container process: one thread per seccomp listener, which
@@ -10,7 +11,10 @@ import SysboxCore
 /// For each notification: the arguments are read once from /proc/PID/mem into our own copy, the
 /// notification id is checked to be still valid after opening it (the pid could have been reused,
 /// seccomp_unotify(2)), then the call is decided. sethostname/setdomainname are CONTINUEd (the
-/// kernel runs them in the caller's own UTS namespace) unless the policy locks the hostname.
+/// kernel runs them in the caller's own UTS namespace) unless the policy locks the hostname;
+/// umount2 and mount follow the rules of MountRules.swift and NotifyLoop+Mount.swift, emulating
+/// what must be done as the caller through the helper of CShim/nsop.c (CallerContext); the new
+/// mount API gets ENOSYS.
 final class NotifyLoop: @unchecked Sendable {
     let request: ListenerRequest
     let fd: Int32
@@ -21,19 +25,25 @@ final class NotifyLoop: @unchecked Sendable {
     /// The trapped calls this loop knows, by number on the native architecture (resolved once).
     static let names: [Int32: String] = {
         var m: [Int32: String] = [:]
-        for n in ["sethostname", "setdomainname", "mount", "umount2", "sysinfo"] {
+        for n in ["sethostname", "setdomainname", "mount", "umount2", "sysinfo"] + NotifyLoop.newMountAPI {
             let nr = seccomp_syscall_resolve_name(n)
             if nr >= 0 { m[nr] = n }
         }
         return m
     }()
 
-    init(request: ListenerRequest, fd: Int32, tracer: Tracer, logger: Logger) {
+    /// Filesystem types a new mount inside may have (the policy's `mount.allowed`).
+    let mountAllowed: Set<String>
+
+    /// `protected`: the container's initial mounts, when already known (an exec'd process joins the
+    /// mounts of init, which may have changed since); read from the process's mountinfo otherwise.
+    init(request: ListenerRequest, fd: Int32, tracer: Tracer, logger: Logger, protected: ProtectedMounts? = nil) {
         self.request = request
         self.fd = fd
         self.tracer = tracer
         self.logger = logger
-        self.protected = ProtectedMounts(pid: request.pid, mountpoints: request.protectedMounts ?? [])
+        self.protected = protected ?? ProtectedMounts(pid: request.pid, mountpoints: request.protectedMounts ?? [])
+        self.mountAllowed = Set(request.mountAllowed ?? Policy.defaultMount.allowed)
     }
 
     func start() {
@@ -112,10 +122,21 @@ final class NotifyLoop: @unchecked Sendable {
             }
             let args = "\"\(path)\", \(Self.umountFlags(flags))"
             let nofollow = flags & 8 != 0   // UMOUNT_NOFOLLOW
-            if let id = ProtectedMounts.mountID(pid: n.pid, path: path, nofollow: nofollow), protected.ids.contains(id),
-               seccomp_notify_id_valid(fd, n.id) == 0 {
-                resp.pointee.error = -EBUSY
-                return ("errno EBUSY (protected initial mount)", args)
+            if let found = ProtectedMounts.find(pid: n.pid, path: path, nofollow: nofollow), protected.mayConcern(found) {
+                let id = found.id
+                // By id in the container's own mount namespace, by identity in the ones it made.
+                let all = protected.ids.contains(id) ? [] : MountEntry.read(pid: Int32(bitPattern: n.pid))
+                let hit = protected.ids.contains(id) || all.entry(id: id).map { protected.isProtected($0, in: all) } == true
+                if hit, seccomp_notify_id_valid(fd, n.id) == 0 {
+                    resp.pointee.error = -EBUSY
+                    return ("errno EBUSY (protected initial mount)", args)
+                }
+                if !hit, let e = all.entry(id: id), protected.isOwnKernelFSWithProtectedChildren(e, in: all) {
+                    return emulate(n, resp, args: args) { ctx in
+                        ctx.run(op: Int32(SBX_NSOP_UMOUNT), source: nil, target: path, fstype: nil,
+                                flags: UInt(UInt32(bitPattern: flags) | 2), data: nil, joinPID: false)   // | MNT_DETACH
+                    } verdict: { _ in "emulated (detached with its bind-overs)" }
+                }
             }
             resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
             return ("continued", args)
@@ -133,12 +154,29 @@ final class NotifyLoop: @unchecked Sendable {
             let wrote = info.withUnsafeBytes { sbx_write_process(Int32(bitPattern: n.pid), n.data.args.0, $0.baseAddress, UInt(Sysinfo.size)) }
             guard wrote == Sysinfo.size else { resp.pointee.error = -EFAULT; return ("errno EFAULT", "") }
             return ("emulated", "")
+        case "mount":
+            return decideMount(n, resp)
+        case let name where Self.newMountAPI.contains(name):
+            // The new mount API would make mounts the rules above never see: a procfs without
+            // its masks (fsopen + fsmount), a bare clone of /proc (open_tree), the read-only flag
+            // of an initial mount cleared (mount_setattr). ENOSYS: libc, util-linux, runc and
+            // systemd then use mount(2), which is decided here. open_tree without
+            // OPEN_TREE_CLONE only opens a path: the kernel's.
+            if name == "open_tree" && n.data.args.2 & 1 == 0 {   // OPEN_TREE_CLONE
+                resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+                return ("continued", "flags=0x\(String(n.data.args.2, radix: 16))")
+            }
+            resp.pointee.error = -ENOSYS
+            return ("errno ENOSYS (new mount API: mount(2) is the one decided)", "")
         default:
             // Not ours to decide: let the kernel judge it.
             resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
             return ("continued", "")
         }
     }
+
+    /// Calls of the new mount API that can make or change mounts.
+    static let newMountAPI = ["fsopen", "fspick", "fsmount", "open_tree", "move_mount", "mount_setattr"]
 
     static func umountFlags(_ f: Int32) -> String {
         var names: [String] = []

@@ -17,6 +17,11 @@ public struct Policy: Codable, Equatable, Sendable {
         /// (unless the container already mounts something there).
         public var dirs: [String]
     }
+    public struct Mount: Codable, Equatable, Sendable {
+        /// Filesystem types a new mount(2) inside may have ("fuse" also allows "fuse.<subtype>");
+        /// any other gets EPERM. The kernel still judges those it allows.
+        public var allowed: [String]
+    }
     /// The virtual files sysbox-fs serves, bound over the container's own.
     public struct FS: Codable, Equatable, Sendable {
         /// Container path -> how the file behaves (VirtualFiles.FileKind raw values).
@@ -30,6 +35,16 @@ public struct Policy: Codable, Equatable, Sendable {
     public var hostname: Hostname
     /// Optional in files: absent means `Policy.defaultStorage`.
     public var storage: Storage?
+    /// Optional in files: absent means `Policy.defaultMount`.
+    public var mount: Mount?
+
+    /// What a system container mounts itself: its kernel filesystems, an inner Docker's overlay,
+    /// systemd's tmpfs and cgroups, FUSE.
+    public static let defaultMount = Mount(allowed: [
+        "proc", "sysfs", "tmpfs", "ramfs", "devpts", "mqueue", "overlay", "cgroup", "cgroup2", "bpf", "fuse", "binfmt_misc",
+    ])
+    public var mountAllowed: [String] { (mount ?? Self.defaultMount).allowed }
+
     /// Optional in files: absent means `Policy.defaultFS`; `"files": {}` turns sysbox-fs off.
     public var fs: FS?
     public var fsFiles: [String: FileKind] {
@@ -63,18 +78,27 @@ public struct Policy: Codable, Equatable, Sendable {
     public var storageDirs: [String] { (storage ?? Self.defaultStorage).dirs }
 
     public static let currentVersion = 1
-    public static let directory = "/etc/sysbox/policies"
+    /// Where policies are installed; SYSBOX_POLICY_DIR overrides it (a second, separate stack of
+    /// the test scripts keeps its own).
+    public static var directory: String {
+        if let d = ProcessInfo.processInfo.environment["SYSBOX_POLICY_DIR"], d.hasPrefix("/") { return d }
+        return "/etc/sysbox/policies"
+    }
     /// What `default.json` says, for a host where it is not installed.
-    public static let builtIn = Policy(version: 1, syscalls: Syscalls(trap: ["sethostname", "setdomainname", "umount2", "sysinfo"]),
-                                       hostname: Hostname(locked: false), storage: defaultStorage, fs: defaultFS)
+    public static let builtIn = Policy(version: 1, syscalls: Syscalls(trap: [
+        "sethostname", "setdomainname", "mount", "umount2", "sysinfo",
+        "fsopen", "fspick", "fsmount", "open_tree", "move_mount", "mount_setattr",
+    ]),
+                                       hostname: Hostname(locked: false), storage: defaultStorage, mount: defaultMount, fs: defaultFS)
 
     /// The keys each object may have, by JSON path.
     static let schema: [String: Set<String>] = [
-        "": ["version", "syscalls", "hostname", "storage", "fs"],
+        "": ["version", "syscalls", "hostname", "storage", "fs", "mount"],
         "fs": ["files", "cpuQuotaView"],
         "syscalls": ["trap"],
         "hostname": ["locked"],
         "storage": ["dirs"],
+        "mount": ["allowed"],
     ]
 
     /// Reads and validates a policy file; errors name the file, the JSON path and what was expected.
@@ -102,6 +126,9 @@ public struct Policy: Codable, Equatable, Sendable {
             throw PolicyError("policy \(file): at \"storage.dirs.\(i)\": expected an absolute path below /, without \"..\", found \"\(dir)\"")
         }
         try checkFiles(policy.fs?.files ?? [:], file: file)
+        for (i, t) in (policy.mount?.allowed ?? []).enumerated() where t.isEmpty || t.contains(where: { $0 == "/" || $0 == " " || $0 == "," }) {
+            throw PolicyError("policy \(file): at \"mount.allowed.\(i)\": expected a filesystem type name, found \"\(t)\"")
+        }
         return policy
     }
 

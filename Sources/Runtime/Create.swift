@@ -218,6 +218,7 @@ public enum Create {
         if let listener = readyFDs.first, !ctx.options.noManager {
             try manager.handOver(ListenerRequest(id: o.id, pid: pid, hostnameLocked: policy.hostname.locked,
                                                              protectedMounts: SystemWorkloads.protectedMounts(spec),
+                                                             mountAllowed: policy.mountAllowed,
                                                              virtualFiles: VirtualFS.sysinfoSource(spec)), listener: listener)
         }
 

@@ -84,6 +84,7 @@ public enum Exec {
                 try ManagerClient(socketPath: ctx.options.managerSocket).handOver(
                     ListenerRequest(id: o.id, pid: pid, hostnameLocked: policy.hostname.locked,
                                     protectedMounts: SystemWorkloads.protectedMounts(c.record.spec),
+                                    mountAllowed: policy.mountAllowed,
                                     virtualFiles: VirtualFS.sysinfoSource(c.record.spec)), listener: listener)
             }
             // After ready only a failed exec speaks; a successful one closes the socket.

@@ -1,5 +1,6 @@
 // sysbox-mgr: the manager daemon of sysboxd (exclusive id ranges, container registry).
 import ArgumentParser
+import Foundation   // Thread
 import IPC
 import Logging
 import Manager
@@ -20,6 +21,9 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("subid-size"), help: "ids reserved for the sysbox entry when it is created") var subidSize: UInt64 = 268_435_456
     @Option(name: .customLong("subuid-file"), help: "subordinate uid file") var subuidFile = "/etc/subuid"
     @Option(name: .customLong("subgid-file"), help: "subordinate gid file") var subgidFile = "/etc/subgid"
+    @Option(name: .customLong("seccomp-agent-socket"),
+            help: "OCI seccomp agent socket for runc/crun's linux.seccomp.listenerPath (default: seccomp-agent.sock beside --socket; \"\" for none)")
+    var seccompAgentSocket: String?
     @Option(help: "log file (default stderr)") var log: String?
     @Option(name: .customLong("log-level")) var logLevel = "info"
     @Option(name: .customLong("log-format")) var logFormat = "text"
@@ -40,11 +44,34 @@ struct Serve: ParsableCommand {
         signal(SIGINT) { _ in stopRequested = true }
         signal(SIGPIPE, SIG_IGN)
         logger.info("listening", metadata: ["socket": "\(socket)"])
-        server.serve(listener) { stopRequested }
+        let agentPath = seccompAgentSocket ?? Files.dirname(socket) + "/seccomp-agent.sock"
+        if agentPath.isEmpty {
+            server.serve(listener) { stopRequested }
+        } else {
+            // Root only, like the manager socket: the state it receives decides about containers.
+            let agentListener = try Listener(path: agentPath, mode: 0o600)
+            let agent = SeccompAgent(tracer: server.tracer, logger: logger)
+            logger.info("seccomp agent listening", metadata: ["socket": "\(agentPath)"])
+            serveBoth(server, listener, agent, agentListener)
+            unlink(agentPath)
+        }
         unlink(socket)
         unlink(pidPath)
         logger.info("stopped")
     }
+}
+
+/// The manager's loop on this thread, the seccomp agent's on another; both end on SIGTERM.
+func serveBoth(_ server: ManagerServer, _ listener: borrowing Listener, _ agent: SeccompAgent, _ agentListener: borrowing Listener) {
+    let fd = agentListener.fd
+    let done = NSCondition()
+    nonisolated(unsafe) var finished = false
+    Thread {
+        agent.serve(fd: fd) { stopRequested }
+        done.lock(); finished = true; done.signal(); done.unlock()
+    }.start()
+    server.serve(listener) { stopRequested }
+    done.lock(); while !finished { done.wait() }; done.unlock()
 }
 
 struct Status: ParsableCommand {

@@ -1,6 +1,7 @@
 import Foundation
 import IPC
 import Logging
+import SysboxCore
 import Testing
 @testable import Manager
 
@@ -114,8 +115,8 @@ extension ManagerResponse {
 
 @Suite struct ProtectedMountsTests {
     @Test func unescapesMountinfoPaths() {
-        #expect(ProtectedMounts.unescape("/a\\040b") == "/a b")
-        #expect(ProtectedMounts.unescape("/plain") == "/plain")
+        #expect(MountEntry.unescape("/a\\040b") == "/a b")
+        #expect(MountEntry.unescape("/plain") == "/plain")
     }
 
     @Test func findsTheMountsAtTheGivenMountpoints() throws {
@@ -125,7 +126,160 @@ extension ManagerResponse {
         let proc = ProtectedMounts.mountID(pid: UInt32(getpid()), path: "/proc", nofollow: false)
         #expect(proc.map { p.ids.contains($0) } == true)
         #expect(ProtectedMounts.mountID(pid: UInt32(getpid()), path: "/proc/self", nofollow: true) == nil)   // not a mount root
-        #expect(ProtectedMounts.hostPath(pid: 7, "rel/x") == "/proc/7/cwd/rel/x")
+        #expect(ProtectedMounts.selfRelative("/proc/self/fd/6") == "/fd/6")
+        #expect(ProtectedMounts.selfRelative("/proc/thread-self") == "")
+        #expect(ProtectedMounts.selfRelative("/proc/selfish") == nil)
+        #expect(ProtectedMounts.selfRelative("rel/x") == nil)
+    }
+}
+
+/// A container's mountinfo as its init sees it: overlay root, /proc with a /dev/null mask over
+/// kcore, a read-only /proc/sys with a FUSE file over it, /sys with a read-only bind.
+let initMountinfo = """
+    100 90 0:50 / / rw,relatime - overlay overlay rw,lowerdir=/l
+    101 100 0:60 / /proc rw,nosuid,nodev,noexec - proc proc rw
+    102 101 0:5 /null /proc/kcore rw,nosuid - devtmpfs udev rw
+    103 101 0:60 /sys /proc/sys ro,nosuid,nodev,noexec - proc proc rw
+    104 103 0:70 /sys/kernel/hostname /proc/sys/kernel/hostname rw - fuse.sysboxfs sysboxfs rw
+    105 100 0:61 / /sys rw,nosuid - sysfs sysfs rw
+    106 105 0:62 / /sys/firmware ro - tmpfs tmpfs ro
+    107 100 0:63 / /data ro - ext4 /dev/vdb ro
+    """
+
+@Suite struct MountRulesTests {
+    let initial = MountEntry.parse(initMountinfo)
+    var protected: ProtectedMounts {
+        ProtectedMounts(entries: initial, mountpoints: ["/", "/proc", "/sys", "/proc/kcore", "/proc/sys", "/sys/firmware"])
+    }
+
+    @Test func parsesMountinfo() throws {
+        #expect(initial.count == 8)
+        let kcore = try #require(initial.entry(id: 102))
+        #expect(kcore.root == "/null" && kcore.mountpoint == "/proc/kcore" && kcore.fstype == "devtmpfs" && kcore.parent == 101)
+        #expect(initial.entry(id: 103)?.readOnly == true)
+        #expect(initial.entry(id: 101)?.readOnly == false)
+        #expect(MountEntry(line: "garbage") == nil)
+        let spaced = try #require(MountEntry(line: #"5 1 0:1 / /a\040b rw shared:1 - tmpfs t rw"#))
+        #expect(spaced.mountpoint == "/a b" && spaced.fstype == "tmpfs")
+    }
+
+    @Test func copiesInANewMountNamespaceAreProtected() throws {
+        // `unshare -m`: the same mounts with new ids.
+        let copy = initial.map { e -> MountEntry in var c = e; c.id += 400; c.parent += 400; return c }
+        #expect(copy.entry(id: 102) == nil)
+        let p = protected
+        for id: Int64 in [500, 501, 502, 503, 505, 506] {
+            let e = try #require(copy.entry(id: id))
+            #expect(p.isProtected(e, in: copy), "mount \(id) \(e.mountpoint)")
+        }
+        // The user's own mounts are not.
+        #expect(!p.isProtected(try #require(copy.entry(id: 507)), in: copy))
+    }
+
+    @Test func aCopyOfProcElsewhereGoesAsAWhole() throws {
+        // mount --bind /proc /b (made recursive): /b itself may go, its masks not one by one.
+        let b = initial + MountEntry.parse("400 100 0:60 / /b rw - proc proc rw\n401 400 0:5 /null /b/kcore rw - devtmpfs udev rw")
+        let p = protected
+        #expect(!p.isProtected(b[8], in: b))
+        #expect(p.isProtected(b[9], in: b))
+        #expect(p.isOwnKernelFSWithProtectedChildren(b[8], in: b))
+        // The container's own /proc is protected, not detachable; nor is one with a user's mount on it.
+        #expect(!p.isOwnKernelFSWithProtectedChildren(try #require(initial.entry(id: 101)), in: initial))
+        let mixed = b + MountEntry.parse("402 400 0:91 / /b/x rw - tmpfs t rw")
+        #expect(!p.isOwnKernelFSWithProtectedChildren(b[8], in: mixed))
+    }
+
+    @Test func aBindOfDevNullElsewhereIsNotAMask() {
+        let mine = initial + MountEntry.parse("200 100 0:5 /null /tmp/x rw - devtmpfs udev rw")
+        #expect(!protected.isProtected(mine.last!, in: mine))
+        // But the same bind sitting on a procfs (a copy of the mask) is.
+        let copy = initial + MountEntry.parse("201 300 0:60 / /mnt rw - proc proc rw\n202 201 0:5 /null /mnt/kcore rw - devtmpfs udev rw")
+        #expect(protected.isProtected(copy.last!, in: copy))
+    }
+
+    @Test func theOldRootOverANewOneIsNotTheRoot() throws {
+        // pivot_root(".", ".") stacks the old root over the new one, then unmounts it: allowed.
+        let pivoted = MountEntry.parse("600 1 0:99 / / rw - overlay overlay rw\n601 600 0:50 / / rw - overlay overlay rw")
+        #expect(!protected.isProtected(pivoted[1], in: pivoted))
+        // A bind of / elsewhere is the container's own too; the copy at the bottom is not.
+        let bound = initial + MountEntry.parse("602 100 0:50 / /x rw - overlay overlay rw")
+        #expect(!protected.isProtected(bound.last!, in: bound))
+        #expect(protected.isProtected(MountEntry(line: "603 77 0:50 / / rw - overlay overlay rw")!, in: []))
+    }
+
+    @Test func onlyMountsThatMayConcernTheRulesNeedMountinfo() {
+        let p = protected
+        #expect(p.mayConcern(.init(id: 102, device: "9:9", kernelFS: false)))      // by id
+        #expect(p.mayConcern(.init(id: 900, device: "0:5", kernelFS: false)))      // a copy of a mask's source
+        #expect(p.mayConcern(.init(id: 901, device: "0:63", kernelFS: false)))     // the read-only volume's superblock
+        #expect(p.mayConcern(.init(id: 902, device: "0:99", kernelFS: true)))      // a procfs of its own
+        #expect(!p.mayConcern(.init(id: 903, device: "0:98", kernelFS: false)))    // its own tmpfs
+    }
+
+    @Test func remountRules() throws {
+        let p = protected
+        let sys = try #require(initial.entry(id: 103))
+        #expect(MountCall.refusesRemount(target: sys, flags: MountCall.remount | MountCall.bind, protected: p))
+        #expect(!MountCall.refusesRemount(target: sys, flags: MountCall.remount | MountCall.bind | MountCall.rdonly, protected: p))
+        // A bind of a directory inside the read-only /proc/sys, and of the read-only volume.
+        let binds = MountEntry.parse("300 100 0:60 /sys/kernel /x ro - proc proc rw\n301 100 0:63 /sub /y ro - ext4 /dev/vdb ro")
+        for b in binds { #expect(MountCall.refusesRemount(target: b, flags: MountCall.remount, protected: p)) }
+        // /proc itself is read-write: remounting it is the kernel's call; so is a fresh proc.
+        #expect(!MountCall.refusesRemount(target: try #require(initial.entry(id: 101)), flags: MountCall.remount, protected: p))
+        let fresh = try #require(MountEntry(line: "302 100 0:80 / /mnt ro - proc proc ro"))
+        #expect(!MountCall.refusesRemount(target: fresh, flags: MountCall.remount, protected: p))
+    }
+
+    @Test func flagsAreClassifiedAsTheKernelDoes() {
+        #expect(MountCall.kind(MountCall.remount | MountCall.bind) == .remount(bind: true))
+        #expect(MountCall.kind(0xC0ED_0000 | MountCall.remount) == .remount(bind: false))
+        #expect(MountCall.kind(MountCall.bind | MountCall.rec) == .bind(recursive: true))
+        #expect(MountCall.kind(1 << 18 | MountCall.rec) == .propagation)
+        #expect(MountCall.kind(MountCall.move) == .move)
+        #expect(MountCall.kind(MountCall.nosuid | MountCall.nodev) == .new)
+        #expect(MountCall.describe(MountCall.bind | MountCall.rec) == "MS_BIND|MS_REC")
+    }
+
+    @Test func bindOversOfProcAndSys() throws {
+        let proc = try #require(MountCall.base(fstype: "proc", in: initial))
+        #expect(proc.id == 101)
+        // Direct children only: /proc/sys/kernel/hostname comes along with a recursive clone of /proc/sys.
+        #expect(initial.bindOvers(below: proc) == ["kcore", "sys"])
+        let sys = try #require(MountCall.base(fstype: "sysfs", in: initial))
+        #expect(initial.bindOvers(below: sys) == ["firmware"])
+        // Stacked twice at one path: one clone (of the top).
+        let stacked = initial + MountEntry.parse("110 101 0:90 / /proc/kcore rw - tmpfs t rw")
+        #expect(stacked.bindOvers(below: proc) == ["kcore", "sys"])
+        #expect(MountCall.base(fstype: "proc", in: MountEntry.parse("1 0 0:1 / / rw - ext4 x rw")) == nil)
+        #expect(MountCall.needsRecursiveBind(source: proc, in: initial))
+        #expect(!MountCall.needsRecursiveBind(source: try #require(initial.entry(id: 107)), in: initial))
+    }
+
+    @Test func parametersAndIds() {
+        #expect(MountCall.parameters("hidepid=2,subset=pid,ro").map { "\($0.0)=\($0.1 ?? "-")" } == ["hidepid=2", "subset=pid", "ro=-"])
+        #expect(MountCall.parameters(nil).isEmpty)
+        #expect(CallerContext.toNamespace(165536, map: "         0     165536      65536\n") == 0)
+        #expect(CallerContext.toNamespace(166536, map: "0 165536 65536") == 1000)
+        #expect(CallerContext.toNamespace(0, map: "0 165536 65536") == nil)
+        let s = CallerContext.parseStatus("Name:\tsh\nUid:\t0\t0\t0\t0\nGid:\t5\t5\t5\t6\nGroups:\t1 2 \nCapEff:\t000001ffffffffff\nCapPrm:\t0000000000200000\n")
+        #expect(s.fsuid == 0 && s.fsgid == 6 && s.groups == [1, 2])
+        #expect(s.capEffective == 0x1ff_ffff_ffff && s.capPermitted == 1 << 21)
+    }
+}
+
+@Suite struct ScopedLookupTests {
+    @Test func absoluteSymlinksStayInsideTheCallersRoot() throws {
+        // A container's "/x -> /" must name its own root, not ours: inside a plain directory that
+        // is not a mount root, so no mount id; unscoped it would reach our "/", a mount root.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("scoped-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createSymbolicLink(atPath: dir + "/x", withDestinationPath: "/")
+        #expect(sbx_mount_id_scoped(dir, "x", 1, 0, 1, nil) < 0)
+        #expect(sbx_mount_id_scoped(dir, "x", 0, 0, 1, nil) >= 0)
+        #expect(sbx_mount_id_scoped(dir, "x", 1, 0, 0, nil) >= 0)   // it is in some mount
+        // Our own /proc/self: through /proc/PID, as the caller's.
+        #expect(ProtectedMounts.mountID(pid: UInt32(getpid()), path: "/proc/self/root", nofollow: false) != nil)
     }
 }
 

@@ -44,8 +44,42 @@ import Testing
     }
 
     @Test func selection() throws {
-        #expect(try Policy.select(annotations: nil, env: nil).name == "default")
+        // Hermetic: not whatever policies this host has installed (SYSBOX_POLICY_DIR, as a test
+        // stack of the scripts uses). No default.json there: the built-in one applies.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pol-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir); unsetenv("SYSBOX_POLICY_DIR") }
+        setenv("SYSBOX_POLICY_DIR", dir, 1)
+        #expect(Policy.directory == dir)
+        let chosen = try Policy.select(annotations: nil, env: nil)
+        #expect(chosen.name == "default" && chosen.policy == Policy.builtIn)
+        try Data(#"{"version":1,"syscalls":{"trap":[]},"hostname":{"locked":true}}"#.utf8).write(to: URL(fileURLWithPath: dir + "/strict.json"))
+        #expect(try Policy.select(annotations: ["io.sysboxd.policy": "strict"], env: nil).policy.hostname.locked)
         #expect(throws: PolicyError.self) { try Policy.select(annotations: ["io.sysboxd.policy": "../etc"], env: nil) }
         #expect(throws: PolicyError.self) { try Policy.select(annotations: nil, env: ["SYSBOX_POLICY=no-such-policy"]) }
+    }
+}
+
+@Suite struct MountPolicyTests {
+    let head = #"{"version":1,"syscalls":{"trap":["mount"]},"hostname":{"locked":false}"#
+
+    @Test func absentMeansTheBuiltInList() throws {
+        let p = try Policy.parse(Data((head + "}").utf8), file: "p")
+        #expect(p.mountAllowed == Policy.defaultMount.allowed)
+        #expect(p.mountAllowed.contains("proc") && p.mountAllowed.contains("overlay"))
+        #expect(Policy.builtIn.syscalls.trap.contains("mount"))
+    }
+
+    @Test func ownListAndErrors() throws {
+        let p = try Policy.parse(Data((head + #","mount":{"allowed":["tmpfs"]}}"#).utf8), file: "p")
+        #expect(p.mountAllowed == ["tmpfs"])
+        let unknown = #expect(throws: PolicyError.self) {
+            try Policy.parse(Data((head + #","mount":{"allow":["tmpfs"]}}"#).utf8), file: "/x/p.json")
+        }
+        #expect(unknown?.message.contains("unknown key \"mount.allow\"") == true)
+        let bad = #expect(throws: PolicyError.self) {
+            try Policy.parse(Data((head + #","mount":{"allowed":["tmpfs","a/b"]}}"#).utf8), file: "p")
+        }
+        #expect(bad?.message.contains("mount.allowed.1") == true)
     }
 }

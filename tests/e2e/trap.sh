@@ -72,6 +72,257 @@ test_protected_mounts_stay() {
     assert_eq "$(echo "$out" | tail -1)" "1" "the mask over /proc/keys is gone"
 }
 
+# The mounts stacked below a procfs/sysfs mount point, relative to it, with type and ro/rw.
+# (A here-doc function so every test runs the same awk inside the container.)
+OVERS='overs() { awk -v b="$1/" '"'"'index($5, b) == 1 { r = substr($5, length(b) + 1); split($6, o, ","); print r, $(NF-2), o[1] }'"'"' /proc/self/mountinfo | sort; }'
+
+test_mount_proc_gets_the_protected_view() {
+    local out; out=$(drun --rm $IMG sh -c "$OVERS"'
+        mkdir /m /r
+        # Whatever is bound over a /proc file at the time of the call comes along (sysbox-fs files
+        # and this one of ours, over a file nobody else binds).
+        echo fake-version > /tmp/mi && mount --bind /tmp/mi /proc/version
+        mount -t proc proc /m || exit 1
+        mount -t proc -o ro proc /r || exit 1
+        overs /proc > /tmp/a; overs /m > /tmp/b
+        [ -s /tmp/a ] || { echo "no bind-overs below /proc"; exit 1; }
+        diff /tmp/a /tmp/b && echo same-view
+        echo "version=$(cat /m/version)"
+        echo "keys=$(wc -c < /m/keys)"
+        overs /r | awk "\$3 != \"ro\"" | head -3 | sed "s/^/rw-under-ro: /"
+        # Unmasking the new view is refused like the original.
+        umount /m/keys 2>&1; echo umount-mask=$?
+        umount /m && echo umount-whole=0')
+    assert_contains "$out" "same-view"
+    assert_contains "$out" "version=fake-version"
+    assert_contains "$out" "keys=0"
+    assert_not_contains "$out" "rw-under-ro"
+    assert_contains "$out" "umount-mask=1"
+    assert_contains "$out" "umount-whole=0"
+}
+
+test_mount_sysfs_gets_the_protected_view() {
+    local out; out=$(drun --rm $IMG sh -c "$OVERS"'
+        mkdir /s && mount -t sysfs sysfs /s || exit 1
+        overs /sys > /tmp/a; overs /s > /tmp/b
+        grep -q "^firmware " /tmp/a || { echo "no mask over /sys/firmware"; exit 1; }
+        diff /tmp/a /tmp/b && echo same-view
+        ls /s/firmware | wc -l')
+    assert_contains "$out" "same-view"
+    assert_eq "$(echo "$out" | tail -1)" "0" "/sys/firmware is not masked in the new sysfs"
+}
+
+test_bind_of_proc_keeps_the_masks() {
+    # A non-recursive bind would show the bare procfs: it is made recursive.
+    local out; out=$(drun --rm $IMG sh -c "$OVERS"'
+        mkdir /b && mount --bind /proc /b || exit 1
+        overs /proc > /tmp/a; overs /b > /tmp/b; diff /tmp/a /tmp/b && echo same-view')
+    assert_contains "$out" "same-view"
+}
+
+test_readonly_mounts_stay_readonly() {
+    local out; out=$(drun --rm -v /tmp:/hosttmp:ro $IMG sh -c '
+        mount -o remount,rw /proc/bus 2>/dev/null; echo remount=$?
+        mount -o remount,bind,rw /proc/bus 2>/dev/null; echo remount-bind=$?
+        mount -o remount,rw /hosttmp 2>/dev/null; echo volume=$?
+        mkdir /x /y && mount --bind /proc/bus /x && mount --bind /proc/fs /y || exit 1
+        grep -q " /x ro," /proc/self/mountinfo && echo bind-is-ro
+        mount -o remount,bind,rw /x 2>/dev/null; echo rw-bind=$?
+        mount -o remount,bind,ro,nosuid /y; echo to-ro=$?
+        # The container'"'"'s own read-only mounts are its own to make writable again.
+        mkdir /t /t2 && mount --bind /t /t2 && mount -o remount,bind,ro /t2 && mount -o remount,bind,rw /t2 && echo own-ro-to-rw=0
+        touch /hosttmp/x 2>/dev/null; echo write=$?')
+    local k; for k in remount remount-bind volume rw-bind write; do assert_contains "$out" "$k=1"; done
+    assert_contains "$out" "bind-is-ro"
+    assert_contains "$out" "to-ro=0"
+    assert_contains "$out" "own-ro-to-rw=0"
+}
+
+test_protection_in_nested_mount_namespaces() {
+    # The same rules, run plain, after unshare -m, in a chroot onto a recursive copy of /, and after
+    # pivot_root into such a copy in a new mount namespace (the old root then stays removable).
+    local out; out=$(drun --rm $IMG sh -c '
+        printf "%s\n" "try() { \"\$@\" 2>/dev/null; echo \"\$P\$*=\$?\"; }" \
+            "try umount /proc/keys; try umount /proc; try umount /sys; try umount -l /sys/firmware; try umount /" \
+            "try mount -o remount,rw /proc/bus" \
+            "ln -sf /proc/keys /tmp/lk; try umount /tmp/lk" \
+            "mkdir -p /t && mount -t tmpfs t /t && umount /t && echo \"\${P}own=0\"" > /tmp/rules.sh
+        P=plain: sh /tmp/rules.sh
+        P=unshare: unshare -m sh /tmp/rules.sh
+        mkdir /c && mount --rbind / /c && P=chroot: chroot /c sh /tmp/rules.sh
+        P=pivot: unshare -m sh -c "mkdir -p /n && mount --rbind / /n && cd /n && mkdir -p old && pivot_root . old && cd / || exit 9
+            sh /tmp/rules.sh
+            umount /old/proc/keys 2>/dev/null; echo pivot:oldmask=\$?
+            umount -l /old && echo pivot:detach-old=0"
+        touch /f && mount --bind /dev/null /f && umount /f && echo devnull=0')
+    local v k
+    for v in plain unshare chroot pivot; do
+        for k in "umount /proc/keys=1" "umount /proc=1" "umount /sys=1" "umount -l /sys/firmware=1" "umount /=1" \
+                 "mount -o remount,rw /proc/bus=1" "umount /tmp/lk=1" "own=0"; do
+            assert_contains "$out" "$v:$k"
+        done
+    done
+    assert_contains "$out" "pivot:oldmask=1"
+    assert_contains "$out" "pivot:detach-old=0"
+    assert_contains "$out" "devnull=0"
+}
+
+test_mount_policy_allow_list() {
+    local pol=$POLICY_DIR/e2e-mounts.json
+    sed 's/"allowed": \[[^]]*\]/"allowed": ["proc", "sysfs"]/' "$POLICY_DIR/default.json" > "$pol"
+    grep -q '"allowed": \["proc", "sysfs"\]' "$pol" || fail "policy not written"
+    local trace; trace=$(mktemp)
+    sysbox-mgr trace --json --syscall mount > "$trace" 2>&1 & local tp=$!
+    sleep 0.3
+    local out; out=$(drun --rm -e SYSBOX_POLICY=e2e-mounts $IMG sh -c '
+        mkdir /t /p; mount -t tmpfs t /t 2>/dev/null; echo tmpfs=$?; mount -t proc p /p; echo proc=$?')
+    local def; def=$(drun --rm $IMG sh -c 'mkdir /t; mount -t tmpfs t /t; echo tmpfs=$?')
+    rm -f "$pol"
+    eventually 'grep -q "not in mount.allowed" "$trace"' 5
+    kill $tp; wait $tp 2>/dev/null || true
+    local line; line=$(grep 'not in mount.allowed' "$trace" | head -1); rm -f "$trace"
+    assert_contains "$out" "tmpfs=1"
+    assert_contains "$out" "proc=0"
+    assert_contains "$def" "tmpfs=0"
+    assert_contains "$(echo "$line" | jq -r .verdict)" "policy: filesystem tmpfs not in mount.allowed"
+}
+
+test_mount_emulation_is_traced_and_leaves_no_helpers() {
+    local trace; trace=$(mktemp)
+    sysbox-mgr trace --json --syscall mount > "$trace" 2>&1 & local tp=$!
+    sleep 0.3
+    local before; before=$(mgr_fds)
+    drun --rm $IMG sh -c 'mkdir /m; i=0; while [ $i -lt 20 ]; do mount -t proc proc /m && umount /m || exit 1; i=$((i+1)); done' ||
+        fail "20 proc mounts in a row failed"
+    eventually '[ "$(grep -c emulated "$trace")" -ge 20 ]' 5
+    kill $tp; wait $tp 2>/dev/null || true
+    rm -f "$trace"
+    local mgr; mgr=$(cat "$SYSBOXD_STATE/mgr.pid")
+    assert_eq "$(ps -o pid= --ppid "$mgr" | wc -l)" "0" "helpers of sysbox-mgr left running"
+    eventually '[ "$(mgr_fds)" -le "$before" ]' 5
+}
+
+# Stock runc (and crun) with linux.seccomp.listenerPath pointing at sysbox-mgr's agent socket.
+agent_bundle() { # dir args-json policy
+    local b=$1
+    mkdir -p "$b" && cp -a /var/lib/sysboxd-test/busybox "$b/rootfs"
+    (cd "$b" && runc spec)
+    jq --arg s "$(dirname "$MGR_SOCK")/seccomp-agent.sock" --argjson a "$2" --arg p "$3" '
+        .process.args = $a | .process.terminal = false | .root.readonly = false
+        | .process.capabilities |= with_entries(.value += ["CAP_SYS_ADMIN"])
+        | .annotations = {"io.sysboxd.policy": $p}
+        | .linux.seccomp = {defaultAction: "SCMP_ACT_ALLOW", listenerPath: $s,
+                            syscalls: [{names: ["sethostname", "mount"], action: "SCMP_ACT_NOTIFY"}]}' \
+        "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+}
+
+test_oci_agent_with_stock_runc_and_crun() {
+    local work; work=$(mktemp -d /tmp/sysboxd-agent.XXXXXX)
+    local trace; trace=$(mktemp)
+    sysbox-mgr trace --json > "$trace" 2>&1 & local tp=$!
+    sleep 0.3
+    local before; before=$(mgr_fds)
+    local script='hostname agent-name; echo rc=$?; hostname; mkdir -p /m; mount -t proc proc /m; echo proc=$?; wc -c < /m/keys'
+    agent_bundle "$work/a" "$(jq -nc --arg s "$script" '["sh","-c",$s]')" default
+    agent_bundle "$work/b" '["sh","-c","hostname blocked; echo rc=$?"]' locked-hostname
+    local a b c
+    a=$(timeout 30 runc --root "$work/state" run -b "$work/a" it-agent-a </dev/null 2>&1)
+    b=$(timeout 30 runc --root "$work/state" run -b "$work/b" it-agent-b </dev/null 2>&1)
+    # crun refuses this host's hybrid cgroup layout: a private mount namespace gives it pure v2.
+    c=$(timeout 30 unshare -m --propagation private sh -c 'umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup &&
+        exec crun --cgroup-manager=disabled --root "$0/cstate" run -b "$0/a" it-agent-c' "$work" </dev/null 2>&1)
+    # runc exec sends the exec'd process's listener too.
+    agent_bundle "$work/d" '["sleep","100"]' locked-hostname
+    timeout 30 runc --root "$work/state" run -d -b "$work/d" it-agent-d </dev/null >/dev/null 2>&1 || fail "runc run -d failed"
+    local d; d=$(timeout 30 runc --root "$work/state" exec it-agent-d sh -c 'hostname x 2>&1; echo rc=$?' </dev/null)
+    timeout 30 runc --root "$work/state" delete --force it-agent-d
+    eventually 'grep -q it-agent-b "$trace"' 5
+    kill $tp; wait $tp 2>/dev/null || true
+    assert_contains "$a" "rc=0"
+    assert_contains "$a" "agent-name"
+    assert_contains "$a" "proc=0"
+    assert_eq "$(echo "$a" | tail -1)" "0" "the new proc's /keys is not masked as runc's /proc/keys is"
+    assert_eq "$c" "$a" "crun got other answers than runc"
+    assert_contains "$b" "Operation not permitted"
+    assert_contains "$b" "rc=1"
+    assert_contains "$d" "Operation not permitted"
+    assert_contains "$d" "rc=1"
+    assert_ne "$(hostname)" "agent-name"
+    assert_eq "$(grep it-agent-a "$trace" | jq -r 'select(.syscall == "sethostname") | .verdict')" "continued"
+    assert_contains "$(grep it-agent-a "$trace" | jq -r 'select(.syscall == "mount") | .verdict')" "emulated"
+    assert_contains "$(grep it-agent-b "$trace" | jq -r .verdict)" "EPERM"
+    rm -f "$trace"
+    rm -rf "$work"
+    eventually '[ "$(mgr_fds)" -le "$before" ]' 5
+}
+
+test_new_mount_api_is_enosys() {
+    # fsopen + fsmount would give a procfs without its masks, open_tree a bare clone of /proc,
+    # mount_setattr could clear an initial mount's read-only flag: ENOSYS, so callers use mount(2).
+    # (x86_64 numbers: open_tree 428, fsopen 430, mount_setattr 442; OPEN_TREE_CLONE 1.)
+    local out; out=$(drun --rm "$DEBIAN_IMAGE" perl -e '
+        use Errno;
+        sub try { my ($name, $r) = @_; print "$name=", ($r < 0 ? ($!{ENOSYS} ? "ENOSYS" : "errno" . ($!+0)) : "ok"), "\n"; }
+        my ($fs, $proc, $bus) = ("proc", "/proc", "/proc/bus");   # syscall() may write to its string arguments
+        try("fsopen", syscall(430, $fs, 0));
+        try("open_tree-clone", syscall(428, -100, $proc, 1));
+        try("open_tree-path", syscall(428, -100, $proc, 0));
+        my $attr = pack("QQQQ", 0, 1, 0, 0);   # attr_clr = MOUNT_ATTR_RDONLY
+        try("mount_setattr", syscall(442, -100, $bus, 0, $attr, 32));
+        open(my $m, "<", "/proc/self/mountinfo"); print grep { m{ /proc/bus ro,} } <$m>;')
+    assert_contains "$out" "fsopen=ENOSYS"
+    assert_contains "$out" "open_tree-clone=ENOSYS"
+    assert_contains "$out" "open_tree-path=ok"
+    assert_contains "$out" "mount_setattr=ENOSYS"
+    assert_contains "$out" " /proc/bus ro,"
+}
+
+test_mount_proc_in_a_chroot_without_proc() {
+    # debootstrap's way: chroot into a tree with no /proc mounted, mount one there. It gets the
+    # protections of the container's own /proc.
+    local out; out=$(drun --rm $IMG sh -c "$OVERS"'
+        mkdir -p /c/proc /c/bin && cp /bin/busybox /c/bin/ || exit 1
+        chroot /c /bin/busybox mount -t proc proc /proc || exit 1
+        overs /proc > /tmp/a; overs /c/proc > /tmp/b
+        diff /tmp/a /tmp/b && echo same-view
+        chroot /c /bin/busybox umount /proc/keys 2>/dev/null; echo umount-mask=$?
+        chroot /c /bin/busybox umount /proc && echo umount-whole=0')
+    assert_contains "$out" "same-view"
+    assert_contains "$out" "umount-mask=1"
+    assert_contains "$out" "umount-whole=0"
+}
+
+test_mount_emulation_in_many_containers_at_once() {
+    # Each notify thread forks its own helpers: five containers emulating at once each get theirs.
+    local i pids=() dir; dir=$(mktemp -d)
+    for i in $(seq 1 5); do
+        drun --rm $IMG sh -c 'mkdir /m; i=0; while [ $i -lt 10 ]; do
+                mount -t proc proc /m || exit 1
+                grep -q " /m/keys " /proc/self/mountinfo || { echo "unmasked"; exit 1; }
+                umount /m || exit 1; i=$((i+1)); done; echo done' > "$dir/$i" 2>&1 &
+        pids+=($!)
+    done
+    for i in $(seq 1 5); do wait "${pids[$((i-1))]}" || fail "container $i failed: $(cat "$dir/$i")"; done
+    for i in $(seq 1 5); do assert_eq "$(cat "$dir/$i")" "done"; done
+    rm -rf "$dir"
+}
+
+test_tmpfs_bind_overlay_work_as_on_a_host() {
+    local trace; trace=$(mktemp)
+    sysbox-mgr trace --json --syscall mount > "$trace" 2>&1 & local tp=$!
+    sleep 0.3
+    local out; out=$(drun --rm $IMG sh -c 'mkdir /o && mount -t tmpfs t /o && mkdir /o/u /o/w /o/m &&
+        mount -t overlay o -o lowerdir=/etc,upperdir=/o/u,workdir=/o/w /o/m && echo hi > /o/m/new && ls /o/u &&
+        mkdir /b && mount --bind /o/m /b && cat /b/new && umount /b && umount /o/m && umount /o && echo all-ok')
+    eventually '[ "$(grep -c continued "$trace")" -ge 3 ]' 5
+    kill $tp; wait $tp 2>/dev/null || true
+    local verdicts; verdicts=$(jq -r .verdict "$trace" | sort -u); rm -f "$trace"
+    assert_eq "$out" "new
+hi
+all-ok"
+    assert_eq "$verdicts" "continued" "tmpfs, overlay and bind mounts are the kernel's to judge"
+}
+
 t "sethostname is trapped, works inside, and show in sysbox-mgr trace" test_hostname_trapped_and_traced
 t "umount2 cannot remove /, /proc, /sys or the masks over their files" test_protected_mounts_stay
 t "300 trapped calls in a row are all answered" test_many_trapped_calls_in_a_row
@@ -79,3 +330,15 @@ t "10 containers trapping at once each get their own answers" test_ten_container
 t "a policy can lock the hostname (EPERM)" test_locked_hostname_policy
 t "docker exec processes get the same trap rules" test_exec_is_trapped_too
 t "an unknown policy name fails docker run with one line" test_unknown_policy_is_one_error
+t "mount -t proc inside gets every mount stacked below /proc, read-only when asked" test_mount_proc_gets_the_protected_view
+t "mount -t sysfs inside gets every mount stacked below /sys" test_mount_sysfs_gets_the_protected_view
+t "a bind of /proc keeps its masks" test_bind_of_proc_keeps_the_masks
+t "tmpfs, overlay and bind mounts inside work as on a host (continued)" test_tmpfs_bind_overlay_work_as_on_a_host
+t "mount -t proc in a chroot with no /proc gets the container's protections" test_mount_proc_in_a_chroot_without_proc
+t "initial read-only mounts and binds of them cannot be made read-write (EPERM)" test_readonly_mounts_stay_readonly
+t "unshare -m, chroot and pivot_root inside keep the umount and remount rules" test_protection_in_nested_mount_namespaces
+t "the policy's mount.allowed decides new mounts' types" test_mount_policy_allow_list
+t "emulated mounts show in the trace and leave no helper process or fd" test_mount_emulation_is_traced_and_leaves_no_helpers
+t "five containers emulating proc mounts at once each get theirs" test_mount_emulation_in_many_containers_at_once
+t "stock runc and crun with listenerPath at sysbox-mgr get the same answers (OCI seccomp agent)" test_oci_agent_with_stock_runc_and_crun
+t "the new mount API (fsopen, open_tree clones, mount_setattr) answers ENOSYS" test_new_mount_api_is_enosys

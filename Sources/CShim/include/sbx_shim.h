@@ -9,4 +9,5 @@
 #include "sbx_fd.h"
 #include "sbx_mount.h"
 #include "sbx_sys.h"
+#include "sbx_nsop.h"
 #endif

@@ -1,0 +1,177 @@
+import SysboxCore
+
+/// What the mount helper reported: 0 or -errno, the step that failed, bind-overs with nothing to
+/// cover in the new mount, and whether the new mount was attached before them (older kernels).
+struct NsopResult {
+    var rc: Int32
+    var step: Int32
+    var skipped: Int32 = 0
+    var visibleEarly = false
+}
+
+/// Who a trapped caller is, as the kernel would judge its own mount(2): its namespaces, root, cwd,
+/// ids and capabilities, read from /proc/PID while its notification is pending. The fds are opened
+/// first and the notification id checked afterwards (NotifyLoop), so they are known to belong to
+/// the caller and not to a process that reused its pid.
+final class CallerContext {
+    let pid: UInt32
+    private(set) var fds: [String: Int32] = [:]
+    var uid: UInt32 = 0
+    var gid: UInt32 = 0
+    var groups: [UInt32] = []
+    var capEffective: UInt64 = 0
+    var capPermitted: UInt64 = 0
+
+    static let capSysAdmin: UInt64 = 1 << 21
+
+    init(pid: UInt32) { self.pid = pid }
+
+    deinit { for fd in fds.values { close(fd) } }
+
+    /// Opens the namespaces and root/cwd, reads the credentials; false if the caller is gone.
+    func load() -> Bool {
+        for ns in ["user", "mnt", "pid", "net"] {
+            let fd = Glibc.open("/proc/\(pid)/ns/\(ns)", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return false }
+            // setns into the user namespace we are already in is EINVAL: a container without one
+            // (stock runc through the seccomp agent) is judged as the host's root would be.
+            if ns == "user", Self.sameNamespace(fd, "/proc/self/ns/user") { close(fd); continue }
+            fds[ns] = fd
+        }
+        for d in ["root", "cwd"] {
+            let fd = Glibc.open("/proc/\(pid)/\(d)", Int32(SBX_O_PATH) | O_CLOEXEC)
+            guard fd >= 0 else { return false }
+            fds[d] = fd
+        }
+        guard let status = try? Files.readString("/proc/\(pid)/status"),
+              let uidMap = try? Files.readString("/proc/\(pid)/uid_map"),
+              let gidMap = try? Files.readString("/proc/\(pid)/gid_map") else { return false }
+        let s = Self.parseStatus(status)
+        guard let u = s.fsuid, let g = s.fsgid,
+              let nu = Self.toNamespace(u, map: uidMap), let ng = Self.toNamespace(g, map: gidMap) else { return false }
+        uid = nu
+        gid = ng
+        groups = s.groups.compactMap { Self.toNamespace($0, map: gidMap) }
+        capEffective = s.capEffective
+        capPermitted = s.capPermitted
+        return true
+    }
+
+    static func sameMountNamespace(_ a: Int32, _ b: Int32) -> Bool {
+        var x = stat(), y = stat()
+        return stat("/proc/\(a)/ns/mnt", &x) == 0 && stat("/proc/\(b)/ns/mnt", &y) == 0 && x.st_ino == y.st_ino && x.st_dev == y.st_dev
+    }
+
+    static func sameNamespace(_ fd: Int32, _ path: String) -> Bool {
+        var a = stat(), b = stat()
+        return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev
+    }
+
+    var hasSysAdmin: Bool { capEffective & Self.capSysAdmin != 0 }
+
+    struct Status: Equatable {
+        var fsuid: UInt32?
+        var fsgid: UInt32?
+        var groups: [UInt32] = []
+        var capEffective: UInt64 = 0
+        var capPermitted: UInt64 = 0
+    }
+
+    /// The fields of /proc/PID/status we need (ids as seen from our user namespace).
+    static func parseStatus(_ text: String) -> Status {
+        var s = Status()
+        for line in text.split(separator: "\n") {
+            let parts = line.split(whereSeparator: { $0 == ":" || $0 == "\t" || $0 == " " })
+            guard let key = parts.first else { continue }
+            let vals = parts.dropFirst()
+            switch key {
+            case "Uid": if vals.count >= 4 { s.fsuid = UInt32(vals[vals.startIndex + 3]) }
+            case "Gid": if vals.count >= 4 { s.fsgid = UInt32(vals[vals.startIndex + 3]) }
+            case "Groups": s.groups = vals.compactMap { UInt32($0) }
+            case "CapEff": s.capEffective = vals.first.flatMap { UInt64($0, radix: 16) } ?? 0
+            case "CapPrm": s.capPermitted = vals.first.flatMap { UInt64($0, radix: 16) } ?? 0
+            default: break
+            }
+        }
+        return s
+    }
+
+    /// An id of ours (the host's) as the caller's user namespace sees it, through its map
+    /// ("inside outside count" lines, outside in our terms); nil if it is not mapped there.
+    static func toNamespace(_ id: UInt32, map: String) -> UInt32? {
+        for line in map.split(separator: "\n") {
+            let f = line.split(separator: " ", omittingEmptySubsequences: true).compactMap { UInt64($0) }
+            guard f.count == 3 else { continue }
+            let (inside, outside, count) = (f[0], f[1], f[2])
+            if UInt64(id) >= outside && UInt64(id) < outside + count { return UInt32(inside + UInt64(id) - outside) }
+        }
+        return nil
+    }
+
+    /// Runs one mount operation as the caller, in its namespaces; returns 0 or -errno and the step
+    /// that failed.
+    func run(op: Int32, source: String?, target: String, fstype: String?, flags: UInt, data: String?,
+             options: [(String, String?)] = [], overs: [(src: String, rel: String)] = [], oversFromNamespaceRoot: Bool = false,
+             joinPID: Bool) -> NsopResult {
+        var strings: [UnsafeMutablePointer<CChar>?] = []
+        func c(_ s: String?) -> UnsafePointer<CChar>? {
+            guard let s else { return nil }
+            let p = strdup(s)
+            strings.append(p)
+            return UnsafePointer(p)
+        }
+        defer { strings.forEach { free($0) } }
+        var o = sbx_nsop()
+        o.op = op
+        o.userns_fd = fds["user"] ?? -1
+        o.mntns_fd = fds["mnt"] ?? -1
+        o.pidns_fd = joinPID ? (fds["pid"] ?? -1) : -1
+        o.netns_fd = fds["net"] ?? -1
+        o.root_fd = fds["root"] ?? -1
+        o.cwd_fd = fds["cwd"] ?? -1
+        o.uid = uid
+        o.gid = gid
+        o.cap_effective = capEffective
+        o.cap_permitted = capPermitted
+        o.source = c(source)
+        o.target = c(target)
+        o.fstype = c(fstype)
+        o.data = c(data)
+        o.flags = flags
+        o.over_from_ns_root = oversFromNamespaceRoot ? 1 : 0
+        // A target under /proc/self names the caller's own files (its fds): opened here, through
+        // the caller's /proc entry, since the helper's /proc/self would be the helper.
+        o.target_fd = -1
+        if op == Int32(SBX_NSOP_KERNELFS), let rest = ProtectedMounts.selfRelative(target) {
+            let fd = Glibc.open("/proc/\(pid)" + rest, Int32(SBX_O_PATH) | O_DIRECTORY | O_CLOEXEC)
+            if fd < 0 { return NsopResult(rc: -errno, step: Int32(SBX_NSOP_TARGET)) }
+            fds["target"] = fd
+            o.target_fd = fd
+        }
+        let keys = options.map { c($0.0) }, values = options.map { c($0.1) }
+        let srcs = overs.map { c($0.src) }, rels = overs.map { c($0.rel) }
+        var result = sbx_nsop_result()
+        let rc: Int32 = groups.withUnsafeBufferPointer { g in
+            keys.withUnsafeBufferPointer { k in
+                values.withUnsafeBufferPointer { v in
+                    srcs.withUnsafeBufferPointer { s in
+                        rels.withUnsafeBufferPointer { r in
+                            o.groups = g.baseAddress
+                            o.ngroups = Int32(g.count)
+                            o.opt_keys = k.baseAddress
+                            o.opt_values = v.baseAddress
+                            o.opt_count = Int32(k.count)
+                            o.over_src = s.baseAddress
+                            o.over_rel = r.baseAddress
+                            o.over_count = Int32(s.count)
+                            return sbx_nsop_run(&o, &result)
+                        }
+                    }
+                }
+            }
+        }
+        if rc < 0 { return NsopResult(rc: -errno, step: Int32(SBX_NSOP_FORK)) }
+        return NsopResult(rc: result.step == Int32(SBX_NSOP_OK) ? 0 : -result.err, step: result.step, skipped: result.skipped,
+                          visibleEarly: result.visible_early != 0)
+    }
+}

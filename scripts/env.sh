@@ -9,6 +9,7 @@ if [ -z "$SYSBOXD_STACK" ]; then
     MGR_DATA=/var/lib/sysbox
     DOCKER_DATA=/var/lib/sysboxd-docker
     DOCKER_EXEC=/run/sysboxd-docker
+    POLICY_DIR=/etc/sysbox/policies
 else
     SYSBOXD_STATE=/run/sysboxd-$SYSBOXD_STACK
     BIN_DIR=/opt/sysboxd-$SYSBOXD_STACK/bin

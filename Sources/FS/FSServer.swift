@@ -42,6 +42,8 @@ public final class FSServer: @unchecked Sendable {
     let manager: ManagerClient
     private let lock = NSLock()
     private var entries: [String: Entry] = [:]
+    /// sysbox-mgr's seccomp listeners, kept for its restarts; closed once no process uses them.
+    private var kept: [(ListenerRequest, Int32)] = []
     private let wake = NSCondition()
     private var invalidations: [(String, UInt64)] = []
 
@@ -64,7 +66,27 @@ public final class FSServer: @unchecked Sendable {
     func handle(_ channel: borrowing Channel) {
         do {
             let (request, fds) = try channel.receive(FSRequest.self)
-            fds.forEach { close($0) }
+            switch request {
+            case .keepListener(let r):
+                guard let fd = fds.first else { try channel.send(FSResponse.error("no listener fd was sent")); return }
+                fds.dropFirst().forEach { close($0) }
+                _ = sbx_set_cloexec(fd, 1)
+                lock.lock()
+                kept.append((r, fd))
+                lock.unlock()
+                try channel.send(FSResponse.ok)
+                return
+            case .listeners(let from):
+                fds.forEach { close($0) }
+                lock.lock()
+                let page = Array(kept.dropFirst(max(0, from)).prefix(32))
+                let more = max(0, from) + page.count < kept.count
+                lock.unlock()
+                try channel.send(FSResponse.listeners(page.map(\.0), more: more), fds: page.map(\.1))
+                return
+            default:
+                fds.forEach { close($0) }
+            }
             try channel.send(respond(request))
         } catch {
             logger.warning("request failed: \(error)")
@@ -80,6 +102,8 @@ public final class FSServer: @unchecked Sendable {
             case .status:
                 lock.lock(); defer { lock.unlock() }
                 return .status(entries.keys.sorted())
+            case .keepListener, .listeners:
+                return .error("\(request) needs its own connection handling")
             }
         } catch {
             return .error("\(error)")
@@ -240,6 +264,10 @@ public final class FSServer: @unchecked Sendable {
     /// re-deposits fds with a restarted sysbox-mgr and drops containers whose state dir is gone.
     public func runRefresher(stop: @escaping @Sendable () -> Bool) {
         let t = Thread { [self] in
+            // A restarted sysbox-fs has lost the copies of sysbox-mgr's seccomp listeners it kept.
+            do { try manager.keepListenersAgain() } catch {
+                logger.info("sysbox-mgr not reached for its listeners", metadata: ["error": "\(error)"])
+            }
             var lastRefresh = 0.0, lastCheck = 0.0
             while !stop() {
                 wake.lock()
@@ -268,7 +296,19 @@ public final class FSServer: @unchecked Sendable {
         t.start()
     }
 
+    /// Closes kept listeners whose filter no process uses any more (POLLHUP).
+    func pruneListeners() {
+        lock.lock(); defer { lock.unlock() }
+        kept.removeAll { _, fd in
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&pfd, 1, 0) > 0, pfd.revents & Int16(POLLHUP) != 0 else { return false }
+            close(fd)
+            return true
+        }
+    }
+
     func check(_ snapshot: [String: Entry]) {
+        pruneListeners()
         for (id, e) in snapshot {
             if let s = e.files.reg.stateDir, !Files.exists(s) {
                 logger.info("container is gone: its virtual files are removed", metadata: ["id": "\(id)"])

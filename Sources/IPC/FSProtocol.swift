@@ -7,6 +7,12 @@ public enum FSRequest: Codable, Sendable {
     case unregister(id: String)
     case status
     case ping
+    /// sysbox-mgr leaves a copy of a container process's seccomp listener (SCM_RIGHTS), so that a
+    /// restarted sysbox-mgr finds it again: while a copy is open, trapped calls wait for an answer
+    /// instead of failing with ENOSYS.
+    case keepListener(ListenerRequest)
+    /// Answered with `.listeners`: the kept listeners from index `from` on, their fds attached.
+    case listeners(from: Int)
 }
 
 public enum FSResponse: Codable, Sendable {
@@ -14,6 +20,7 @@ public enum FSResponse: Codable, Sendable {
     case ok
     case status([String])
     case error(String)
+    case listeners([ListenerRequest], more: Bool)
 }
 
 /// What sysbox-fs needs to compute one container's files.
@@ -72,13 +79,41 @@ public struct FSClient: Sendable {
         }
     }
 
-    func call(_ request: FSRequest) throws -> FSResponse {
-        let channel: Channel
-        do { channel = try Channel.connect(socketPath) } catch {
+    public func keepListener(_ r: ListenerRequest, fd: Int32) throws {
+        switch try call(.keepListener(r), fds: [fd]) {
+        case .ok: return
+        case .error(let m): throw RuntimeError(m)
+        default: throw RuntimeError("sysbox-fs answered keepListener with an unexpected message")
+        }
+    }
+
+    /// Every listener sysbox-fs keeps, with its fd (owned by the caller).
+    public func listeners() throws -> [(ListenerRequest, Int32)] {
+        var out: [(ListenerRequest, Int32)] = []
+        while true {
+            let channel = try connect()
+            try channel.send(FSRequest.listeners(from: out.count))
+            let (response, fds) = try channel.receive(FSResponse.self)
+            guard case .listeners(let requests, let more) = response, requests.count == fds.count else {
+                fds.forEach { close($0) }
+                if case .error(let m) = response { throw RuntimeError(m) }
+                throw RuntimeError("sysbox-fs answered listeners with an unexpected message")
+            }
+            out += zip(requests, fds).map { ($0, $1) }
+            if !more || requests.isEmpty { return out }
+        }
+    }
+
+    func connect() throws -> Channel {
+        do { return try Channel.connect(socketPath) } catch {
             throw RuntimeError("cannot reach sysbox-fs at \(socketPath): \(error.errno)",
                                hint: "start it: sysbox-fs & (or systemctl start sysbox-fs), or use a policy without fs.files")
         }
-        try channel.send(request)
+    }
+
+    func call(_ request: FSRequest, fds sent: [Int32] = []) throws -> FSResponse {
+        let channel = try connect()
+        try channel.send(request, fds: sent)
         let (response, fds) = try channel.receive(FSResponse.self)
         fds.forEach { close($0) }
         return response

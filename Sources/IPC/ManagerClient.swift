@@ -67,6 +67,10 @@ public struct ManagerClient: Sendable {
         try expectOK(call(.dropFuse(id: id)), "dropFuse")
     }
 
+    public func keepListenersAgain() throws {
+        try expectOK(call(.keepListenersAgain), "keepListenersAgain")
+    }
+
     public func fuseKept() throws -> [String] {
         switch try call(.fuseKept) {
         case .kept(let ids): return ids

@@ -16,6 +16,8 @@ public enum ManagerRequest: Codable, Sendable {
     case dropFuse(id: String)
     /// Answered with `.kept`: the ids whose FUSE fd the manager holds.
     case fuseKept
+    /// From a (re)started sysbox-fs: leave copies of every seccomp listener with it again.
+    case keepListenersAgain
 }
 
 public struct ListenerRequest: Codable, Sendable {
@@ -144,7 +146,13 @@ public struct ContainerEntry: Codable, Sendable, Equatable {
     public var registration: Registration
     public var exclusive: Bool
     public var registered: String
-    public init(id: String, bundle: String, registration: Registration, exclusive: Bool, registered: String) {
+    /// What the container set with sethostname/setdomainname in its own UTS namespace (nil: unchanged).
+    public var hostname: String?
+    public var domainname: String?
+    public init(id: String, bundle: String, registration: Registration, exclusive: Bool, registered: String,
+                hostname: String? = nil, domainname: String? = nil) {
+        self.hostname = hostname
+        self.domainname = domainname
         self.id = id
         self.bundle = bundle
         self.registration = registration

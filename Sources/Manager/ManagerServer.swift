@@ -1,3 +1,4 @@
+import Foundation   // Thread (a daemon, not on a container's start path)
 import IDRanges
 import IPC
 import Logging
@@ -8,6 +9,8 @@ import SysboxCore
 public final class ManagerServer: @unchecked Sendable {   // served by one thread; state is not shared
     public struct Config: Sendable {
         public var socketPath = "/run/sysbox/mgr.sock"
+        /// sysbox-fs keeps a copy of every seccomp listener for our restarts ("" : nobody does).
+        public var fsSocket = "/run/sysbox/fs.sock"
         public var dataRoot = "/var/lib/sysbox"
         public var subuidFile = "/etc/subuid"
         public var subgidFile = "/etc/subgid"
@@ -22,6 +25,8 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
     let storage: StorageDirs
     let logger: Logger
     public let tracer = Tracer()
+    public let utsNames = UTSNames()
+    let live = LiveListeners()
     /// FUSE device fds of sysbox-fs, by container id.
     var fuse: [String: Int32] = [:]
 
@@ -67,7 +72,8 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
             case .listener(let r):
                 guard let listener = fds.first else { try channel.send(ManagerResponse.error("no seccomp listener fd was sent")); return }
                 fds.dropFirst().forEach { close($0) }
-                NotifyLoop(request: r, fd: listener, tracer: tracer, logger: logger, protected: initialMounts(r)).start()
+                serveListener(r, listener)
+                keepCopy(r, listener)
                 logger.debug("seccomp listener", metadata: ["id": "\(r.id)", "pid": "\(r.pid)"])
                 try channel.send(ManagerResponse.ok)
             case .trace(let t):
@@ -106,6 +112,53 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
         let mounts = ProtectedMounts(pid: r.pid, mountpoints: r.protectedMounts ?? [])
         if ns != 0 { initial[r.id] = (ns, mounts) }
         return mounts
+    }
+
+    func serveListener(_ r: ListenerRequest, _ fd: Int32) {
+        utsNames.adopt(r.id, pid: UInt32(bitPattern: r.pid))
+        let loop = NotifyLoop(request: r, fd: fd, tracer: tracer, logger: logger, protected: initialMounts(r), utsNames: utsNames)
+        let key = live.add(r, fd), live = live
+        loop.onEnd = { live.remove(key) }
+        loop.start()
+    }
+
+    /// A restarted sysbox-fs has none of our listeners' copies: leave them again.
+    func keepAllAgain() {
+        for (r, copy) in live.copies() {
+            keepCopy(r, copy)
+            close(copy)
+        }
+    }
+
+    /// Leaves a copy of a listener with sysbox-fs, off this loop (sysbox-fs may be waiting on us).
+    func keepCopy(_ r: ListenerRequest, _ listener: Int32) {
+        guard !config.fsSocket.isEmpty else { return }
+        let copy = fcntl(listener, F_DUPFD_CLOEXEC, 3)
+        guard copy >= 0 else { return }
+        let client = FSClient(socketPath: config.fsSocket), logger = logger
+        Thread.detachNewThread {
+            defer { close(copy) }
+            do { try client.keepListener(r, fd: copy) } catch {
+                logger.warning("seccomp listener not left with sysbox-fs: a restart of sysbox-mgr would fail this process's trapped calls",
+                               metadata: ["id": "\(r.id)", "pid": "\(r.pid)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Answers again the trapped calls of the containers a previous sysbox-mgr served: sysbox-fs
+    /// kept their listeners (their trapped calls have waited meanwhile).
+    public func recoverListeners() {
+        guard !config.fsSocket.isEmpty else { return }
+        let kept: [(ListenerRequest, Int32)]
+        do { kept = try FSClient(socketPath: config.fsSocket).listeners() } catch {
+            logger.info("no seccomp listeners to take back", metadata: ["reason": "\(error)"])
+            return
+        }
+        for (r, fd) in kept {
+            _ = sbx_set_cloexec(fd, 1)
+            serveListener(r, fd)
+        }
+        if !kept.isEmpty { logger.info("answering trapped calls again after a restart", metadata: ["listeners": "\(kept.count)"]) }
     }
 
     func releaseStorage(_ id: String) {
@@ -148,10 +201,14 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
             case .dropFuse(let id):
                 if let fd = fuse.removeValue(forKey: id) { close(fd) }
                 return .ok
+            case .keepListenersAgain:
+                keepAllAgain()
+                return .ok
             case .fuseKept:
                 return .kept(fuse.keys.sorted())
             case .unregister(let id):
                 initial[id] = nil
+                utsNames.remove(id)
                 if let fd = fuse.removeValue(forKey: id) { close(fd) }
                 try allocator.free(id: id)
                 releaseStorage(id)
@@ -161,8 +218,9 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
                 return .error("\(request) needs its own connection handling")
             case .status:
                 return .status(allocator.allocations.values.sorted { $0.id < $1.id }.map {
-                    ContainerEntry(id: $0.id, bundle: "", registration: Registration(uidStart: $0.uid, gidStart: $0.gid, size: $0.size),
-                                   exclusive: $0.exclusive, registered: $0.registered)
+                    let names = utsNames.get($0.id)
+                    return ContainerEntry(id: $0.id, bundle: "", registration: Registration(uidStart: $0.uid, gidStart: $0.gid, size: $0.size),
+                                          exclusive: $0.exclusive, registered: $0.registered, hostname: names.host, domainname: names.domain)
                 })
             }
         } catch {

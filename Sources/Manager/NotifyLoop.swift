@@ -37,7 +37,12 @@ final class NotifyLoop: @unchecked Sendable {
 
     /// `protected`: the container's initial mounts, when already known (an exec'd process joins the
     /// mounts of init, which may have changed since); read from the process's mountinfo otherwise.
-    init(request: ListenerRequest, fd: Int32, tracer: Tracer, logger: Logger, protected: ProtectedMounts? = nil) {
+    /// Where the container's own names are recorded (nil: not recorded, as for the OCI agent).
+    var utsNames: UTSNames?
+
+    init(request: ListenerRequest, fd: Int32, tracer: Tracer, logger: Logger, protected: ProtectedMounts? = nil,
+         utsNames: UTSNames? = nil) {
+        self.utsNames = utsNames
         self.request = request
         self.fd = fd
         self.tracer = tracer
@@ -53,8 +58,11 @@ final class NotifyLoop: @unchecked Sendable {
         t.start()
     }
 
+    /// Called when the loop ends, before its listener is closed.
+    var onEnd: (@Sendable () -> Void)?
+
     func run() {
-        defer { close(fd) }
+        defer { onEnd?(); close(fd) }
         var req: UnsafeMutablePointer<seccomp_notif>? = nil
         var resp: UnsafeMutablePointer<seccomp_notif_resp>? = nil
         guard seccomp_notify_alloc(&req, &resp) == 0, let req, let resp else { return }
@@ -113,6 +121,11 @@ final class NotifyLoop: @unchecked Sendable {
                 return ("errno EPERM (policy: hostname locked)", args)
             }
             resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+            // The registry keeps the container's own names: set in its first process's UTS
+            // namespace (an inner container's names are its own business).
+            if let names = utsNames, names.isOwn(request.id, pid: n.pid) {
+                if syscallName(n.data) == "sethostname" { names.set(request.id, host: text) } else { names.set(request.id, domain: text) }
+            }
             return ("continued", args)
         case "umount2":
             let flags = Int32(truncatingIfNeeded: n.data.args.1)

@@ -48,3 +48,80 @@ public final class Tracer: @unchecked Sendable {
         }
     }
 }
+
+/// The names each container gave itself (sethostname/setdomainname in its own UTS namespace),
+/// shown by `sysbox-mgr status`. Written by the notification threads, read by the server.
+public final class UTSNames: @unchecked Sendable {
+    private let lock = NSLock()
+    private var names: [String: (host: String?, domain: String?)] = [:]
+    /// The UTS namespace of each container's first process (the one its names belong to).
+    private var namespaces: [String: UInt64] = [:]
+    public init() {}
+
+    /// Records the UTS namespace of the container's first process (its create's listener).
+    func adopt(_ id: String, pid: UInt32) {
+        lock.lock(); defer { lock.unlock() }
+        if namespaces[id] == nil, let ns = Self.uts(pid) { namespaces[id] = ns }
+    }
+
+    /// Whether `pid` is in the container's own UTS namespace.
+    func isOwn(_ id: String, pid: UInt32) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        guard let ns = namespaces[id] else { return false }
+        return Self.uts(pid) == ns
+    }
+
+    static func uts(_ pid: UInt32) -> UInt64? {
+        var st = stat()
+        return stat("/proc/\(pid)/ns/uts", &st) == 0 ? UInt64(st.st_ino) : nil
+    }
+
+    func set(_ id: String, host: String? = nil, domain: String? = nil) {
+        lock.lock(); defer { lock.unlock() }
+        var n = names[id] ?? (nil, nil)
+        if let host { n.host = host }
+        if let domain { n.domain = domain }
+        names[id] = n
+    }
+
+    func get(_ id: String) -> (host: String?, domain: String?) {
+        lock.lock(); defer { lock.unlock() }
+        return names[id] ?? (nil, nil)
+    }
+
+    func remove(_ id: String) {
+        lock.lock(); defer { lock.unlock() }
+        names[id] = nil
+        namespaces[id] = nil
+    }
+}
+
+/// The listeners being served, so that copies can be left with a restarted sysbox-fs. A loop
+/// leaves the set (under the lock) before it closes its fd, so a copy is never of a closed fd.
+public final class LiveListeners: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+    private var loops: [Int: (ListenerRequest, Int32)] = [:]
+    public init() {}
+
+    func add(_ r: ListenerRequest, _ fd: Int32) -> Int {
+        lock.lock(); defer { lock.unlock() }
+        next += 1
+        loops[next] = (r, fd)
+        return next
+    }
+
+    func remove(_ key: Int) {
+        lock.lock(); defer { lock.unlock() }
+        loops[key] = nil
+    }
+
+    /// Copies (F_DUPFD_CLOEXEC) of every listener, the caller's to close.
+    func copies() -> [(ListenerRequest, Int32)] {
+        lock.lock(); defer { lock.unlock() }
+        return loops.sorted { $0.key < $1.key }.compactMap { _, v in
+            let fd = fcntl(v.1, F_DUPFD_CLOEXEC, 3)
+            return fd >= 0 ? (v.0, fd) : nil
+        }
+    }
+}

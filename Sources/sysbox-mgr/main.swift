@@ -24,6 +24,8 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("seccomp-agent-socket"),
             help: "OCI seccomp agent socket for runc/crun's linux.seccomp.listenerPath (default: seccomp-agent.sock beside --socket; \"\" for none)")
     var seccompAgentSocket: String?
+    @Option(name: .customLong("fs-socket"), help: "sysbox-fs's socket, which keeps the seccomp listeners across restarts (\"\": none)")
+    var fsSocket = getenv("SYSBOX_FS_SOCKET").map { String(cString: $0) } ?? "/run/sysbox/fs.sock"
     @Option(help: "log file (default stderr)") var log: String?
     @Option(name: .customLong("log-level")) var logLevel = "info"
     @Option(name: .customLong("log-format")) var logFormat = "text"
@@ -34,11 +36,13 @@ struct Serve: ParsableCommand {
 
         var config = ManagerServer.Config()
         config.socketPath = socket
+        config.fsSocket = fsSocket
         config.dataRoot = dataRoot
         config.subidSize = subidSize
         config.subuidFile = subuidFile
         config.subgidFile = subgidFile
         let server = try ManagerServer(config: config, logger: logger)
+        server.recoverListeners()
         let listener = try Listener(path: socket, mode: 0o600)
         signal(SIGTERM) { _ in stopRequested = true }
         signal(SIGINT) { _ in stopRequested = true }
@@ -79,9 +83,9 @@ struct Status: ParsableCommand {
     @Option(help: "unix socket (default $SYSBOX_MGR_SOCKET or /run/sysbox/mgr.sock)") var socket = defaultSocket
     func run() throws {
         let list = try ManagerClient(socketPath: socket).status()
-        print("ID\tUID\tGID\tSIZE\tEXCLUSIVE\tREGISTERED")
+        print("ID\tUID\tGID\tSIZE\tEXCLUSIVE\tREGISTERED\tHOSTNAME")
         for e in list {
-            print("\(e.id)\t\(e.registration.uidStart)\t\(e.registration.gidStart)\t\(e.registration.size)\t\(e.exclusive)\t\(e.registered)")
+            print("\(e.id)\t\(e.registration.uidStart)\t\(e.registration.gidStart)\t\(e.registration.size)\t\(e.exclusive)\t\(e.registered)\t\(e.hostname ?? "-")")
         }
     }
 }

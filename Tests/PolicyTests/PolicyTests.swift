@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Policy
+import VirtualFiles
 
 @Suite struct PolicyTests {
     @Test func shippedPoliciesParse() throws {
@@ -81,5 +82,33 @@ import Testing
             try Policy.parse(Data((head + #","mount":{"allowed":["tmpfs","a/b"]}}"#).utf8), file: "p")
         }
         #expect(bad?.message.contains("mount.allowed.1") == true)
+    }
+}
+
+/// policies/schema/policy-v1.schema.json says what the loader accepts: the same keys at every
+/// path, the same file kinds.
+@Suite struct PolicySchemaFileTests {
+    @Test func schemaFileMatchesTheLoader() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../policies/schema/policy-v1.schema.json").standardized
+        let data = try Data(contentsOf: url)
+        let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        var found: [String: Set<String>] = [:]
+        func walk(_ node: [String: Any], path: String) {
+            guard let props = node["properties"] as? [String: Any] else { return }
+            found[path] = Set(props.keys)
+            #expect(node["additionalProperties"] as? Bool == false, "\(path.isEmpty ? "top level" : path) must refuse unknown keys")
+            for (k, v) in props {
+                if let child = v as? [String: Any], child["properties"] != nil { walk(child, path: path.isEmpty ? k : path + "." + k) }
+            }
+        }
+        walk(root, path: "")
+        #expect(found == Policy.schema)
+        let fs = try #require((root["properties"] as? [String: Any])?["fs"] as? [String: Any])
+        let files = try #require((fs["properties"] as? [String: Any])?["files"] as? [String: Any])
+        let kinds = try #require((files["additionalProperties"] as? [String: Any])?["enum"] as? [String])
+        #expect(Set(kinds) == Set(FileKind.allCases.map(\.rawValue)))
+        let version = try #require((root["properties"] as? [String: Any])?["version"] as? [String: Any])
+        #expect(version["const"] as? Int == Policy.currentVersion)
     }
 }

@@ -323,6 +323,40 @@ all-ok"
     assert_eq "$verdicts" "continued" "tmpfs, overlay and bind mounts are the kernel's to judge"
 }
 
+test_mgr_restart_keeps_traps() {
+    drun -d --name e2e-mgrk $IMG sleep 1000 >/dev/null
+    # sysbox-fs keeps the listener copies: restarted first, it gets them again from sysbox-mgr.
+    kill -KILL "$(cat "$SYSBOXD_STATE/fs.pid")"
+    bash ../../scripts/daemons.sh start >/dev/null
+    sleep 2
+    # A trapped call made while sysbox-mgr is down waits for the new one instead of failing.
+    docker exec -d e2e-mgrk sh -c 'sleep 2; hostname during-restart; echo $? > /tmp/rc'
+    kill -KILL "$(cat "$SYSBOXD_STATE/mgr.pid")"
+    sleep 3
+    bash ../../scripts/daemons.sh start >/dev/null
+    eventually '[ "$(docker exec e2e-mgrk cat /tmp/rc 2>/dev/null)" = 0 ]' 10
+    assert_eq "$(docker exec e2e-mgrk hostname)" "during-restart"
+    # Calls made after the restart are answered too, by the rules of before.
+    docker exec e2e-mgrk sh -c 'mkdir -p /m && mount -t tmpfs none /m && umount /m'
+    if docker exec e2e-mgrk umount /proc 2>/dev/null; then fail "umount /proc succeeded after the restart"; fi
+    assert_eq "$(docker exec e2e-mgrk sh -c 'hostname again; hostname')" "again"
+    rmc e2e-mgrk
+}
+
+test_hostname_in_registry() {
+    drun -d --name e2e-reg $IMG sh -c 'hostname reg-name; domainname reg-domain; sleep 1000' >/dev/null
+    local id; id=$(cid e2e-reg)
+    eventually "sysbox-mgr status | grep '^$id' | grep -q reg-name" 5
+    # An inner UTS namespace's name is its own, not the container's.
+    docker exec e2e-reg unshare -u sh -c 'hostname nested-name' 
+    sleep 0.3
+    assert_contains "$(sysbox-mgr status | grep "^$id")" "reg-name"
+    assert_not_contains "$(sysbox-mgr status | grep "^$id")" "nested-name"
+    rmc e2e-reg
+}
+
+t "the container's hostname is recorded in sysbox-mgr's registry (status), not an inner namespace's" test_hostname_in_registry
+t "sysbox-mgr killed with SIGKILL and restarted: running containers' trapped calls wait, then are answered" test_mgr_restart_keeps_traps
 t "sethostname is trapped, works inside, and show in sysbox-mgr trace" test_hostname_trapped_and_traced
 t "umount2 cannot remove /, /proc, /sys or the masks over their files" test_protected_mounts_stay
 t "300 trapped calls in a row are all answered" test_many_trapped_calls_in_a_row

@@ -188,14 +188,19 @@ public final class FSServer: @unchecked Sendable {
         lock.unlock()
         let dir = config.mountRoot + "/" + id
         FuseMount.unmount(dir, connection: entry?.connection ?? FuseMount.connection(of: dir))
-        if let entry {
-            entry.session.stop(wait: 2)
-            close(entry.session.fd)
-        }
-        try? manager.dropFuse(id: id)
         unlink(config.stateRoot + "/" + id + ".json")
         rmdir(dir)
         logger.info("unregistered", metadata: ["id": "\(id)"])
+        // The connection is aborted: its thread ends at once. Its end and the manager's copy of
+        // the fd are released after the answer (a runtime's delete waits for it).
+        let manager = manager
+        Thread.detachNewThread {
+            if let entry {
+                entry.session.stop(wait: 2)
+                close(entry.session.fd)
+            }
+            try? manager.dropFuse(id: id)
+        }
     }
 
     func persist(_ id: String) {

@@ -301,6 +301,16 @@ public final class FSServer: @unchecked Sendable {
         t.start()
     }
 
+    /// At a clean stop: with no container served (and none to serve again), nothing of ours
+    /// stays mounted. Otherwise the mounts stay for the next sysbox-fs.
+    public func shutdown() {
+        lock.lock()
+        let served = !entries.isEmpty
+        lock.unlock()
+        let pending = ((try? Files.list(config.stateRoot)) ?? []).contains { $0.hasSuffix(".json") }
+        if !served && !pending { FuseMount.unmakeShared(config.mountRoot) }
+    }
+
     /// Closes kept listeners whose filter no process uses any more (POLLHUP).
     func pruneListeners() {
         lock.lock(); defer { lock.unlock() }

@@ -24,14 +24,8 @@ enum FuseMount {
     /// The connection number in /sys/fs/fuse/connections: the mount's device number, from
     /// mountinfo (a stat of the mount point would wait for the daemon).
     static func connection(of dir: String) -> UInt32? {
-        guard let info = try? Files.readString("/proc/self/mountinfo") else { return nil }
-        for line in info.split(separator: "\n") {
-            let f = line.split(separator: " ", maxSplits: 5)
-            guard f.count > 4, f[4] == dir else { continue }
-            let dev = f[2].split(separator: ":").compactMap { UInt32($0) }
-            if dev.count == 2 { return (dev[0] << 20) | dev[1] }
-        }
-        return nil
+        let dev = mountinfoFields(at: dir)?[2].split(separator: ":").compactMap { UInt32($0) } ?? []
+        return dev.count == 2 ? (dev[0] << 20) | dev[1] : nil
     }
 
     /// Detaches the mount and aborts its connection, so that nothing waits on it any more.
@@ -53,17 +47,30 @@ enum FuseMount {
     /// the containers' mounts made under it also appear in mount namespaces that are slaves of
     /// this one (a runtime started in a private copy with slave propagation).
     static func makeShared(_ root: String) throws {
-        let info = (try? Files.readString("/proc/self/mountinfo")) ?? ""
-        let isMount = info.split(separator: "\n").contains { $0.split(separator: " ", maxSplits: 5).dropFirst(4).first.map(String.init) == root }
-        if !isMount {
+        if mountinfoRoot(of: root) == nil {
             try sys("mount(bind)", root) { Foundation.mount(root, root, nil, UInt(MS_BIND), nil) }
         }
         try sys("mount(MS_SHARED)", root) { Foundation.mount(nil, root, nil, UInt(MS_SHARED), nil) }
     }
 
-    /// Whether `dir` is the root of a live sysboxfs mount (a dead one gives ENOTCONN).
-    static func isLive(_ dir: String) -> Bool {
-        var st = stat()
-        return stat(dir, &st) == 0 && st.st_ino == 1
+    /// The root field of the mount at `path` in mountinfo ("/var/lib/sysboxfs" for a bind of that
+    /// directory onto itself), nil when nothing is mounted there.
+    static func mountinfoRoot(of path: String) -> String? {
+        mountinfoFields(at: path).map { String($0[3]) }
+    }
+
+    /// The first fields of our mountinfo line for the mount at `path` (id, parent, dev, root, point).
+    static func mountinfoFields(at path: String) -> [Substring]? {
+        guard let info = try? Files.readString("/proc/self/mountinfo") else { return nil }
+        for line in info.split(separator: "\n") {
+            let f = line.split(separator: " ", maxSplits: 5)
+            if f.count > 4, f[4] == path { return Array(f) }
+        }
+        return nil
+    }
+
+    /// Undoes `makeShared`'s bind of `root` onto itself (EBUSY while anything is mounted below).
+    static func unmakeShared(_ root: String) {
+        if mountinfoRoot(of: root) == root { umount2(root, 0) }
     }
 }

@@ -115,7 +115,7 @@ final class FuseSession: @unchecked Sendable {
         Unmanaged<FuseSession>.fromOpaque(fuse_req_userdata(req)!).takeUnretainedValue()
     }
 
-    static func entry(_ s: FuseSession, _ ino: UInt64, _ st: stat) -> fuse_entry_param {
+    static func entry(_ ino: UInt64, _ st: stat) -> fuse_entry_param {
         var e = fuse_entry_param()
         e.ino = ino
         e.attr = st
@@ -130,7 +130,7 @@ final class FuseSession: @unchecked Sendable {
             let s = FuseSession.from(req)
             guard let name, let ino = s.files.tree.lookup(parent: parent, name: String(cString: name)),
                   let st = s.files.attributes(ino) else { fuse_reply_err(req, ENOENT); return }
-            var e = FuseSession.entry(s, ino, st)
+            var e = FuseSession.entry(ino, st)
             fuse_reply_entry(req, &e)
         }
         ops.getattr = { req, ino, _ in

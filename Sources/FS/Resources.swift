@@ -113,18 +113,13 @@ struct CgroupReader: Sendable {
     /// The boot time (epoch seconds) the container's time namespace shows: the host's plus the
     /// boottime offset of one of its processes.
     func bootTime(hostBtime: UInt64) -> UInt64? {
-        let t = tasksOfAnyProcess()
-        guard let pid = t, let offsets = try? Files.readString("/proc/\(pid)/timens_offsets") else { return nil }
-        for line in offsets.split(separator: "\n") where line.hasPrefix("boottime") || line.hasPrefix("7 ") || line.hasPrefix("7\t") {
-            let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            if f.count >= 2, let off = Int64(f[1]) { return UInt64(max(0, Int64(hostBtime) - off)) }
-        }
-        return hostBtime
+        guard let pid = anyProcess() else { return nil }
+        return UInt64(max(0, Int64(hostBtime) - TimeNamespace.bootOffset(pid: pid)))
     }
 
-    func tasksOfAnyProcess() -> Int32? {
-        let (controller, file) = ("pids", "cgroup.procs")
-        guard let d = dirs[controller] ?? dirs["cpu"] ?? unified, let t = try? Files.readString(d + "/" + file) else { return nil }
-        return t.split(separator: "\n").first.flatMap { Int32($0) }
+    /// One process of the container (they all share its time namespace).
+    func anyProcess() -> UInt32? {
+        guard let d = dirs["pids"] ?? dirs["cpu"] ?? unified, let t = try? Files.readString(d + "/cgroup.procs") else { return nil }
+        return t.split(separator: "\n").first.flatMap { UInt32($0) }
     }
 }

@@ -169,3 +169,21 @@ public struct Listener: ~Copyable {
 
     deinit { close(fd) }
 }
+
+extension Channel {
+    /// Connects to a daemon's socket; the error names the daemon, the socket and how to start it.
+    public static func connect(_ path: String, daemon: String, hint: String) throws -> Channel {
+        do { return try Channel.connect(path) } catch {
+            throw RuntimeError("cannot reach \(daemon) at \(path): \(error.errno)", hint: hint)
+        }
+    }
+
+    /// Sends one request and reads its response; fds that come back with it are closed.
+    public func call<Request: Encodable, Response: Decodable>(_ request: Request, fds sent: [Int32] = [],
+                                                              as: Response.Type) throws -> Response {
+        try send(request, fds: sent)
+        let (response, fds) = try receive(Response.self)
+        fds.forEach { close($0) }
+        return response
+    }
+}

@@ -105,17 +105,11 @@ public struct FSClient: Sendable {
     }
 
     func connect() throws -> Channel {
-        do { return try Channel.connect(socketPath) } catch {
-            throw RuntimeError("cannot reach sysbox-fs at \(socketPath): \(error.errno)",
-                               hint: "start it: sysbox-fs & (or systemctl start sysbox-fs), or use a policy without fs.files")
-        }
+        try Channel.connect(socketPath, daemon: "sysbox-fs",
+                            hint: "start it: sysbox-fs & (or systemctl start sysbox-fs), or use a policy without fs.files")
     }
 
     func call(_ request: FSRequest, fds sent: [Int32] = []) throws -> FSResponse {
-        let channel = try connect()
-        try channel.send(request, fds: sent)
-        let (response, fds) = try channel.receive(FSResponse.self)
-        fds.forEach { close($0) }
-        return response
+        try connect().call(request, fds: sent, as: FSResponse.self)
     }
 }

@@ -88,17 +88,10 @@ public struct ManagerClient: Sendable {
     }
 
     func connect() throws -> Channel {
-        do { return try Channel.connect(socketPath) } catch {
-            throw RuntimeError("cannot reach sysbox-mgr at \(socketPath): \(error.errno)",
-                               hint: "start it: sysbox-mgr & (or systemctl start sysbox-mgr)")
-        }
+        try Channel.connect(socketPath, daemon: "sysbox-mgr", hint: "start it: sysbox-mgr & (or systemctl start sysbox-mgr)")
     }
 
     func call(_ request: ManagerRequest, fds sent: [Int32] = []) throws -> ManagerResponse {
-        let channel = try connect()
-        try channel.send(request, fds: sent)
-        let (response, fds) = try channel.receive(ManagerResponse.self)
-        fds.forEach { close($0) }
-        return response
+        try connect().call(request, fds: sent, as: ManagerResponse.self)
     }
 }

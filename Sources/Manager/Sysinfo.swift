@@ -45,13 +45,6 @@ enum Sysinfo {
     static func uptime(pid: UInt32) -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_BOOTTIME, &ts)
-        var up = Int64(ts.tv_sec)
-        if let text = try? Files.readString("/proc/\(pid)/timens_offsets") {
-            for line in text.split(separator: "\n") {
-                let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-                if f.count >= 2, f[0] == "boottime" || f[0] == "7", let off = Int64(f[1]) { up += off }
-            }
-        }
-        return up
+        return Int64(ts.tv_sec) + TimeNamespace.bootOffset(pid: pid)
     }
 }

@@ -51,13 +51,13 @@ public enum Knob {
 
     /// Whether a max-wins write must also go to the host: only a single integer above the host's.
     public static func raisesHost(_ value: String, host: String) -> Bool {
-        guard let v = Int64(value.trimmingCharacters), let h = Int64(host.trimmingCharacters) else { return false }
+        guard let v = Int64(value.firstToken), let h = Int64(host.firstToken) else { return false }
         return v > h
     }
 }
 
 extension String {
-    var trimmingCharacters: String {
+    var firstToken: String {
         String(self.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first ?? "")
     }
 }
@@ -73,12 +73,9 @@ public enum ProductUUID {
         if tail.isEmpty {
             var x: UInt64 = 0xcbf2_9ce4_8422_2325   // FNV-1a
             for b in containerID.utf8 { x = (x ^ UInt64(b)) &* 0x100_0000_01b3 }
-            tail = String(String(x & 0xffff_ffff_ffff, radix: 16).reversed()).padding(12)
+            let h = String(x & 0xffff_ffff_ffff, radix: 16)
+            tail = String(repeating: "0", count: 12 - h.count) + h
         }
         return prefix + tail + "\n"
     }
-}
-
-extension String {
-    func padding(_ n: Int) -> String { count >= n ? String(prefix(n)) : self + String(repeating: "0", count: n - count) }
 }

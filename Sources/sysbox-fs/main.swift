@@ -48,7 +48,8 @@ struct Serve: ParsableCommand {
         server.runRefresher { stopRequested }
         logger.info("listening", metadata: ["socket": "\(socket)", "mounts": "\(mountRoot)"])
         server.serve(listener) { stopRequested }
-        // The mounts stay: sysbox-mgr keeps their fds and the next sysbox-fs serves them again.
+        // The containers' mounts stay: sysbox-mgr keeps their fds and the next sysbox-fs serves them again.
+        server.shutdown()
         unlink(socket)
         unlink(pidPath)
         logger.info("stopped")

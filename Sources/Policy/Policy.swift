@@ -1,4 +1,8 @@
-import Foundation   // JSONSerialization, to find unknown keys
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import VirtualFiles
 
 /// A JSON tuning file for system containers (policies/*.json, installed to /etc/sysbox/policies).
@@ -30,6 +34,13 @@ public struct Policy: Codable, Equatable, Sendable {
         /// rounded up (within the cpuset), not only the cpuset.
         public var cpuQuotaView: Bool?
     }
+    public struct Hooks: Codable, Equatable, Sendable {
+        /// Programs of prestart hooks that only configure the container's network namespace
+        /// (matched against the base name of the hook's args[0], else of its path). When they lead
+        /// the prestart list they run as soon as the namespaces exist, beside the filesystem setup,
+        /// instead of after it; every other hook keeps its place in the OCI order.
+        public var networkOnly: [String]
+    }
     public var version: Int
     public var syscalls: Syscalls
     public var hostname: Hostname
@@ -44,6 +55,12 @@ public struct Policy: Codable, Equatable, Sendable {
         "proc", "sysfs", "tmpfs", "ramfs", "devpts", "mqueue", "overlay", "cgroup", "cgroup2", "bpf", "fuse", "binfmt_misc",
     ])
     public var mountAllowed: [String] { (mount ?? Self.defaultMount).allowed }
+
+    /// Optional in files: absent means `Policy.defaultHooks`.
+    public var hooks: Hooks?
+    /// Docker's own prestart hook: it moves the container's interfaces into its network namespace.
+    public static let defaultHooks = Hooks(networkOnly: ["libnetwork-setkey"])
+    public var networkOnlyHooks: [String] { (hooks ?? Self.defaultHooks).networkOnly }
 
     /// Optional in files: absent means `Policy.defaultFS`; `"files": {}` turns sysbox-fs off.
     public var fs: FS?
@@ -89,11 +106,13 @@ public struct Policy: Codable, Equatable, Sendable {
         "sethostname", "setdomainname", "mount", "umount2", "sysinfo",
         "fsopen", "fspick", "fsmount", "open_tree", "move_mount", "mount_setattr",
     ]),
-                                       hostname: Hostname(locked: false), storage: defaultStorage, mount: defaultMount, fs: defaultFS)
+                                       hostname: Hostname(locked: false), storage: defaultStorage, mount: defaultMount,
+                                       hooks: defaultHooks, fs: defaultFS)
 
     /// The keys each object may have, by JSON path.
     static let schema: [String: Set<String>] = [
-        "": ["version", "syscalls", "hostname", "storage", "fs", "mount"],
+        "": ["version", "syscalls", "hostname", "storage", "fs", "mount", "hooks"],
+        "hooks": ["networkOnly"],
         "fs": ["files", "cpuQuotaView"],
         "syscalls": ["trap"],
         "hostname": ["locked"],
@@ -110,11 +129,11 @@ public struct Policy: Codable, Equatable, Sendable {
     }
 
     public static func parse(_ data: Data, file: String) throws -> Policy {
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+        let shape: JSONShape
+        do { shape = try JSONDecoder().decode(JSONShape.self, from: data) } catch {
             throw PolicyError("policy \(file): not valid JSON")
         }
-        try checkKeys(object, path: "", file: file)
+        try checkKeys(shape, path: "", file: file)
         let policy: Policy
         do { policy = try JSONDecoder().decode(Policy.self, from: data) } catch let e as DecodingError {
             throw PolicyError("policy \(file): \(describe(e))")
@@ -126,6 +145,9 @@ public struct Policy: Codable, Equatable, Sendable {
             throw PolicyError("policy \(file): at \"storage.dirs.\(i)\": expected an absolute path below /, without \"..\", found \"\(dir)\"")
         }
         try checkFiles(policy.fs?.files ?? [:], file: file)
+        for (i, h) in (policy.hooks?.networkOnly ?? []).enumerated() where h.isEmpty || h.contains("/") {
+            throw PolicyError("policy \(file): at \"hooks.networkOnly.\(i)\": expected a program name without \"/\", found \"\(h)\"")
+        }
         for (i, t) in (policy.mount?.allowed ?? []).enumerated() where t.isEmpty || t.contains(where: { $0 == "/" || $0 == " " || $0 == "," }) {
             throw PolicyError("policy \(file): at \"mount.allowed.\(i)\": expected a filesystem type name, found \"\(t)\"")
         }
@@ -152,14 +174,14 @@ public struct Policy: Codable, Equatable, Sendable {
         }
     }
 
-    static func checkKeys(_ value: Any, path: String, file: String) throws {
-        guard let dict = value as? [String: Any], let allowed = schema[path] else { return }
+    static func checkKeys(_ value: JSONShape, path: String, file: String) throws {
+        guard case .object(let dict) = value, let allowed = schema[path] else { return }
         for key in dict.keys.sorted() {
             let child = path.isEmpty ? key : path + "." + key
             guard allowed.contains(key) else {
                 throw PolicyError("policy \(file): unknown key \"\(child)\" (expected one of: \(allowed.sorted().joined(separator: ", ")))")
             }
-            try checkKeys(dict[key] as Any, path: child, file: file)
+            try checkKeys(dict[key]!, path: child, file: file)
         }
     }
 
@@ -196,4 +218,30 @@ public struct PolicyError: Error, CustomStringConvertible, Sendable {
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+/// The keys of a JSON document's objects, nested: enough to name an unknown key, which the typed
+/// decoder would silently skip.
+indirect enum JSONShape: Decodable {
+    case object([String: JSONShape])
+    case other
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: Decoder) throws {
+        guard let c = try? decoder.container(keyedBy: Key.self) else {
+            // Still check it is a value at all: arrays and scalars carry no keys we police.
+            _ = try decoder.singleValueContainer()
+            self = .other
+            return
+        }
+        var keys: [String: JSONShape] = [:]
+        for k in c.allKeys { keys[k.stringValue] = try c.decode(JSONShape.self, forKey: k) }
+        self = .object(keys)
+    }
 }

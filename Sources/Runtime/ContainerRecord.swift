@@ -9,6 +9,8 @@ import Policy
 import SysboxCore
 
 /// What the runtime remembers of a container between commands: `<root>/<id>/state.json`.
+/// It is read by every command containerd runs (start, state, kill, delete), so it holds only what
+/// they need; the spec and policy, needed by exec and update alone, are in `ContainerConfig`.
 struct ContainerRecord: Codable {
     var id: String
     var bundle: String
@@ -19,7 +21,9 @@ struct ContainerRecord: Codable {
     var created: String
     var annotations: [String: String]?
     var cgroup: Cgroup
-    var spec: Spec
+    /// The hooks that run after create: `start` runs poststart, `delete` poststop.
+    var poststart: [Hook]?
+    var poststop: [Hook]?
     var uidStart: UInt32
     var gidStart: UInt32
     var idSize: UInt32
@@ -27,8 +31,9 @@ struct ContainerRecord: Codable {
     var managed: Bool
     /// The rootfs was chown-shifted in place and must be shifted back on delete.
     var chownedRootfs: Bool
-    /// The policy the container was created with (nil when no manager serves it).
-    var policy: Policy?
+    /// sysbox-fs serves files for it (and so must be told on delete); nil in records written before
+    /// this field, where delete asks sysbox-fs anyway.
+    var servedByFS: Bool?
 
     static func path(_ dir: String) -> String { dir + "/state.json" }
 
@@ -59,6 +64,25 @@ struct ContainerRecord: Codable {
 }
 
 let ociVersion = "1.2.0"
+
+/// The spec and policy a container was created with: `<root>/<id>/config.json`.
+struct ContainerConfig: Codable {
+    var spec: Spec
+    /// nil when no manager serves the container.
+    var policy: Policy?
+
+    static func path(_ dir: String) -> String { dir + "/config.json" }
+
+    static func load(dir: String) throws -> ContainerConfig {
+        // Records written before the split kept the spec and policy in state.json itself.
+        let file = Files.exists(path(dir)) ? path(dir) : ContainerRecord.path(dir)
+        return try JSONDecoder().decode(ContainerConfig.self, from: Data(try Files.read(file)))
+    }
+
+    func save(dir: String) throws {
+        try Files.writeAtomic(ContainerConfig.path(dir), Array(try JSONEncoder().encode(self)), mode: 0o600)
+    }
+}
 
 /// runc's wording: containerd matches "does not exist".
 struct ContainerNotFound: Error, CustomStringConvertible {

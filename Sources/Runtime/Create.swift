@@ -141,7 +141,8 @@ public enum Create {
 
         // The virtual /proc and /sys files: mounted by sysbox-fs now, so that the container's mount
         // namespace (made after MAPPED) has them to bind over its own.
-        if !ctx.options.noManager, !policy.fsFiles.isEmpty {
+        let servedByFS = !ctx.options.noManager && !policy.fsFiles.isEmpty
+        if servedByFS {
             let fs = FSClient(socketPath: ctx.options.fsSocket)
             let files = VirtualFS.available(policy.fsFiles)
             let mountDir = try fs.register(FSRegistration(
@@ -178,6 +179,12 @@ public enum Create {
         }
         let pid = try spawn.expect(Int32(SBX_SYNC_PID))
         phases.mark("namespaces")
+        let state = State(ociVersion: ociVersion, id: o.id, status: .creating, pid: pid, bundle: bundle,
+                          annotations: spec.annotations)
+        // Hooks that only set up the network namespace (Docker's, over a hundred ms) need nothing
+        // but init's pid: they run now, beside init's filesystem setup.
+        var hooks = RuntimeHooks(spec.hooks, networkOnly: policy.networkOnlyHooks, state: state)
+        rollback.add("network hooks") { try? hooks.early?.wait() }
         spawn.reapA()
         // Through a pidfd: should init die and its pid be reused, the rollback must not kill another process.
         let initFD = sbx_pidfd_open(pid)
@@ -194,16 +201,13 @@ public enum Create {
         var plan = rootfsSetup?.plan ?? RootfsPlan(rootfs: rootfs, root: .bind(rootfs), readonly: spec.root?.readonly ?? false)
         plan.cgroups = cgroup.containerMounts()
         plan.noPivot = o.noPivot
-        let state = State(ociVersion: ociVersion, id: o.id, status: .creating, pid: pid, bundle: bundle,
-                          annotations: spec.annotations)
-        let runtimeHooks = (spec.hooks?.prestart ?? []) + (spec.hooks?.createRuntime ?? [])
         let compiled = try seccomp.value()
         // With the filter compiled, init has no use for the profile (the bulk of Docker's spec).
         var initSpec = spec
         if compiled != nil { initSpec.linux?.seccomp = nil }
         let config = InitConfig(mode: .create, id: o.id, spec: initSpec, process: process, rootfs: plan,
                                 hasConsoleSocket: console != nil, hasExecFifo: true, joinMountAndUser: false,
-                                waitForRuntimeHooks: !runtimeHooks.isEmpty, preserveFDs: o.preserveFDs,
+                                waitForRuntimeHooks: !hooks.isEmpty, preserveFDs: o.preserveFDs,
                                 trapped: trapped, compiledSeccomp: compiled, state: state)
         let channel = Channel(borrowing: spawn.sync)
         var fds: [Int32] = []
@@ -211,10 +215,11 @@ public enum Create {
         fds.append(fifo.raw)
         try channel.send(InitMessage.config(config), fds: fds)
 
-        let readyFDs = try awaitReady(channel, runtimeHooks: runtimeHooks, spec: spec, state: state)
+        let readyFDs = try awaitReady(channel, hooks: &hooks, state: state, phases: phases)
         defer { readyFDs.forEach { close($0) } }
         phases.mark("init ready")
         rootfsSetup?.releaseStaging()
+        phases.mark("staging released")
         if let listener = readyFDs.first, !ctx.options.noManager {
             try manager.handOver(ListenerRequest(id: o.id, pid: pid, hostnameLocked: policy.hostname.locked,
                                                              protectedMounts: SystemWorkloads.protectedMounts(spec),
@@ -222,12 +227,15 @@ public enum Create {
                                                              virtualFiles: VirtualFS.sysinfoSource(spec)), listener: listener)
         }
 
+        phases.mark("listener handed over")
         let record = ContainerRecord(
             id: o.id, bundle: bundle, rootfs: rootfs, pid: pid,
             pidStartTime: ProcStat.read(pid: pid)?.startTime ?? 0, created: rfc3339Now(),
-            annotations: spec.annotations, cgroup: cgroup, spec: spec, uidStart: reg.uidStart,
-            gidStart: reg.gidStart, idSize: reg.size, managed: !ctx.options.noManager, chownedRootfs: rootfsSetup?.chowned ?? false,
-            policy: ctx.options.noManager ? nil : policy)
+            annotations: spec.annotations, cgroup: cgroup, poststart: spec.hooks?.poststart,
+            poststop: spec.hooks?.poststop, uidStart: reg.uidStart, gidStart: reg.gidStart, idSize: reg.size,
+            managed: !ctx.options.noManager, chownedRootfs: rootfsSetup?.chowned ?? false, servedByFS: servedByFS)
+        // config.json first: state.json is what makes the container exist for the other commands.
+        try ContainerConfig(spec: spec, policy: ctx.options.noManager ? nil : policy).save(dir: dir)
         try record.save(dir: dir)
         phases.mark("saved")
         if let pidFile = o.pidFile { try writePidFile(pidFile, pid: pid) }
@@ -238,7 +246,7 @@ public enum Create {
 
     /// Serves the init until it is ready: runs prestart and createRuntime hooks when it asks.
     /// Returns the fds that came with `ready` (the seccomp listener, when calls are trapped).
-    static func awaitReady(_ channel: borrowing Channel, runtimeHooks: [Hook], spec: Spec, state: State) throws -> [Int32] {
+    static func awaitReady(_ channel: borrowing Channel, hooks: inout RuntimeHooks, state: State, phases: Phases? = nil) throws -> [Int32] {
         while true {
             let (message, extra) = try receiveOrExplain(channel)
             if case .ready = message { return extra }
@@ -246,13 +254,12 @@ public enum Create {
             switch message {
             case .failed(let m): throw RuntimeError(m)
             case .runtimeHooks:
-                do {
-                    try Hooks.run(spec.hooks?.prestart, kind: "prestart", state: state)
-                    try Hooks.run(spec.hooks?.createRuntime, kind: "createRuntime", state: state)
-                } catch {
+                phases?.mark("init asks for hooks")
+                do { try hooks.runRest(state: state) } catch {
                     try? channel.send(InitMessage.failed("\(error)"))
                     throw error
                 }
+                phases?.mark("hooks done")
                 try channel.send(InitMessage.hooksDone)
             default: throw RuntimeError("unexpected message from the container init")
             }

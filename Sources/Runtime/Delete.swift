@@ -35,7 +35,7 @@ public enum Delete {
         // Its processes are gone: the daemons release what they hold for it while the cgroups go.
         let logger = ctx.logger, options = ctx.options
         let fsGone = Background {
-            guard r.managed, !(r.policy?.fsFiles.isEmpty ?? true) else { return }
+            guard r.managed, r.servedByFS ?? true else { return }
             do { try FSClient(socketPath: options.fsSocket).unregister(id: id) }
             catch { logger.warning("sysbox-fs unregister: \(error)") }
         }
@@ -58,7 +58,7 @@ public enum Delete {
         do {
             var state = r.ociState(dir: c.dir)
             state.status = .stopped
-            try Hooks.run(r.spec.hooks?.poststop, kind: "poststop", state: state)
+            try Hooks.run(r.poststop, kind: "poststop", state: state)
         } catch { ctx.logger.warning("\(error)") }
     }
 

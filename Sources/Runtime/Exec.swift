@@ -33,7 +33,9 @@ public enum Exec {
         guard status == .running || status == .created else {
             throw RuntimeError("cannot exec in a \(status.rawValue) container")
         }
-        let process = try buildProcess(c.record.spec, o)
+        let saved = try ContainerConfig.load(dir: c.dir)
+        let spec = saved.spec
+        let process = try buildProcess(spec, o)
         if process.terminal == true && o.consoleSocket == nil && o.detach {
             throw RuntimeError("cannot allocate tty if runc will detach without setting console socket")
         }
@@ -70,22 +72,23 @@ public enum Exec {
         let pid = try spawn.expect(Int32(SBX_SYNC_PID))
         spawn.reapA()
 
-        let config = InitConfig(mode: .exec, id: o.id, spec: c.record.spec, process: process, rootfs: nil,
+        let config = InitConfig(mode: .exec, id: o.id, spec: spec, process: process, rootfs: nil,
                                 hasConsoleSocket: console != nil, hasExecFifo: false, joinMountAndUser: true,
                                 waitForRuntimeHooks: false,
-                                preserveFDs: o.preserveFDs, trapped: c.record.policy?.syscalls.trap ?? [],
+                                preserveFDs: o.preserveFDs, trapped: saved.policy?.syscalls.trap ?? [],
                                 state: c.record.ociState(dir: c.dir))
         let channel = Channel(borrowing: spawn.sync)
         try channel.send(InitMessage.config(config), fds: (console.map { [$0] } ?? []) + late)
         do {
-            let fds = try Create.awaitReady(channel, runtimeHooks: [], spec: c.record.spec, state: config.state)
+            var noHooks = RuntimeHooks()
+            let fds = try Create.awaitReady(channel, hooks: &noHooks, state: config.state)
             defer { fds.forEach { close($0) } }
-            if let listener = fds.first, let policy = c.record.policy {
+            if let listener = fds.first, let policy = saved.policy {
                 try ManagerClient(socketPath: ctx.options.managerSocket).handOver(
                     ListenerRequest(id: o.id, pid: pid, hostnameLocked: policy.hostname.locked,
-                                    protectedMounts: SystemWorkloads.protectedMounts(c.record.spec),
+                                    protectedMounts: SystemWorkloads.protectedMounts(spec),
                                     mountAllowed: policy.mountAllowed,
-                                    virtualFiles: VirtualFS.sysinfoSource(c.record.spec)), listener: listener)
+                                    virtualFiles: VirtualFS.sysinfoSource(spec)), listener: listener)
             }
             // After ready only a failed exec speaks; a successful one closes the socket.
             if case (.failed(let m), _) = try channel.receive(InitMessage.self) { throw RuntimeError(m) }

@@ -55,6 +55,42 @@ enum Hooks {
     }
 }
 
+/// The prestart and createRuntime hooks of a create, which init asks for before pivot_root. The
+/// leading prestart hooks a policy names network-only start at once, on a thread of their own; the
+/// others run, in the OCI order, when init asks.
+struct RuntimeHooks {
+    private(set) var early: Background<Void>?
+    private var rest: [(kind: String, hooks: [Hook])] = []
+
+    init() {}
+
+    init(_ hooks: OCI.Hooks?, networkOnly: [String], state: State) {
+        let (lead, prestart) = RuntimeHooks.split(hooks?.prestart ?? [], networkOnly: networkOnly)
+        if !lead.isEmpty { early = Background { try Hooks.run(lead, kind: "prestart", state: state) } }
+        rest = [("prestart", prestart), ("createRuntime", hooks?.createRuntime ?? [])]
+    }
+
+    /// The leading network-only hooks, and the others in their order.
+    static func split(_ prestart: [Hook], networkOnly: [String]) -> (lead: [Hook], rest: [Hook]) {
+        let lead = prestart.prefix { program(of: $0).contains { networkOnly.contains($0) } }
+        return (Array(lead), Array(prestart.dropFirst(lead.count)))
+    }
+
+    var isEmpty: Bool { early == nil && rest.allSatisfy { $0.hooks.isEmpty } }
+
+    /// Waits for the early hooks, then runs the others.
+    mutating func runRest(state: State) throws {
+        defer { early = nil }
+        try early?.wait()
+        for (kind, hooks) in rest { try Hooks.run(hooks, kind: kind, state: state) }
+    }
+
+    /// The names a hook goes by: its args[0] and its path, as base names.
+    static func program(of hook: Hook) -> [String] {
+        ([hook.args?.first].compactMap { $0 } + [hook.path]).map { Files.basename($0) }
+    }
+}
+
 func monotonicSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)

@@ -17,7 +17,7 @@ public enum Start {
         unlink(path)
         guard n == 1 else { throw RuntimeError("container init exited before start") }
         do {
-            try Hooks.run(c.record.spec.hooks?.poststart, kind: "poststart", state: c.record.ociState(dir: c.dir))
+            try Hooks.run(c.record.poststart, kind: "poststart", state: c.record.ociState(dir: c.dir))
         } catch {
             // A poststart failure stops the container (runtime.md lifecycle step 9).
             try? c.signalInit(SIGKILL)

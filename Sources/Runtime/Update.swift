@@ -9,7 +9,7 @@ import SysboxCore
 /// `update`: new resource limits, from `--resources FILE|-` (LinuxResources JSON) and/or flags.
 public enum Update {
     public static func run(_ ctx: RuntimeContext, id: String, resourcesPath: String?, flags: LinuxResources) throws {
-        var c = try Container(ctx, id: id)
+        let c = try Container(ctx, id: id)
         guard c.status != .stopped else { throw RuntimeError("container not running") }
         var r = LinuxResources()
         if let path = resourcesPath {
@@ -20,12 +20,11 @@ public enum Update {
         }
         r = merge(r, flags)
         try c.record.cgroup.apply(r)
-        var spec = c.record.spec
-        var linux = spec.linux ?? Linux()
+        var config = try ContainerConfig.load(dir: c.dir)
+        var linux = config.spec.linux ?? Linux()
         linux.resources = merge(linux.resources ?? LinuxResources(), r)
-        spec.linux = linux
-        c.record.spec = spec
-        try c.record.save(dir: c.dir)
+        config.spec.linux = linux
+        try config.save(dir: c.dir)
     }
 
     /// Fields set in `b` win over `a`.

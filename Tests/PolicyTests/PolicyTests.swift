@@ -85,6 +85,35 @@ import VirtualFiles
     }
 }
 
+@Suite struct HooksPolicyTests {
+    let head = #"{"version":1,"syscalls":{"trap":[]},"hostname":{"locked":false}"#
+
+    @Test func absentMeansDockersNetworkHook() throws {
+        let p = try Policy.parse(Data((head + "}").utf8), file: "p")
+        #expect(p.networkOnlyHooks == ["libnetwork-setkey"])
+    }
+
+    @Test func ownListEmptyListAndErrors() throws {
+        #expect(try Policy.parse(Data((head + #","hooks":{"networkOnly":[]}}"#).utf8), file: "p").networkOnlyHooks.isEmpty)
+        #expect(try Policy.parse(Data((head + #","hooks":{"networkOnly":["net-up"]}}"#).utf8), file: "p").networkOnlyHooks == ["net-up"])
+        let bad = #expect(throws: PolicyError.self) {
+            try Policy.parse(Data((head + #","hooks":{"networkOnly":["/usr/bin/net-up"]}}"#).utf8), file: "p")
+        }
+        #expect(bad?.message.contains("hooks.networkOnly.0") == true)
+        let unknown = #expect(throws: PolicyError.self) {
+            try Policy.parse(Data((head + #","hooks":{"early":[]}}"#).utf8), file: "p")
+        }
+        #expect(unknown?.message.contains("unknown key \"hooks.early\"") == true)
+    }
+
+    @Test func notJSONSaysSo() {
+        for text in [#"{"version":1,"#, "", "[1,2"] {
+            let e = #expect(throws: PolicyError.self) { try Policy.parse(Data(text.utf8), file: "/x/p.json") }
+            #expect(e?.message == "policy /x/p.json: not valid JSON")
+        }
+    }
+}
+
 /// policies/schema/policy-v1.schema.json says what the loader accepts: the same keys at every
 /// path, the same file kinds.
 @Suite struct PolicySchemaFileTests {

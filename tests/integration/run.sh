@@ -156,6 +156,37 @@ test_hooks_all_kinds() {
     assert_no_leftovers it-hooks "$ROOT"
 }
 
+# A prestart hook named network-only in the policy (Docker's libnetwork-setkey) starts as soon as
+# the namespaces exist; the hooks after it still wait for it, in order; its failure fails create.
+test_network_only_hook_order_and_failure() {
+    local out=$WORK/nethook; mkdir -p "$out"; chmod 1777 "$out"
+    local b; b=$(bundle nethook '["true"]')
+    # The early hook sees init's network namespace (state.pid) and takes a while; the next one
+    # must only start once it has finished.
+    cat > "$out/early.sh" <<EOS
+p=\$(jq -r .pid); readlink /proc/\$p/ns/net > $out/early-netns; sleep 0.3; date +%s%N > $out/early-done
+EOS
+    cat > "$out/late.sh" <<EOS
+cat >/dev/null; date +%s%N > $out/late-start
+EOS
+    jq --arg e "$out/early.sh" --arg l "$out/late.sh" \
+       '.hooks = {prestart:[{path:"/bin/sh", args:["libnetwork-setkey", $e]}, {path:"/bin/sh", args:["sh", $l]}]}' \
+       "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    quiet $RUNC create --bundle "$b" it-nethook || fail "create with a network-only hook: $(tail -3 "$WORK/stderr")"
+    local pid; pid=$($RUNC state it-nethook | jq -r .pid)
+    assert_eq "$(cat "$out/early-netns" 2>/dev/null)" "$(readlink /proc/$pid/ns/net)" "the early hook saw init's network namespace"
+    [ "$(cat "$out/late-start")" -ge "$(cat "$out/early-done")" ] || fail "the second prestart hook started before the first had finished"
+    quiet $RUNC delete --force it-nethook
+    assert_no_leftovers it-nethook "$ROOT"
+
+    early=$(jq -n '{path:"/bin/sh", args:["libnetwork-setkey","-c","cat >/dev/null; exit 7"]}')
+    jq --argjson a "$early" '.hooks = {prestart:[$a]}' "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    set +e; local err; err=$($RUNC create --bundle "$b" it-nethook 2>&1 </dev/null); local rc=$?; set -e
+    [ $rc -ne 0 ] || fail "create succeeded although its network-only hook failed"
+    assert_contains "$err" "prestart hook \"/bin/sh\" failed: exit status 7"
+    assert_no_leftovers it-nethook "$ROOT"
+}
+
 test_rlimits_no_pivot_domainname() {
     local b; b=$(bundle misc '["sh","-c","ulimit -n; cat /proc/sys/kernel/domainname"]')
     jq '.process.rlimits = [{"type":"RLIMIT_NOFILE","soft":512,"hard":512}] | .domainname = "example.org"' \
@@ -255,6 +286,7 @@ t "a failed create logs one JSON error line and leaves nothing" test_failed_crea
 t "--flag=value forms, --version, features, state errors" test_cli_contract
 t "root with full capabilities in a 65536-id user namespace" test_user_and_caps
 t "all six hook kinds run, with the state on stdin" test_hooks_all_kinds
+t "a network-only prestart hook runs early, in order; its failure fails create" test_network_only_hook_order_and_failure
 t "rlimits, --no-pivot and domainname" test_rlimits_no_pivot_domainname
 t "chown fallback shifts the rootfs and shifts it back on delete" test_chown_fallback
 t "run with a terminal and no --console-socket proxies the pty" test_terminal_without_console_socket

@@ -76,5 +76,6 @@ let package = Package(
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "VirtualFiles"]),
         .testTarget(name: "VirtualFilesTests", dependencies: ["VirtualFiles"]),
         .testTarget(name: "FSTests", dependencies: ["FS"]),
+        .testTarget(name: "SysboxRuncTests", dependencies: ["sysbox-runc"]),
     ]
 )

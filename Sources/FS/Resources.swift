@@ -91,8 +91,8 @@ struct CgroupReader: Sendable {
             if let t = try? Files.readString(d + "/" + file) {
                 tids.append(contentsOf: t.split(separator: "\n").compactMap { Int32($0) })
             }
-            guard depth < 8, let entries = try? Files.list(d) else { return }
-            for e in entries where Files.isDirectory(d + "/" + e) { visit(d + "/" + e, depth: depth + 1) }
+            guard depth < 8 else { return }
+            for e in Files.subdirectories(d) { visit(d + "/" + e, depth: depth + 1) }
         }
         visit(root, depth: 0)
         var running = 0, blocked = 0, last = 0

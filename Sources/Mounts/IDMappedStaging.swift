@@ -36,13 +36,19 @@ public struct IDMappedStaging {
     /// Detaches every staging mount from the host (the container keeps its copies) and removes the
     /// staging directory. Safe to call more than once.
     public mutating func release() {
+        detachMounts()
+        rmdir(dir + "/rootfs")
+        rmdir(dir)
+    }
+
+    /// The staging mounts only: what init mounted from them stands on its own once mounted, but
+    /// `<dir>/rootfs` is its mount point until pivot_root (removing it would detach init's root).
+    public mutating func detachMounts() {
         // Never a recursive delete here: if a detach failed, the entry still shows an image layer.
         for t in mounted.reversed() where umount2(t, Int32(MNT_DETACH)) == 0 || errno == EINVAL {
             if rmdir(t) < 0 { unlink(t) }
         }
         mounted.removeAll()
-        rmdir(dir + "/rootfs")
-        rmdir(dir)
     }
 
     /// A directory or an empty file to mount on, matching the source.

@@ -44,8 +44,12 @@ struct ContainerRecord: Codable {
         return try JSONDecoder().decode(ContainerRecord.self, from: Data(bytes))
     }
 
-    func save(dir: String) throws {
-        try Files.writeAtomic(ContainerRecord.path(dir), Array(try JSONEncoder().encode(self)), mode: 0o600)
+    func save(dir: String) throws { try ContainerRecord.save(try encoded(), dir: dir) }
+
+    func encoded() throws -> [UInt8] { Array(try JSONEncoder().encode(self)) }
+
+    static func save(_ encoded: [UInt8], dir: String) throws {
+        try Files.writeAtomic(path(dir), encoded, mode: 0o600)
     }
 
     /// The container's status as the OCI state reports it, from the live system.

@@ -15,7 +15,7 @@ import VirtualFiles
 import SysboxCore
 
 /// `create`: builds the container up to the point where only the user's program is left to exec.
-public struct CreateOptions: Sendable {
+public struct CreateOptions: Sendable, Equatable {
     public var id: String
     public var bundle: String
     public var pidFile: String?
@@ -37,6 +37,9 @@ public enum Create {
         let dir = ctx.stateDir(o.id)
         if Files.exists(dir) { throw RuntimeError("container with id exists: \(o.id)") }
         let bundle = o.bundle.hasPrefix("/") ? o.bundle : currentDirectory() + "/" + o.bundle
+        // Stage A's cgroup attach comes in a few ms; the kernel's grace period it would wait for
+        // starts now (see CgroupLayout.warmAttach).
+        let warm = Background { CgroupLayout.warmAttach() }
         var spec = try Spec.load(bundle: bundle)
         try SystemSpec.adapt(&spec, bundle: bundle)
         SystemWorkloads.adaptForSystemd(&spec)
@@ -68,11 +71,17 @@ public enum Create {
         let fifo = try Files.open(fifoPath, Int32(SBX_O_PATH))
         phases.mark("state dir")
 
+        // The cgroups are made on a thread: making them waits for the grace period warmAttach
+        // started, which passes meanwhile. What needs them waits for `made`.
         let cgroup = try Cgroup.resolve(cgroupsPath: spec.linux?.cgroupsPath, containerID: o.id,
                                         layout: try CgroupLayout.detect(), systemd: ctx.options.systemdCgroup)
-        try cgroup.create()
-        rollback.add("cgroup") { try? cgroup.killAll(signal: SIGKILL); try? cgroup.destroy() }
-        if let r = spec.linux?.resources { try cgroup.apply(r) }
+        let resources = spec.linux?.resources
+        let made = Background {
+            try? warm.wait()
+            try cgroup.create()
+            if let resources { try cgroup.apply(resources) }
+        }
+        rollback.add("cgroup") { try? made.wait(); try? cgroup.killAll(signal: SIGKILL); try? cgroup.destroy() }
         phases.mark("cgroup")
 
         // The console socket travels to init, which sends the pty master over it.
@@ -99,7 +108,6 @@ public enum Create {
         let spawn = try Spawn(.init(unshareFlags: unshare, joins: joins, becomeRoot: true, newSession: true,
                                     preserveFDs: o.preserveFDs, argv: ["sysbox-runc", "init"], env: []))
         // (Spawn kills stage A itself if it is never reaped.)
-        // From here the runtime may use threads: stage A is cloned already.
         // The seccomp filter compiles beside everything else (over 10 ms for Docker's profile);
         // init only loads it.
         let trapped = ctx.options.noManager ? [] : policy.syscalls.trap
@@ -109,10 +117,9 @@ public enum Create {
             return try SeccompFilter(plan: SeccompFilter.plan(profile: seccompProfile, trapped: trapped)).exportBPF()
         })
         // Stage A must be in the container's cgroups before it creates the cgroup namespace, after
-        // MAPPED. The first cgroup v1 attach of a process waits for an RCU grace period (~15 ms
-        // here), so it runs beside the registrations and the id-mapped staging below.
+        // MAPPED. The attach runs beside the registrations and the id-mapped staging below.
         let stageA = spawn.stageA, cg = cgroup
-        let attach = Background { try cg.join(pid: stageA) }
+        let attach = Background { try made.wait(); try cg.join(pid: stageA) }
         rollback.add("attach") { try? attach.wait() }
         if !newUserNS { try attach.wait() }
         try spawn.send(Int32(SBX_SYNC_GO))
@@ -139,26 +146,26 @@ public enum Create {
         SystemSpec.clampToRange(&spec, size: reg.size)
         phases.mark("sysbox-mgr")
 
-        // The virtual /proc and /sys files: mounted by sysbox-fs now, so that the container's mount
-        // namespace (made after MAPPED) has them to bind over its own.
+        // The virtual /proc and /sys files: mounted by sysbox-fs beside the staging below, so that
+        // the container's mount namespace (made after MAPPED) has them to bind over its own.
         let servedByFS = !ctx.options.noManager && !policy.fsFiles.isEmpty
+        var virtualFiles: Background<(mountDir: String, files: [String: FileKind])>? = nil
         if servedByFS {
             let fs = FSClient(socketPath: ctx.options.fsSocket)
             let files = VirtualFS.available(policy.fsFiles)
-            let mountDir = try fs.register(FSRegistration(
+            let registration = FSRegistration(
                 id: o.id, uid: reg.uidStart, gid: reg.gidStart, cgroupDirs: VirtualFS.cgroupDirs(cgroup),
-                files: files.mapValues(\.rawValue), cpuQuotaView: policy.cpuQuotaView, stateDir: dir))
-            rollback.add("virtual files") { try? fs.unregister(id: o.id) }
-            var st = stat()
-            guard stat(mountDir, &st) == 0, st.st_ino == 1 else {
-                throw RuntimeError("sysbox-fs mounted the virtual files of \(o.id) on \(mountDir), but this mount namespace does not see that mount",
-                                   hint: "run sysbox-runc in sysbox-fs's mount namespace or a slave of it")
-            }
-            VirtualFS.addMounts(&spec, mountDir: mountDir, files: files)
+                files: files.mapValues(\.rawValue), cpuQuotaView: policy.cpuQuotaView, stateDir: dir)
+            // (sysbox-fs reads the container's cgroups.)
+            let registering = Background(compute: { () throws -> (mountDir: String, files: [String: FileKind]) in
+                try made.wait()
+                return (try fs.register(registration), files)
+            })
+            virtualFiles = registering
+            rollback.add("virtual files") { _ = try? registering.value(); try? fs.unregister(id: o.id) }
         }
 
         var rootfsSetup: RootfsSetup? = nil
-        phases.mark("sysbox-fs")
         if newUserNS {
             _ = try spawn.expect(Int32(SBX_SYNC_USERMAP))
             try writeIDMaps(pid: spawn.stageA, spec: spec, reg: reg)
@@ -198,6 +205,16 @@ public enum Create {
             }
         }
 
+        if let virtualFiles {
+            let (mountDir, files) = try virtualFiles.value()
+            var st = stat()
+            guard stat(mountDir, &st) == 0, st.st_ino == 1 else {
+                throw RuntimeError("sysbox-fs mounted the virtual files of \(o.id) on \(mountDir), but this mount namespace does not see that mount",
+                                   hint: "run sysbox-runc in sysbox-fs's mount namespace or a slave of it")
+            }
+            VirtualFS.addMounts(&spec, mountDir: mountDir, files: files)
+            phases.mark("sysbox-fs")
+        }
         var plan = rootfsSetup?.plan ?? RootfsPlan(rootfs: rootfs, root: .bind(rootfs), readonly: spec.root?.readonly ?? false)
         plan.cgroups = cgroup.containerMounts()
         plan.noPivot = o.noPivot
@@ -215,29 +232,40 @@ public enum Create {
         fds.append(fifo.raw)
         try channel.send(InitMessage.config(config), fds: fds)
 
-        let readyFDs = try awaitReady(channel, hooks: &hooks, state: state, phases: phases)
-        defer { readyFDs.forEach { close($0) } }
-        phases.mark("init ready")
-        rootfsSetup?.releaseStaging()
-        phases.mark("staging released")
-        if let listener = readyFDs.first, !ctx.options.noManager {
-            try manager.handOver(ListenerRequest(id: o.id, pid: pid, hostnameLocked: policy.hostname.locked,
-                                                             protectedMounts: SystemWorkloads.protectedMounts(spec),
-                                                             mountAllowed: policy.mountAllowed,
-                                                             virtualFiles: VirtualFS.sysinfoSource(spec)), listener: listener)
-        }
-
-        phases.mark("listener handed over")
+        // While init mounts and the hooks run, the state is encoded (config.json written; state.json,
+        // what makes the container exist for the other commands, only once it is ready).
         let record = ContainerRecord(
             id: o.id, bundle: bundle, rootfs: rootfs, pid: pid,
             pidStartTime: ProcStat.read(pid: pid)?.startTime ?? 0, created: rfc3339Now(),
             annotations: spec.annotations, cgroup: cgroup, poststart: spec.hooks?.poststart,
             poststop: spec.hooks?.poststop, uidStart: reg.uidStart, gidStart: reg.gidStart, idSize: reg.size,
             managed: !ctx.options.noManager, chownedRootfs: rootfsSetup?.chowned ?? false, servedByFS: servedByFS)
-        // config.json first: state.json is what makes the container exist for the other commands.
-        try ContainerConfig(spec: spec, policy: ctx.options.noManager ? nil : policy).save(dir: dir)
-        try record.save(dir: dir)
+        let saved = ContainerConfig(spec: spec, policy: ctx.options.noManager ? nil : policy)
+        let saving = Background(compute: { () throws -> [UInt8] in
+            try saved.save(dir: dir)
+            return try record.encoded()
+        })
+        rollback.add("saving") { _ = try? saving.value() }
+
+        // Once init has built its filesystem (it asks for the hooks then) the staging mounts have
+        // served: they go while the hooks run (each detach waits for the kernel, ~1 ms).
+        let readyFDs = try awaitReady(channel, hooks: &hooks, state: state, phases: phases) { rootfsSetup?.detachStagingMounts() }
+        defer { readyFDs.forEach { close($0) } }
+        phases.mark("init ready")
+        // sysbox-mgr takes the seccomp listener while the state is saved.
+        var handOver: Background<Void>? = nil
+        if let listener = readyFDs.first, !ctx.options.noManager {
+            let request = ListenerRequest(id: o.id, pid: pid, hostnameLocked: policy.hostname.locked,
+                                          protectedMounts: SystemWorkloads.protectedMounts(spec),
+                                          mountAllowed: policy.mountAllowed,
+                                          virtualFiles: VirtualFS.sysinfoSource(spec))
+            handOver = Background { try manager.handOver(request, listener: listener) }
+        }
+        rootfsSetup?.releaseStaging()
+        try ContainerRecord.save(try saving.value(), dir: dir)
         phases.mark("saved")
+        try handOver?.wait()
+        phases.mark("listener handed over")
         if let pidFile = o.pidFile { try writePidFile(pidFile, pid: pid) }
         rollback.commit()
         ctx.logger.debug("created", metadata: ["id": "\(o.id)", "pid": "\(pid)"])
@@ -246,7 +274,8 @@ public enum Create {
 
     /// Serves the init until it is ready: runs prestart and createRuntime hooks when it asks.
     /// Returns the fds that came with `ready` (the seccomp listener, when calls are trapped).
-    static func awaitReady(_ channel: borrowing Channel, hooks: inout RuntimeHooks, state: State, phases: Phases? = nil) throws -> [Int32] {
+    static func awaitReady(_ channel: borrowing Channel, hooks: inout RuntimeHooks, state: State, phases: Phases? = nil,
+                           filesystemBuilt: () -> Void = {}) throws -> [Int32] {
         while true {
             let (message, extra) = try receiveOrExplain(channel)
             if case .ready = message { return extra }
@@ -255,6 +284,7 @@ public enum Create {
             case .failed(let m): throw RuntimeError(m)
             case .runtimeHooks:
                 phases?.mark("init asks for hooks")
+                filesystemBuilt()
                 do { try hooks.runRest(state: state) } catch {
                     try? channel.send(InitMessage.failed("\(error)"))
                     throw error

@@ -32,12 +32,19 @@ public enum Delete {
             waitGone(r)
         }
         phases.mark("killed")
-        // Its processes are gone: the daemons release what they hold for it while the cgroups go.
+        // Its processes are gone: the daemons release what they hold for it (its virtual files, its
+        // id range and storage) while the cgroups go.
         let logger = ctx.logger, options = ctx.options
         let fsGone = Background {
             guard r.managed, r.servedByFS ?? true else { return }
             do { try FSClient(socketPath: options.fsSocket).unregister(id: id) }
             catch { logger.warning("sysbox-fs unregister: \(error)") }
+        }
+        let managerSocket = ctx.options.managerSocket
+        let rangeFreed = Background {
+            guard r.managed else { return }
+            do { try ManagerClient(socketPath: managerSocket).unregister(id: id) }
+            catch { logger.warning("sysbox-mgr unregister: \(error)") }
         }
         do { try r.cgroup.destroy() } catch { ctx.logger.warning("cgroup removal: \(error)") }
         if r.chownedRootfs {
@@ -47,10 +54,7 @@ public enum Delete {
         phases.mark("cgroups")
         try? fsGone.wait()
         phases.mark("sysbox-fs")
-        if r.managed {
-            do { try ManagerClient(socketPath: ctx.options.managerSocket).unregister(id: id) }
-            catch { ctx.logger.warning("sysbox-mgr unregister: \(error)") }
-        }
+        try? rangeFreed.wait()
         phases.mark("sysbox-mgr")
         IDMappedStaging.releaseLeftovers(dir: RootfsSetup.stagingRoot + "/" + id)
         try Files.removeAll(c.dir)

@@ -106,6 +106,9 @@ struct RootfsSetup {
     }
 
     mutating func releaseStaging() { staging.release() }
+
+    /// Once init has mounted its root and binds (see IDMappedStaging.detachMounts).
+    mutating func detachStagingMounts() { staging.detachMounts() }
 }
 
 /// The rootfs when it is an overlay mount (Docker's overlay2 "merged" dir).

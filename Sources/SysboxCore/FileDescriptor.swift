@@ -123,6 +123,22 @@ public enum Files {
         return names
     }
 
+    /// The directories in `path` by their d_type (kernfs, tmpfs and ext4 all fill it in), none
+    /// when it cannot be read.
+    public static func subdirectories(_ path: String) -> [String] {
+        guard let d = opendir(path) else { return [] }
+        defer { closedir(d) }
+        var names = [String]()
+        while let e = readdir(d) {
+            guard e.pointee.d_type == UInt8(DT_DIR) else { continue }
+            let name = withUnsafePointer(to: e.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
     public static func dirname(_ path: String) -> String {
         guard let i = path.lastIndex(of: "/") else { return "." }
         if i == path.startIndex { return "/" }

@@ -19,6 +19,9 @@ enum Commands {
     ]
 
     static func dispatch(_ name: String, _ args: [String], _ ctx: RuntimeContext) -> Int32 {
+        if let fast = ShimCommand.parse(name, args) {
+            do { return try fast.execute(ctx) } catch { return fail(ctx, error) }
+        }
         guard let type = all[name] else {
             return fail(ctx, RuntimeError("unknown command \"\(name)\"", hint: "see sysbox-runc --help"))
         }

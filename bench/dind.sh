@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Docker in Docker: inner `docker load` + `docker run --rm` of a three-layer Debian image in a
+# Docker in Docker: inner `docker load` + `docker run --rm` of a LAYERS-layer Debian image in a
 # sysbox-runc system container (inner Docker on overlay2) vs the closest Docker-in-Docker runc allows
 # here without --privileged (every capability but CAP_SYS_RESOURCE, seccomp and AppArmor unconfined:
 # the inner Docker falls back to vfs), in one run, ratio printed; then the time from `docker run -d`
@@ -18,6 +18,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
 ROUNDS=${ROUNDS:-3}
+# The Debian image plus LAYERS-1 small layers, as images built from a Dockerfile have: vfs copies the
+# whole tree below for each layer, overlay2 stacks it. LAYERS=3 was this benchmark's earlier image.
+LAYERS=${LAYERS:-6}
 SETTLE=${SETTLE:-61}
 work=$(mktemp -d)
 names=()
@@ -26,8 +29,12 @@ trap cleanup EXIT
 now() { date +%s%N; }
 secs() { echo "scale=3; ($2 - $1) / 1000000000" | bc; }
 
-# The inner image: the Debian image plus two small layers, as real images have several.
-printf 'FROM %s\nRUN echo one > /one\nRUN echo two > /two\nCMD ["true"]\n' "$DEBIAN_IMAGE" > "$work/Dockerfile"
+# The inner image: the Debian image plus small layers (a setting, a file), as real images have several.
+{
+    echo "FROM $DEBIAN_IMAGE"
+    for i in $(seq 2 "$LAYERS"); do echo "RUN echo layer $i > /layer$i"; done
+    echo 'CMD ["true"]'
+} > "$work/Dockerfile"
 DOCKER_BUILDKIT=0 docker build -q -t bench-inner "$work" >/dev/null 2>&1
 docker save bench-inner -o "$work/inner.tar"
 echo "inner image: $(du -m "$work/inner.tar" | cut -f1) MB, $(docker image inspect -f '{{len .RootFS.Layers}}' bench-inner) layers"

@@ -104,6 +104,11 @@ public enum Create {
         }
         joins.sort { ($0.type == Int32(CLONE_NEWUSER) ? 1 : 0) < ($1.type == Int32(CLONE_NEWUSER) ? 1 : 0) }
         let newUserNS = unshare & Int32(CLONE_NEWUSER) != 0
+        // A new cgroup namespace is made by init itself, once the runtime has put it in the
+        // container's cgroups: init's pid, which Docker's network hook needs, comes without
+        // waiting for that attach (and the grace period it may wait for).
+        let lateCgroupNS = newUserNS && unshare & Int32(CLONE_NEWCGROUP) != 0
+        if lateCgroupNS { unshare &= ~Int32(CLONE_NEWCGROUP) }
 
         let spawn = try Spawn(.init(unshareFlags: unshare, joins: joins, becomeRoot: true, newSession: true,
                                     preserveFDs: o.preserveFDs, argv: ["sysbox-runc", "init"], env: []))
@@ -116,12 +121,12 @@ public enum Create {
             guard seccompProfile != nil || !trapped.isEmpty else { return nil }
             return try SeccompFilter(plan: SeccompFilter.plan(profile: seccompProfile, trapped: trapped)).exportBPF()
         })
-        // Stage A must be in the container's cgroups before it creates the cgroup namespace, after
-        // MAPPED. The attach runs beside the registrations and the id-mapped staging below.
+        // Without a late cgroup namespace, stage A must be in the container's cgroups before it
+        // creates the cgroup namespace (after MAPPED), and before GO when it joins them all.
         let stageA = spawn.stageA, cg = cgroup
-        let attach = Background { try made.wait(); try cg.join(pid: stageA) }
-        rollback.add("attach") { try? attach.wait() }
-        if !newUserNS { try attach.wait() }
+        let attachA: Background<Void>? = lateCgroupNS ? nil : Background { try made.wait(); try cg.join(pid: stageA) }
+        rollback.add("attach") { try? attachA?.wait() }
+        if !newUserNS { try attachA?.wait() }
         try spawn.send(Int32(SBX_SYNC_GO))
         phases.mark("spawned")
 
@@ -181,11 +186,14 @@ public enum Create {
                 }
             }
             phases.mark("staged")
-            try attach.wait()
+            try attachA?.wait()
             try spawn.send(Int32(SBX_SYNC_MAPPED))
         }
         let pid = try spawn.expect(Int32(SBX_SYNC_PID))
         phases.mark("namespaces")
+        // Init waits for its config, sent only once it is in the container's cgroups.
+        let attachInit: Background<Void>? = lateCgroupNS ? Background { try made.wait(); try cg.join(pid: pid) } : nil
+        rollback.add("attach init") { try? attachInit?.wait() }
         let state = State(ociVersion: ociVersion, id: o.id, status: .creating, pid: pid, bundle: bundle,
                           annotations: spec.annotations)
         // Hooks that only set up the network namespace (Docker's, over a hundred ms) need nothing
@@ -197,6 +205,7 @@ public enum Create {
         let initFD = sbx_pidfd_open(pid)
         defer { if initFD >= 0 { close(initFD) } }
         rollback.add("init") { if initFD >= 0 { _ = sbx_pidfd_send_signal(initFD, SIGKILL) } }
+        try made.wait()
         try cgroup.delegate(uid: reg.uidStart, gid: reg.gidStart)
         if let adj = spec.process?.oomScoreAdj {
             // Lowering it needs CAP_SYS_RESOURCE in the host user namespace: report, do not fail.
@@ -219,12 +228,14 @@ public enum Create {
         plan.cgroups = cgroup.containerMounts()
         plan.noPivot = o.noPivot
         let compiled = try seccomp.value()
+        try attachInit?.wait()
+        phases.mark("init in its cgroups")
         // With the filter compiled, init has no use for the profile (the bulk of Docker's spec).
         var initSpec = spec
         if compiled != nil { initSpec.linux?.seccomp = nil }
         let config = InitConfig(mode: .create, id: o.id, spec: initSpec, process: process, rootfs: plan,
                                 hasConsoleSocket: console != nil, hasExecFifo: true, joinMountAndUser: false,
-                                waitForRuntimeHooks: !hooks.isEmpty, preserveFDs: o.preserveFDs,
+                                waitForRuntimeHooks: !hooks.isEmpty, unshareCgroup: lateCgroupNS, preserveFDs: o.preserveFDs,
                                 trapped: trapped, compiledSeccomp: compiled, state: state)
         let channel = Channel(borrowing: spawn.sync)
         var fds: [Int32] = []

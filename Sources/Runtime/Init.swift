@@ -38,6 +38,10 @@ public enum ContainerInit {
             defer { next += 1 }
             return fds[next]
         }
+        if c.unshareCgroup {
+            // Rooted at the cgroup init is in: the container's, by now.
+            try sys("unshare(CLONE_NEWCGROUP)") { sbx_unshare(Int32(CLONE_NEWCGROUP)) }
+        }
         let console = take(c.hasConsoleSocket)
         let fifo = take(c.hasExecFifo)
         if c.joinMountAndUser, let mnt = take(true), let user = take(true) {

@@ -37,6 +37,9 @@ struct InitConfig: Codable {
     /// Exec only: the container's mount and user namespace fds follow; init joins them itself.
     var joinMountAndUser: Bool
     var waitForRuntimeHooks: Bool
+    /// Create only: init makes the cgroup namespace itself, first: the runtime put it in the
+    /// container's cgroups after the namespace stage (which made the others) reported its pid.
+    var unshareCgroup: Bool = false
     var preserveFDs: Int
     /// Syscalls whose seccomp action becomes user notification.
     var trapped: [String]

@@ -5,7 +5,8 @@ import SysboxCore
 ///
 ///     runtime (parent)                    stage A (raw clone, C)            stage B (C, then Swift)
 ///       sbx_spawn ---------------------->  wait GO
-///       join cgroups of A
+///       (join cgroups of A, unless init
+///        makes the cgroup namespace)
 ///       GO ----------------------------->  setns(joined ns, user last)
 ///                                          unshare(CLONE_NEWUSER)
 ///       <------------------------------ USERMAP
@@ -14,7 +15,8 @@ import SysboxCore
 ///       MAPPED ------------------------->  setresuid/gid(0), setgroups
 ///                                          unshare(other ns); fork ------>  setsid; execveat(self,
 ///       <------------------------------ PID(B); exit                        "init")
-///       waitpid(A)                                                          reads InitConfig ...
+///       waitpid(A); join cgroups of B                                       reads InitConfig,
+///                                                                           unshare(CLONE_NEWCGROUP) ...
 ///
 /// Errors of A or B come back as ERROR(step, errno); B failing its exec closes the socket.
 final class Spawn {

@@ -122,9 +122,14 @@ final class NotifyLoop: @unchecked Sendable {
             }
             resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
             // The registry keeps the container's own names: set in its first process's UTS
-            // namespace (an inner container's names are its own business).
-            if let names = utsNames, names.isOwn(request.id, pid: n.pid) {
-                if syscallName(n.data) == "sethostname" { names.set(request.id, host: text) } else { names.set(request.id, domain: text) }
+            // namespace (an inner container's names are its own business). Setting the name it
+            // already has changes nothing, so the namespace lookup (a /proc path walk) is skipped.
+            if let names = utsNames {
+                let host = syscallName(n.data) == "sethostname"
+                let known = names.get(request.id)
+                if (host ? known.host : known.domain) != text, names.isOwn(request.id, pid: n.pid) {
+                    if host { names.set(request.id, host: text) } else { names.set(request.id, domain: text) }
+                }
             }
             return ("continued", args)
         case "umount2":

@@ -48,14 +48,14 @@ extension CgroupLayout {
     /// still takes its cgroup migration lock for writing, and the first taking after a quiet spell
     /// waits for an RCU grace period (8-15 ms here). Started on a thread at the beginning of a
     /// command, that wait passes while the command works, and its own attach is then quick.
-    public static func warmAttach() {
-        guard let layout = try? detect(), let text = try? Files.readString("/proc/self/cgroup") else { return }
+    public func warmAttach() {
+        guard let text = try? Files.readString("/proc/self/cgroup") else { return }
         for line in text.split(separator: "\n") {
             let f = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
             guard f.count == 3 else { continue }
             let controllers = Set(f[1].split(separator: ",").map(String.init))
-            let h = controllers.isEmpty ? layout.hierarchies.first { $0.version == 2 }
-                                        : layout.hierarchies.first { $0.version == 1 && Set($0.controllers) == controllers }
+            let h = controllers.isEmpty ? hierarchies.first { $0.version == 2 }
+                                        : hierarchies.first { $0.version == 1 && Set($0.controllers) == controllers }
             guard let h else { continue }
             if (try? Files.write(h.mountpoint + f[2] + "/cgroup.procs", "\(getpid())", flags: O_WRONLY)) != nil { return }
         }

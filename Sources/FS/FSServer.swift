@@ -68,8 +68,7 @@ public final class FSServer: @unchecked Sendable {
             let (request, fds) = try channel.receive(FSRequest.self)
             switch request {
             case .keepListener(let r):
-                guard let fd = fds.first else { try channel.send(FSResponse.error("no listener fd was sent")); return }
-                fds.dropFirst().forEach { close($0) }
+                guard let fd = onlyFD(fds) else { try channel.send(FSResponse.error("no listener fd was sent")); return }
                 _ = sbx_set_cloexec(fd, 1)
                 lock.lock()
                 kept.append((r, fd))

@@ -178,6 +178,17 @@ extension Channel {
         }
     }
 
+    /// Sends one request and takes from its answer what `pick` finds there; an `error` answer
+    /// throws its message, any other "<daemon> answered <what> with an unexpected message".
+    public func ask<Request: Encodable, Response: DaemonResponse, T>(_ request: Request, fds sent: [Int32] = [],
+                                                                     daemon: String, what: String,
+                                                                     _ pick: (Response) -> T?) throws -> T {
+        let response = try call(request, fds: sent, as: Response.self)
+        if let value = pick(response) { return value }
+        if let m = response.errorMessage { throw RuntimeError(m) }
+        throw RuntimeError("\(daemon) answered \(what) with an unexpected message")
+    }
+
     /// Sends one request and reads its response; fds that come back with it are closed.
     public func call<Request: Encodable, Response: Decodable>(_ request: Request, fds sent: [Int32] = [],
                                                               as: Response.Type) throws -> Response {
@@ -186,4 +197,16 @@ extension Channel {
         fds.forEach { close($0) }
         return response
     }
+}
+
+/// A daemon's answer: one of its own cases, or an error message.
+public protocol DaemonResponse: Decodable {
+    var errorMessage: String? { get }
+    var isOK: Bool { get }
+}
+
+/// The one fd a request must carry: the first, the others closed; nil when none came.
+public func onlyFD(_ fds: [Int32]) -> Int32? {
+    fds.dropFirst().forEach { close($0) }
+    return fds.first
 }

@@ -23,6 +23,11 @@ public enum FSResponse: Codable, Sendable {
     case listeners([ListenerRequest], more: Bool)
 }
 
+extension FSResponse: DaemonResponse {
+    public var errorMessage: String? { if case .error(let m) = self { m } else { nil } }
+    public var isOK: Bool { if case .ok = self { true } else { false } }
+}
+
 /// What sysbox-fs needs to compute one container's files.
 public struct FSRegistration: Codable, Sendable, Equatable {
     public var id: String
@@ -56,36 +61,16 @@ public struct FSClient: Sendable {
 
     /// Returns the directory where the container's files are mounted.
     public func register(_ r: FSRegistration) throws -> String {
-        switch try call(.register(r)) {
-        case .registered(let dir): return dir
-        case .error(let m): throw RuntimeError(m)
-        default: throw RuntimeError("sysbox-fs answered register with an unexpected message")
-        }
+        try ask(.register(r), "register") { if case .registered(let dir) = $0 { dir } else { nil } }
     }
 
-    public func unregister(id: String) throws {
-        switch try call(.unregister(id: id)) {
-        case .ok: return
-        case .error(let m): throw RuntimeError(m)
-        default: throw RuntimeError("sysbox-fs answered unregister with an unexpected message")
-        }
-    }
+    public func unregister(id: String) throws { try askOK(.unregister(id: id), "unregister") }
 
     public func status() throws -> [String] {
-        switch try call(.status) {
-        case .status(let ids): return ids
-        case .error(let m): throw RuntimeError(m)
-        default: throw RuntimeError("sysbox-fs answered status with an unexpected message")
-        }
+        try ask(.status, "status") { if case .status(let ids) = $0 { ids } else { nil } }
     }
 
-    public func keepListener(_ r: ListenerRequest, fd: Int32) throws {
-        switch try call(.keepListener(r), fds: [fd]) {
-        case .ok: return
-        case .error(let m): throw RuntimeError(m)
-        default: throw RuntimeError("sysbox-fs answered keepListener with an unexpected message")
-        }
-    }
+    public func keepListener(_ r: ListenerRequest, fd: Int32) throws { try askOK(.keepListener(r), fds: [fd], "keepListener") }
 
     /// Every listener sysbox-fs keeps, with its fd (owned by the caller).
     public func listeners() throws -> [(ListenerRequest, Int32)] {
@@ -109,7 +94,11 @@ public struct FSClient: Sendable {
                             hint: "start it: sysbox-fs & (or systemctl start sysbox-fs), or use a policy without fs.files")
     }
 
-    func call(_ request: FSRequest, fds sent: [Int32] = []) throws -> FSResponse {
-        try connect().call(request, fds: sent, as: FSResponse.self)
+    func ask<T>(_ request: FSRequest, fds: [Int32] = [], _ what: String, _ pick: (FSResponse) -> T?) throws -> T {
+        try connect().ask(request, fds: fds, daemon: "sysbox-fs", what: what, pick)
+    }
+
+    func askOK(_ request: FSRequest, fds: [Int32] = [], _ what: String) throws {
+        try ask(request, fds: fds, what) { $0.isOK ? () : nil }
     }
 }

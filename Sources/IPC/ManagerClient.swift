@@ -6,37 +6,17 @@ public struct ManagerClient: Sendable {
     public init(socketPath: String = "/run/sysbox/mgr.sock") { self.socketPath = socketPath }
 
     public func register(_ r: RegisterRequest) throws -> Registration {
-        switch try call(.register(r)) {
-        case .registered(let reg): return reg
-        case .error(let m): throw RuntimeError(m)
-        default: throw RuntimeError("sysbox-mgr answered register with an unexpected message")
-        }
+        try ask(.register(r), "register") { if case .registered(let reg) = $0 { reg } else { nil } }
     }
 
-    public func unregister(id: String) throws {
-        switch try call(.unregister(id: id)) {
-        case .ok: return
-        case .error(let m): throw RuntimeError(m)
-        default: throw RuntimeError("sysbox-mgr answered unregister with an unexpected message")
-        }
-    }
+    public func unregister(id: String) throws { try askOK(.unregister(id: id), "unregister") }
 
     public func status() throws -> [ContainerEntry] {
-        switch try call(.status) {
-        case .status(let list): return list
-        case .error(let m): throw RuntimeError(m)
-        default: throw RuntimeError("sysbox-mgr answered status with an unexpected message")
-        }
+        try ask(.status, "status") { if case .status(let list) = $0 { list } else { nil } }
     }
 
     /// Hands a container process's seccomp listener to the manager, which answers its trapped calls.
-    public func handOver(_ r: ListenerRequest, listener: Int32) throws {
-        switch try call(.listener(r), fds: [listener]) {
-        case .ok: return
-        case .error(let m): throw RuntimeError(m)
-        default: throw RuntimeError("sysbox-mgr answered listener with an unexpected message")
-        }
-    }
+    public func handOver(_ r: ListenerRequest, listener: Int32) throws { try askOK(.listener(r), fds: [listener], "listener") }
 
     /// Subscribes to the trace and returns the connected socket; lines follow on it.
     public func trace(_ r: TraceRequest) throws -> Int32 {
@@ -49,49 +29,34 @@ public struct ManagerClient: Sendable {
     }
 
     /// Leaves a container's FUSE device fd with the manager (see ManagerRequest.keepFuse).
-    public func keepFuse(id: String, fd: Int32) throws {
-        try expectOK(call(.keepFuse(id: id), fds: [fd]), "keepFuse")
-    }
+    public func keepFuse(id: String, fd: Int32) throws { try askOK(.keepFuse(id: id), fds: [fd], "keepFuse") }
 
     /// The FUSE device fd kept for a container, or nil when the manager has none.
     public func fuseFD(id: String) throws -> Int32? {
         let channel = try connect()
         try channel.send(ManagerRequest.fuseFD(id: id))
         let (response, fds) = try channel.receive(ManagerResponse.self)
-        guard case .ok = response, let fd = fds.first else { fds.forEach { close($0) }; return nil }
-        fds.dropFirst().forEach { close($0) }
-        return fd
+        guard case .ok = response else { fds.forEach { close($0) }; return nil }
+        return onlyFD(fds)
     }
 
-    public func dropFuse(id: String) throws {
-        try expectOK(call(.dropFuse(id: id)), "dropFuse")
-    }
+    public func dropFuse(id: String) throws { try askOK(.dropFuse(id: id), "dropFuse") }
 
-    public func keepListenersAgain() throws {
-        try expectOK(call(.keepListenersAgain), "keepListenersAgain")
-    }
+    public func keepListenersAgain() throws { try askOK(.keepListenersAgain, "keepListenersAgain") }
 
     public func fuseKept() throws -> [String] {
-        switch try call(.fuseKept) {
-        case .kept(let ids): return ids
-        case .error(let m): throw RuntimeError(m)
-        default: throw RuntimeError("sysbox-mgr answered fuseKept with an unexpected message")
-        }
-    }
-
-    func expectOK(_ r: ManagerResponse, _ what: String) throws {
-        switch r {
-        case .ok: return
-        case .error(let m): throw RuntimeError(m)
-        default: throw RuntimeError("sysbox-mgr answered \(what) with an unexpected message")
-        }
+        try ask(.fuseKept, "fuseKept") { if case .kept(let ids) = $0 { ids } else { nil } }
     }
 
     func connect() throws -> Channel {
         try Channel.connect(socketPath, daemon: "sysbox-mgr", hint: "start it: sysbox-mgr & (or systemctl start sysbox-mgr)")
     }
 
-    func call(_ request: ManagerRequest, fds sent: [Int32] = []) throws -> ManagerResponse {
-        try connect().call(request, fds: sent, as: ManagerResponse.self)
+    func ask<T>(_ request: ManagerRequest, fds: [Int32] = [], _ what: String, _ pick: (ManagerResponse) -> T?) throws -> T {
+        try connect().ask(request, fds: fds, daemon: "sysbox-mgr", what: what, pick)
+    }
+
+    func askOK(_ request: ManagerRequest, fds: [Int32] = [], _ what: String) throws {
+        try ask(request, fds: fds, what) { $0.isOK ? () : nil }
     }
 }

@@ -64,6 +64,11 @@ public enum ManagerResponse: Codable, Sendable {
     case kept([String])
 }
 
+extension ManagerResponse: DaemonResponse {
+    public var errorMessage: String? { if case .error(let m) = self { m } else { nil } }
+    public var isOK: Bool { if case .ok = self { true } else { false } }
+}
+
 /// An id mapping as the OCI spec carries it (kept local so IPC does not depend on OCI).
 public struct IDMapping: Codable, Sendable, Equatable {
     public var containerID: UInt32

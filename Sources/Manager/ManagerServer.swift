@@ -70,8 +70,7 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
             let (request, fds) = try channel.receive(ManagerRequest.self)
             switch request {
             case .listener(let r):
-                guard let listener = fds.first else { try channel.send(ManagerResponse.error("no seccomp listener fd was sent")); return }
-                fds.dropFirst().forEach { close($0) }
+                guard let listener = onlyFD(fds) else { try channel.send(ManagerResponse.error("no seccomp listener fd was sent")); return }
                 serveListener(r, listener)
                 keepCopy(r, listener)
                 logger.debug("seccomp listener", metadata: ["id": "\(r.id)", "pid": "\(r.pid)"])
@@ -82,8 +81,7 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
                 let fd = dup(channel.fd)
                 if fd >= 0 { _ = sbx_set_cloexec(fd, 1); tracer.add(fd: fd, t) }
             case .keepFuse(let id):
-                guard let fd = fds.first else { try channel.send(ManagerResponse.error("no FUSE fd was sent")); return }
-                fds.dropFirst().forEach { close($0) }
+                guard let fd = onlyFD(fds) else { try channel.send(ManagerResponse.error("no FUSE fd was sent")); return }
                 _ = sbx_set_cloexec(fd, 1)
                 if let old = fuse.updateValue(fd, forKey: id) { close(old) }
                 try channel.send(ManagerResponse.ok)

@@ -107,7 +107,8 @@ final class NotifyLoop: @unchecked Sendable {
         resp.pointee.val = 0
         resp.pointee.error = 0
         resp.pointee.flags = 0
-        switch syscallName(n.data) {
+        let name = syscallName(n.data)
+        switch name {
         case "sethostname", "setdomainname":
             let len = Int(n.data.args.1)
             guard len <= 64 else { resp.pointee.error = -EINVAL; return ("errno EINVAL", "len=\(len)") }
@@ -125,7 +126,7 @@ final class NotifyLoop: @unchecked Sendable {
             // namespace (an inner container's names are its own business). Setting the name it
             // already has changes nothing, so the namespace lookup (a /proc path walk) is skipped.
             if let names = utsNames {
-                let host = syscallName(n.data) == "sethostname"
+                let host = name == "sethostname"
                 let known = names.get(request.id)
                 if (host ? known.host : known.domain) != text, names.isOwn(request.id, pid: n.pid) {
                     if host { names.set(request.id, host: text) } else { names.set(request.id, domain: text) }

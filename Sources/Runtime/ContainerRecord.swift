@@ -44,8 +44,6 @@ struct ContainerRecord: Codable {
         return try JSONDecoder().decode(ContainerRecord.self, from: Data(bytes))
     }
 
-    func save(dir: String) throws { try ContainerRecord.save(try encoded(), dir: dir) }
-
     func encoded() throws -> [UInt8] { Array(try JSONEncoder().encode(self)) }
 
     static func save(_ encoded: [UInt8], dir: String) throws {

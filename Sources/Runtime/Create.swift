@@ -39,7 +39,8 @@ public enum Create {
         let bundle = o.bundle.hasPrefix("/") ? o.bundle : currentDirectory() + "/" + o.bundle
         // Stage A's cgroup attach comes in a few ms; the kernel's grace period it would wait for
         // starts now (see CgroupLayout.warmAttach).
-        let warm = Background { CgroupLayout.warmAttach() }
+        let layout = try CgroupLayout.detect()
+        let warm = Background { layout.warmAttach() }
         var spec = try Spec.load(bundle: bundle)
         try SystemSpec.adapt(&spec, bundle: bundle)
         SystemWorkloads.adaptForSystemd(&spec)
@@ -74,7 +75,7 @@ public enum Create {
         // The cgroups are made on a thread: making them waits for the grace period warmAttach
         // started, which passes meanwhile. What needs them waits for `made`.
         let cgroup = try Cgroup.resolve(cgroupsPath: spec.linux?.cgroupsPath, containerID: o.id,
-                                        layout: try CgroupLayout.detect(), systemd: ctx.options.systemdCgroup)
+                                        layout: layout, systemd: ctx.options.systemdCgroup)
         let resources = spec.linux?.resources
         let made = Background {
             try? warm.wait()

@@ -24,6 +24,8 @@ public enum ContainerInit {
             let (message, fds) = try channel.receive(InitMessage.self)
             guard case .config(let config) = message else { throw RuntimeError("init: expected a config message") }
             try run(config, fds: fds, channel: channel)
+        } catch is ReportedByRuntime {
+            exit(1)
         } catch {
             // Before `ready` the runtime reports it; after, only the container's stderr can.
             if (try? channel.send(InitMessage.failed("\(error)"))) == nil { printError("sysbox-runc init: \(error)") }
@@ -91,7 +93,7 @@ public enum ContainerInit {
             let (reply, extra) = try channel.receive(InitMessage.self)
             extra.forEach { close($0) }
             guard case .hooksDone = reply else {
-                if case .failed(let m) = reply { throw RuntimeError(m) }
+                if case .failed = reply { throw ReportedByRuntime() }
                 throw RuntimeError("init: expected hooksDone")
             }
         }
@@ -128,6 +130,10 @@ public enum ContainerInit {
         close(fd)
     }
 }
+
+/// The runtime told init of a failure it reports itself (a hook's): init only exits, so that the
+/// error is one line.
+struct ReportedByRuntime: Error {}
 
 extension State {
     func with(status: ContainerStatus, pid: Int32?) -> State {

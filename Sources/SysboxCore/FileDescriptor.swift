@@ -111,26 +111,23 @@ public enum Files {
 
     /// Directory entries except . and ..
     public static func list(_ path: String) throws(SysError) -> [String] {
-        guard let d = opendir(path) else { throw SysError("opendir", path) }
-        defer { closedir(d) }
-        var names = [String]()
-        while let e = readdir(d) {
-            let name = withUnsafePointer(to: e.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
+        guard let names = entries(path, { _ in true }) else { throw SysError("opendir", path) }
         return names
     }
 
     /// The directories in `path` by their d_type (kernfs, tmpfs and ext4 all fill it in), none
     /// when it cannot be read.
     public static func subdirectories(_ path: String) -> [String] {
-        guard let d = opendir(path) else { return [] }
+        entries(path) { $0 == UInt8(DT_DIR) } ?? []
+    }
+
+    /// The names in `path` (without . and ..) whose d_type passes; nil when it cannot be opened.
+    static func entries(_ path: String, _ type: (UInt8) -> Bool) -> [String]? {
+        guard let d = opendir(path) else { return nil }
         defer { closedir(d) }
         var names = [String]()
         while let e = readdir(d) {
-            guard e.pointee.d_type == UInt8(DT_DIR) else { continue }
+            guard type(e.pointee.d_type) else { continue }
             let name = withUnsafePointer(to: e.pointee.d_name) {
                 $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
             }

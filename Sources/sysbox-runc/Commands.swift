@@ -100,10 +100,8 @@ struct CreateCommand: RuntimeCommand {
     static let configuration = CommandConfiguration(commandName: "create", abstract: "create a container")
     @OptionGroup var flags: CreateFlags
 
-    func execute(_ ctx: RuntimeContext) throws -> Int32 {
-        try Create.run(ctx, flags.options)
-        return 0
-    }
+    var shim: ShimCommand { .create(flags.options) }
+    func execute(_ ctx: RuntimeContext) throws -> Int32 { try shim.execute(ctx) }
 }
 
 struct RunCommand: RuntimeCommand {
@@ -121,13 +119,15 @@ struct RunCommand: RuntimeCommand {
 struct StartCommand: RuntimeCommand {
     static let configuration = CommandConfiguration(commandName: "start", abstract: "start a created container")
     @Argument var id: String
-    func execute(_ ctx: RuntimeContext) throws -> Int32 { try Start.run(ctx, id: id); return 0 }
+    var shim: ShimCommand { .start(id: id) }
+    func execute(_ ctx: RuntimeContext) throws -> Int32 { try shim.execute(ctx) }
 }
 
 struct StateCommand: RuntimeCommand {
     static let configuration = CommandConfiguration(commandName: "state", abstract: "print a container's state")
     @Argument var id: String
-    func execute(_ ctx: RuntimeContext) throws -> Int32 { print(try Query.state(ctx, id: id), terminator: ""); return 0 }
+    var shim: ShimCommand { .state(id: id) }
+    func execute(_ ctx: RuntimeContext) throws -> Int32 { try shim.execute(ctx) }
 }
 
 struct ListCommand: RuntimeCommand {
@@ -156,14 +156,16 @@ struct KillCommand: RuntimeCommand {
     @Flag(name: [.customShort("a"), .long]) var all = false
     @Argument var id: String
     @Argument var signal: String = "SIGTERM"
-    func execute(_ ctx: RuntimeContext) throws -> Int32 { try Kill.run(ctx, id: id, signal: signal, all: all); return 0 }
+    var shim: ShimCommand { .kill(id: id, signal: signal, all: all) }
+    func execute(_ ctx: RuntimeContext) throws -> Int32 { try shim.execute(ctx) }
 }
 
 struct DeleteCommand: RuntimeCommand {
     static let configuration = CommandConfiguration(commandName: "delete", abstract: "delete a container")
     @Flag(name: [.customShort("f"), .long]) var force = false
     @Argument var id: String
-    func execute(_ ctx: RuntimeContext) throws -> Int32 { try Delete.run(ctx, id: id, force: force); return 0 }
+    var shim: ShimCommand { .delete(id: id, force: force) }
+    func execute(_ ctx: RuntimeContext) throws -> Int32 { try shim.execute(ctx) }
 }
 
 struct PauseCommand: RuntimeCommand {

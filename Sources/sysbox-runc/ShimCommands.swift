@@ -20,8 +20,10 @@ enum ShimCommand: Equatable {
             guard scan.flags.isEmpty, ids.count == 1 else { return nil }
             return name == "start" ? .start(id: ids[0]) : .state(id: ids[0])
         case "delete":
-            guard let force = scan.bool(["force", "f"]), scan.flags.isEmpty, scan.rest.count == 1 else { return nil }
-            return .delete(id: scan.rest[0], force: force)
+            guard let force = scan.bool(["force", "f"]), scan.flags.isEmpty else { return nil }
+            let ids = scan.rest
+            guard ids.count == 1 else { return nil }
+            return .delete(id: ids[0], force: force)
         case "kill":
             guard let all = scan.bool(["all", "a"]), scan.flags.isEmpty else { return nil }
             let p = scan.rest

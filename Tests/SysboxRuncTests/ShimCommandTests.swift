@@ -9,11 +9,11 @@ import Testing
     func viaParser(_ name: String, _ args: [String]) -> ShimCommand? {
         guard let type = Commands.all[name], let c = try? type.parseAsRoot(Commands.singleDashLong(args)) else { return nil }
         switch c {
-        case let c as CreateCommand: return .create(c.flags.options)
-        case let c as StartCommand: return .start(id: c.id)
-        case let c as StateCommand: return .state(id: c.id)
-        case let c as KillCommand: return .kill(id: c.id, signal: c.signal, all: c.all)
-        case let c as DeleteCommand: return .delete(id: c.id, force: c.force)
+        case let c as CreateCommand: return c.shim
+        case let c as StartCommand: return c.shim
+        case let c as StateCommand: return c.shim
+        case let c as KillCommand: return c.shim
+        case let c as DeleteCommand: return c.shim
         default: return nil
         }
     }

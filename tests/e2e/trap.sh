@@ -48,15 +48,23 @@ test_many_trapped_calls_in_a_row() {
     assert_eq "$out" "h299"
 }
 
-test_ten_containers_trap_concurrently() {
-    local i pids=() dir; dir=$(mktemp -d)
-    for i in $(seq 1 10); do
-        drun --rm --name "e2e-conc$i" $IMG sh -c "i=0; while [ \$i -lt 100 ]; do hostname c$i-\$i || exit 1; i=\$((i+1)); done; hostname" > "$dir/$i" 2>&1 &
+# Runs N containers at once, the i-th running `sh -c "$(script_fn i)"`; each must succeed and
+# print what `expect_fn i` says.
+containers_at_once() { # n script_fn expect_fn
+    local i n=$1 pids=() dir; dir=$(mktemp -d)
+    for i in $(seq 1 "$n"); do
+        drun --rm $IMG sh -c "$($2 "$i")" > "$dir/$i" 2>&1 &
         pids+=($!)
     done
-    for i in $(seq 1 10); do wait "${pids[$((i-1))]}" || fail "container $i failed: $(cat "$dir/$i")"; done
-    for i in $(seq 1 10); do assert_eq "$(cat "$dir/$i")" "c$i-99"; done
+    for i in $(seq 1 "$n"); do wait "${pids[$((i-1))]}" || fail "container $i failed: $(cat "$dir/$i")"; done
+    for i in $(seq 1 "$n"); do assert_eq "$(cat "$dir/$i")" "$($3 "$i")"; done
     rm -rf "$dir"
+}
+
+test_ten_containers_trap_concurrently() {
+    hostnames() { echo "i=0; while [ \$i -lt 100 ]; do hostname c$1-\$i || exit 1; i=\$((i+1)); done; hostname"; }
+    last_hostname() { echo "c$1-99"; }
+    containers_at_once 10 hostnames last_hostname
 }
 
 test_protected_mounts_stay() {
@@ -294,17 +302,14 @@ test_mount_proc_in_a_chroot_without_proc() {
 
 test_mount_emulation_in_many_containers_at_once() {
     # Each notify thread forks its own helpers: five containers emulating at once each get theirs.
-    local i pids=() dir; dir=$(mktemp -d)
-    for i in $(seq 1 5); do
-        drun --rm $IMG sh -c 'mkdir /m; i=0; while [ $i -lt 10 ]; do
+    proc_mounts() {
+        echo 'mkdir /m; i=0; while [ $i -lt 10 ]; do
                 mount -t proc proc /m || exit 1
                 grep -q " /m/keys " /proc/self/mountinfo || { echo "unmasked"; exit 1; }
-                umount /m || exit 1; i=$((i+1)); done; echo done' > "$dir/$i" 2>&1 &
-        pids+=($!)
-    done
-    for i in $(seq 1 5); do wait "${pids[$((i-1))]}" || fail "container $i failed: $(cat "$dir/$i")"; done
-    for i in $(seq 1 5); do assert_eq "$(cat "$dir/$i")" "done"; done
-    rm -rf "$dir"
+                umount /m || exit 1; i=$((i+1)); done; echo done'
+    }
+    done_line() { echo done; }
+    containers_at_once 5 proc_mounts done_line
 }
 
 test_tmpfs_bind_overlay_work_as_on_a_host() {

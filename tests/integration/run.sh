@@ -181,7 +181,7 @@ EOS
 
     early=$(jq -n '{path:"/bin/sh", args:["libnetwork-setkey","-c","cat >/dev/null; exit 7"]}')
     jq --argjson a "$early" '.hooks = {prestart:[$a]}' "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
-    set +e; local err; err=$($RUNC create --bundle "$b" it-nethook 2>&1 </dev/null); local rc=$?; set -e
+    set +e; local err; err=$($RUNC --log "$WORK/nethook.log" --log-format json create --bundle "$b" it-nethook 2>&1 </dev/null); local rc=$?; set -e
     [ $rc -ne 0 ] || fail "create succeeded although its network-only hook failed"
     assert_contains "$err" "prestart hook \"/bin/sh\" failed: exit status 7"
     assert_no_leftovers it-nethook "$ROOT"

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The README's first command: installs, builds, starts sysbox-mgr, sysbox-fs and a private dockerd with the
-# runtime registered, builds the busybox test image, then runs a system container that shows what
-# makes it one. The daemons stay up (stop them with: bash scripts/daemons.sh stop).
+# runtime registered, builds the test images (the Debian one by debootstrap, about a minute the first
+# time, cached after), then runs two system containers that show what makes them one: a busybox one
+# (ids, capabilities, its own /proc) and a Debian one with systemd as PID 1 and Docker inside on
+# overlay2. The daemons stay up (stop them with: bash scripts/daemons.sh stop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 1; }
 bash scripts/install-deps.sh
 bash scripts/build.sh
 bash scripts/daemons.sh start
-bash scripts/images.sh
+bash scripts/images.sh all
 . scripts/env.sh
 echo
 echo "\$ docker run --runtime=sysbox-runc --rm --pull=never -m 256m --cpus 1 $BUSYBOX_IMAGE ..."
@@ -22,5 +24,29 @@ echo "cgroup delegated:   $(mkdir /sys/fs/cgroup/pids/sub && rmdir /sys/fs/cgrou
 echo "memory (/proc):     $(awk "/^MemTotal:/ {print \$2, \$3}" /proc/meminfo) (its -m 256m limit)"
 echo "cpus (/proc):       $(grep -c ^processor /proc/cpuinfo), online $(cat /sys/devices/system/cpu/online) (its --cpus 1)"
 echo "uptime:             $(cut -d" " -f1 /proc/uptime) s (since the container started)"'
+
+echo
+echo "\$ docker run --runtime=sysbox-runc -d --name sysboxd-demo --pull=never $DEBIAN_IMAGE"
+docker rm -f sysboxd-demo >/dev/null 2>&1 || true
+docker run --runtime=sysbox-runc -d --name sysboxd-demo --pull=never "$DEBIAN_IMAGE" >/dev/null
+trap 'docker rm -f sysboxd-demo >/dev/null 2>&1 || true' EXIT
+state=""
+for _ in $(seq 1 450); do
+    state=$(docker exec sysboxd-demo systemctl is-system-running 2>/dev/null || true)
+    case $state in running|degraded) break ;; esac
+    sleep 0.2
+done
+echo "PID 1:              $(docker exec sysboxd-demo cat /proc/1/comm), is-system-running: $state"
+echo "privileged on host: $(docker inspect -f '{{.HostConfig.Privileged}}' sysboxd-demo), uid_map: $(docker exec sysboxd-demo cat /proc/1/uid_map | tr -s ' ')"
+for _ in $(seq 1 300); do docker exec sysboxd-demo docker info >/dev/null 2>&1 && break; sleep 0.2; done
+echo "inner Docker:       storage driver $(docker exec sysboxd-demo docker info -f '{{.Driver}}')"
+docker save "$BUSYBOX_IMAGE" | docker exec -i sysboxd-demo docker load >/dev/null
+echo "inner container:    $(docker exec sysboxd-demo docker run --rm "$BUSYBOX_IMAGE" sh -c 'echo "$(hostname) says hello, pid $$"')"
+docker stop sysboxd-demo >/dev/null
+code=$(docker inspect -f '{{.State.ExitCode}}' sysboxd-demo)
+if [ "$code" = 130 ]; then echo "docker stop:        systemd halted itself on SIGRTMIN+3 (exit 130)"
+else echo "docker stop:        exit $code: systemd did not halt by itself (see docs/troubleshooting.md)"; fi
+docker rm -f sysboxd-demo >/dev/null
+trap - EXIT
 echo
 echo "Daemons are running; DOCKER_HOST=$DOCKER_HOST. Stop them with: bash scripts/daemons.sh stop"

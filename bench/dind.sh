@@ -68,13 +68,13 @@ wait_docker() { for _ in $(seq 1 600); do docker exec "$1" docker info >/dev/nul
 # the container over both.
 round() {
     settle "$1"
-    local t0 t1 c0 c1
+    local t0 t1 t2 c0 c1
     c0=$(cpu_of "$1")
     t0=$(now)
     docker exec "$1" docker load -i /bench/inner.tar >/dev/null
-    local t1; t1=$(now)
+    t1=$(now)
     docker exec "$1" docker run --rm bench-inner true
-    local t2; t2=$(now)
+    t2=$(now)
     c1=$(cpu_of "$1")
     local cpu=0; [ -n "$c0" ] && [ -n "$c1" ] && cpu=$(echo "$c1 - $c0" | bc)
     echo "$(secs "$t0" "$t2") $(secs "$t0" "$t1") $(secs "$t1" "$t2") $cpu"

@@ -28,8 +28,9 @@ echo "uptime:             $(cut -d" " -f1 /proc/uptime) s (since the container s
 echo
 echo "\$ docker run --runtime=sysbox-runc -d --name sysboxd-demo --pull=never $DEBIAN_IMAGE"
 docker rm -f sysboxd-demo >/dev/null 2>&1 || true
-docker run --runtime=sysbox-runc -d --name sysboxd-demo --pull=never "$DEBIAN_IMAGE" >/dev/null
+# Removed on any failure from here on, a create that failed halfway included.
 trap 'docker rm -f sysboxd-demo >/dev/null 2>&1 || true' EXIT
+docker run --runtime=sysbox-runc -d --name sysboxd-demo --pull=never "$DEBIAN_IMAGE" >/dev/null
 state=""
 for _ in $(seq 1 450); do
     state=$(docker exec sysboxd-demo systemctl is-system-running 2>/dev/null || true)

@@ -109,6 +109,14 @@ public struct Policy: Codable, Equatable, Sendable {
                                        hostname: Hostname(locked: false), storage: defaultStorage, mount: defaultMount,
                                        hooks: defaultHooks, fs: defaultFS)
 
+    /// The syscalls sysbox-mgr has an answer for: the only ones a policy may trap (a trapped call
+    /// with no rule would cost a round trip for nothing). Kept equal to the manager's handler table
+    /// by a test.
+    public static let trappable: Set<String> = [
+        "sethostname", "setdomainname", "mount", "umount2", "sysinfo",
+        "fsopen", "fspick", "fsmount", "open_tree", "move_mount", "mount_setattr",
+    ]
+
     /// The keys each object may have, by JSON path.
     static let schema: [String: Set<String>] = [
         "": ["version", "syscalls", "hostname", "storage", "fs", "mount", "hooks"],
@@ -140,6 +148,9 @@ public struct Policy: Codable, Equatable, Sendable {
         }
         guard policy.version == currentVersion else {
             throw PolicyError("policy \(file): at \"version\": expected \(currentVersion), found \(policy.version)")
+        }
+        for (i, name) in policy.syscalls.trap.enumerated() where !trappable.contains(name) {
+            throw PolicyError("policy \(file): at \"syscalls.trap.\(i)\": expected one of \(trappable.sorted().joined(separator: ", ")), found \"\(name)\"")
         }
         for (i, dir) in (policy.storage?.dirs ?? []).enumerated() where !dir.hasPrefix("/") || dir == "/" || dir.split(separator: "/").contains("..") {
             throw PolicyError("policy \(file): at \"storage.dirs.\(i)\": expected an absolute path below /, without \"..\", found \"\(dir)\"")

@@ -25,6 +25,15 @@ import VirtualFiles
         #expect(e?.message.contains("syscalls.trap") == true)
     }
 
+    @Test func aSyscallWithNoAnswerCannotBeTrapped() {
+        let json = #"{"version":1,"syscalls":{"trap":["mount","openat"]},"hostname":{"locked":false}}"#
+        let e = #expect(throws: PolicyError.self) { try Policy.parse(Data(json.utf8), file: "p.json") }
+        #expect(e?.message.contains("at \"syscalls.trap.1\"") == true)
+        #expect(e?.message.contains("found \"openat\"") == true)
+        #expect(e?.message.contains("umount2") == true)
+        #expect(Set(Policy.builtIn.syscalls.trap).isSubset(of: Policy.trappable))
+    }
+
     @Test func missingKeyAndVersion() {
         #expect(throws: PolicyError.self) { try Policy.parse(Data(#"{"version":1,"syscalls":{"trap":[]}}"#.utf8), file: "p") }
         let v2 = #"{"version":2,"syscalls":{"trap":[]},"hostname":{"locked":false}}"#

@@ -1,39 +1,77 @@
-// The mount helper of sysbox-mgr (see sbx_nsop.h). Everything after the fork is a raw syscall:
-// the child of a multi-threaded process may only run async-signal-safe code.
+// The mount helper of sysbox-mgr (see sbx_nsop.h). The helper shares the manager's memory
+// (CLONE_VM) and runs on a stack of its own: after the clone it makes raw system calls only
+// (sbx_raw.h), takes no lock and allocates nothing.
 #define _GNU_SOURCE
 #include "sbx_nsop.h"
+#include "sbx_raw.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/mount.h>
 
-static pid_t nsop_fork(void) { return (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0); }
+#define NSOP_STACK (256UL * 1024)
 
-static void nsop_report_full(int fd, int step, int err, int skipped, int early) {
-    struct sbx_nsop_result r = { step, err, skipped, early };
-    ssize_t n;
-    do { n = write(fd, &r, sizeof r); } while (n < 0 && errno == EINTR);
+enum { NSOP_MSG_FACTS = 1, NSOP_MSG_RESULT = 2 };
+
+struct nsop_msg {
+    int32_t kind;
+    int32_t pad;
+    struct sbx_nsop_facts facts;
+    struct sbx_nsop_result result;
+};
+
+struct nsop_answer {
+    int32_t err;
+    int32_t pad;
+    uint64_t add_flags;
+    int64_t expect_mnt_id;  ///< UMOUNT by name: the mount the name must still reach
+    char name[4096];        ///< UMOUNT: act by this mount point path ("" : through the fd)
+};
+
+/// Lives at the end of the helper's mapping, beside its two stacks.
+struct nsop_ctx {
+    const struct sbx_nsop *o;
+    int sock;         ///< the helper's end
+    int parent_sock;  ///< the manager's end, closed in the helper
+    char *inner_stack_top;
+};
+
+static void nsop_send(int sock, const struct nsop_msg *m) {
+    long n;
+    do { n = SBX_RAW(SYS_sendto, sock, m, sizeof *m, MSG_NOSIGNAL, 0, 0); } while (n == -EINTR);
 }
 
-static void nsop_report(int fd, int step, int err, int skipped) {
-    struct sbx_nsop_result r = { step, err, skipped, 0 };
-    ssize_t n;
-    do { n = write(fd, &r, sizeof r); } while (n < 0 && errno == EINTR);
+static void nsop_report(int sock, int step, int err, int skipped, int early) {
+    struct nsop_msg m;
+    memset(&m, 0, sizeof m);
+    m.kind = NSOP_MSG_RESULT;
+    m.result.step = step;
+    m.result.err = err;
+    m.result.skipped = skipped;
+    m.result.visible_early = early;
+    nsop_send(sock, &m);
 }
 
-static void nsop_fail(int fd, int step) {
-    nsop_report(fd, step, errno, 0);
-    _exit(1);
+// Reports a failed step (rc is -errno) and ends the helper.
+static void nsop_fail(int sock, int step, long rc) {
+    nsop_report(sock, step, (int)-rc, 0, 0);
+    SBX_RAW(SYS_exit, 1, 0, 0, 0, 0, 0);
+    __builtin_unreachable();
 }
+
+#define NSOP_TRY(call, sock, step) do { long _r = (call); if (_r < 0) nsop_fail((sock), (step), _r); } while (0)
 
 static unsigned long long nsop_attrs(unsigned long f) {
     unsigned long long a = 0;
@@ -47,17 +85,16 @@ static unsigned long long nsop_attrs(unsigned long f) {
     return a;
 }
 
-// Becomes the caller as its user namespace sees it: ids, groups, capabilities. Raw syscalls:
-// glibc's setresuid/setresgid/setgroups broadcast the change to every thread it believes the
-// process has (nptl setxid), taking locks that another thread of the manager may have held at
-// the fork; in this child that waits forever.
-static int nsop_creds(const struct sbx_nsop *o) {
-    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return -1;
-    if (syscall(SYS_setresgid, o->gid, o->gid, o->gid) < 0) return -1;
+// Becomes the caller as its user namespace sees it: ids, groups, capabilities.
+static long nsop_creds(const struct sbx_nsop *o) {
+    long r;
+    if ((r = SBX_RAW(SYS_prctl, PR_SET_KEEPCAPS, 1, 0, 0, 0, 0)) < 0) return r;
+    if ((r = SBX_RAW(SYS_setresgid, o->gid, o->gid, o->gid, 0, 0, 0)) < 0) return r;
     // setgroups is refused (EPERM) where the namespace's /proc/PID/setgroups says "deny";
     // the caller then has no groups to drop or keep either.
-    if (syscall(SYS_setgroups, (size_t)o->ngroups, o->groups) < 0 && errno != EPERM) return -1;
-    if (syscall(SYS_setresuid, o->uid, o->uid, o->uid) < 0) return -1;
+    r = SBX_RAW(SYS_setgroups, (size_t)o->ngroups, o->groups, 0, 0, 0, 0);
+    if (r < 0 && r != -EPERM) return r;
+    if ((r = SBX_RAW(SYS_setresuid, o->uid, o->uid, o->uid, 0, 0, 0)) < 0) return r;
     struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
     struct __user_cap_data_struct d[2];
     memset(d, 0, sizeof d);
@@ -65,35 +102,32 @@ static int nsop_creds(const struct sbx_nsop *o) {
     d[1].effective = (uint32_t)(o->cap_effective >> 32);
     d[0].permitted = (uint32_t)o->cap_permitted;
     d[1].permitted = (uint32_t)(o->cap_permitted >> 32);
-    if (syscall(SYS_capset, &h, d) < 0) return -1;
-    return prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+    if ((r = SBX_RAW(SYS_capset, &h, d, 0, 0, 0, 0)) < 0) return r;
+    return SBX_RAW(SYS_prctl, PR_SET_KEEPCAPS, 0, 0, 0, 0, 0);
 }
 
-static void nsop_clone_overs(const struct sbx_nsop *o, int fd, int *clones) {
+static void nsop_clone_overs(const struct sbx_nsop *o, int sock, int *clones) {
     for (int i = 0; i < o->over_count; i++) {
-        clones[i] = (int)syscall(SYS_open_tree, AT_FDCWD, o->over_src[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-        if (clones[i] < 0) nsop_fail(fd, SBX_NSOP_CLONE);
+        long c = SBX_RAW(SYS_open_tree, AT_FDCWD, o->over_src[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE, 0, 0, 0);
+        if (c < 0) nsop_fail(sock, SBX_NSOP_CLONE, c);
+        clones[i] = (int)c;
     }
 }
 
-static void nsop_kernelfs(const struct sbx_nsop *o, int fd, int *clones) {
-    // The target is opened once and everything is attached through fds: a racing thread of the
-    // caller cannot redirect part of the work to another path.
-    int tfd = o->target_fd >= 0 ? o->target_fd : open(o->target, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (tfd < 0) nsop_fail(fd, SBX_NSOP_TARGET);
-    int fs = (int)syscall(SYS_fsopen, o->fstype, FSOPEN_CLOEXEC);
-    if (fs < 0) nsop_fail(fd, SBX_NSOP_FSOPEN);
+// A new procfs or sysfs with every bind-over on it before it is attached at the target.
+static void nsop_kernelfs(const struct sbx_nsop *o, int sock, int tfd, int *clones) {
+    long fs = SBX_RAW(SYS_fsopen, o->fstype, FSOPEN_CLOEXEC, 0, 0, 0, 0);
+    if (fs < 0) nsop_fail(sock, SBX_NSOP_FSOPEN, fs);
     for (int i = 0; i < o->opt_count; i++) {
         const char *v = o->opt_values[i];
-        if (syscall(SYS_fsconfig, fs, v ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, o->opt_keys[i], v, 0) < 0)
-            nsop_fail(fd, SBX_NSOP_FSCONFIG);
+        NSOP_TRY(SBX_RAW(SYS_fsconfig, fs, v ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, o->opt_keys[i], v, 0, 0), sock, SBX_NSOP_FSCONFIG);
     }
-    if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) nsop_fail(fd, SBX_NSOP_FSCONFIG);
-    int m = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, nsop_attrs(o->flags));
-    if (m < 0) nsop_fail(fd, SBX_NSOP_FSMOUNT);
-    // Clone every bind-over first, then build the tree while it is still detached, so the new
-    // mount is never visible without them (attaching to a detached tree needs Linux 6.15; older
-    // kernels attach the mount first, while the caller still waits in mount(2)).
+    NSOP_TRY(SBX_RAW(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, 0, 0, 0, 0), sock, SBX_NSOP_FSCONFIG);
+    long m = SBX_RAW(SYS_fsmount, fs, FSMOUNT_CLOEXEC, nsop_attrs(o->flags), 0, 0, 0);
+    if (m < 0) nsop_fail(sock, SBX_NSOP_FSMOUNT, m);
+    // Build the tree while it is still detached, so the new mount is never visible without its
+    // bind-overs (attaching to a detached tree needs Linux 6.15; older kernels attach the mount
+    // first, while the caller still waits in mount(2)).
     int attached = 0, skipped = 0;
     for (int i = 0; i < o->over_count; i++) {
         int c = clones[i];
@@ -101,83 +135,311 @@ static void nsop_kernelfs(const struct sbx_nsop *o, int fd, int *clones) {
             struct mount_attr a;
             memset(&a, 0, sizeof a);
             a.attr_set = MOUNT_ATTR_RDONLY;
-            if (syscall(SYS_mount_setattr, c, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) < 0)
-                nsop_fail(fd, SBX_NSOP_SETATTR);
+            NSOP_TRY(SBX_RAW(SYS_mount_setattr, c, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a, 0), sock, SBX_NSOP_SETATTR);
         }
-        int r = (int)syscall(SYS_move_mount, c, "", m, o->over_rel[i], MOVE_MOUNT_F_EMPTY_PATH);
-        if (r < 0 && errno == EINVAL && !attached) {
-            if (syscall(SYS_move_mount, m, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-                nsop_fail(fd, SBX_NSOP_ATTACH);
+        long r = SBX_RAW(SYS_move_mount, c, "", m, o->over_rel[i], MOVE_MOUNT_F_EMPTY_PATH, 0);
+        if (r == -EINVAL && !attached) {
+            NSOP_TRY(SBX_RAW(SYS_move_mount, m, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH, 0), sock, SBX_NSOP_ATTACH);
             attached = 1;
-            r = (int)syscall(SYS_move_mount, c, "", m, o->over_rel[i], MOVE_MOUNT_F_EMPTY_PATH);
+            r = SBX_RAW(SYS_move_mount, c, "", m, o->over_rel[i], MOVE_MOUNT_F_EMPTY_PATH, 0);
         }
-        if (r < 0 && errno == ENOENT) { skipped++; close(c); continue; }  // nothing there to cover
+        if (r == -ENOENT) { skipped++; SBX_RAW(SYS_close, c, 0, 0, 0, 0, 0); continue; }  // nothing there to cover
         if (r < 0) {
-            int e = errno;
-            if (attached) umount2(o->target, MNT_DETACH);
-            errno = e;
-            nsop_fail(fd, SBX_NSOP_ATTACH_OVER);
+            if (attached) SBX_RAW(SYS_umount2, o->target, MNT_DETACH, 0, 0, 0, 0);
+            nsop_fail(sock, SBX_NSOP_ATTACH_OVER, r);
         }
-        close(c);
+        SBX_RAW(SYS_close, c, 0, 0, 0, 0, 0);
     }
-    if (!attached && syscall(SYS_move_mount, m, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-        nsop_fail(fd, SBX_NSOP_ATTACH);
-    nsop_report_full(fd, SBX_NSOP_OK, 0, skipped, attached);
-    _exit(0);
+    if (!attached)
+        NSOP_TRY(SBX_RAW(SYS_move_mount, m, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH, 0), sock, SBX_NSOP_ATTACH);
+    nsop_report(sock, SBX_NSOP_OK, 0, skipped, attached);
 }
 
-static void nsop_child(const struct sbx_nsop *o, int fd) {
-    int clones[o->over_count > 0 ? o->over_count : 1];
-    // Joined while still host root: every join needs CAP_SYS_ADMIN over the namespace's owner.
-    if (o->netns_fd >= 0 && setns(o->netns_fd, CLONE_NEWNET) < 0) nsop_fail(fd, SBX_NSOP_SETNS_NET);
-    if (o->mntns_fd >= 0 && setns(o->mntns_fd, CLONE_NEWNS) < 0) nsop_fail(fd, SBX_NSOP_SETNS_MNT);
-    if (o->op == SBX_NSOP_KERNELFS && o->over_from_ns_root) nsop_clone_overs(o, fd, clones);
-    // setns(CLONE_NEWNS) put us at the namespace's root: go to the caller's (a chroot) and cwd.
-    if (fchdir(o->root_fd) < 0 || chroot(".") < 0) nsop_fail(fd, SBX_NSOP_CHROOT);
-    if (fchdir(o->cwd_fd) < 0) nsop_fail(fd, SBX_NSOP_CHDIR);
-    if (o->userns_fd >= 0 && setns(o->userns_fd, CLONE_NEWUSER) < 0) nsop_fail(fd, SBX_NSOP_SETNS_USER);
-    if (nsop_creds(o) < 0) nsop_fail(fd, SBX_NSOP_CREDS);
-    if (o->op == SBX_NSOP_KERNELFS) {
-        if (!o->over_from_ns_root) nsop_clone_overs(o, fd, clones);
-        nsop_kernelfs(o, fd, clones);
-    }
-    if (o->op == SBX_NSOP_UMOUNT) {
-        if (umount2(o->target, (int)o->flags) < 0) nsop_fail(fd, SBX_NSOP_UMOUNT_CALL);
-        nsop_report(fd, SBX_NSOP_OK, 0, 0);
-        _exit(0);
-    }
-    if (mount(o->source, o->target, o->fstype, o->flags, o->data) < 0) nsop_fail(fd, SBX_NSOP_MOUNT_CALL);
-    nsop_report(fd, SBX_NSOP_OK, 0, 0);
-    _exit(0);
-}
-
-static int nsop_wait(pid_t pid) {
-    int st;
-    while (waitpid(pid, &st, 0) < 0) if (errno != EINTR) return -1;
-    return st;
-}
-
-int sbx_nsop_run(const struct sbx_nsop *o, struct sbx_nsop_result *res) {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) return -1;
-    pid_t a = nsop_fork();
-    if (a < 0) { int e = errno; close(p[0]); close(p[1]); errno = e; return -1; }
-    if (a == 0) {
-        close(p[0]);
-        if (o->pidns_fd >= 0 && setns(o->pidns_fd, CLONE_NEWPID) < 0) nsop_fail(p[1], SBX_NSOP_SETNS_PID);
-        pid_t b = nsop_fork();
-        if (b < 0) nsop_fail(p[1], SBX_NSOP_FORK);
-        if (b == 0) nsop_child(o, p[1]);
-        nsop_wait(b);
-        _exit(0);
-    }
-    close(p[1]);
-    struct sbx_nsop_result r = { SBX_NSOP_LOST, EIO, 0, 0 };
-    ssize_t n;
-    do { n = read(p[0], &r, sizeof r); } while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)sizeof r) { r.step = SBX_NSOP_LOST; r.err = EIO; r.skipped = 0; r.visible_early = 0; }
-    close(p[0]);
-    nsop_wait(a);
-    *res = r;
+static long nsop_facts(int fd, struct sbx_nsop_facts *f) {
+    struct statx st;
+    memset(&st, 0, sizeof st);
+    long r = SBX_RAW(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &st, 0);
+    if (r < 0) return r;
+    if (!(st.stx_mask & STATX_MNT_ID)) return -ENOSYS;
+    struct statfs sf;
+    memset(&sf, 0, sizeof sf);
+    if ((r = SBX_RAW(SYS_fstatfs, fd, &sf, 0, 0, 0, 0)) < 0) return r;
+    f->mnt_id = (int64_t)st.stx_mnt_id;
+    f->dev_major = st.stx_dev_major;
+    f->dev_minor = st.stx_dev_minor;
+    f->fs_magic = (int64_t)sf.f_type;
+    f->mount_root = (st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (st.stx_attributes & STATX_ATTR_MOUNT_ROOT);
     return 0;
+}
+
+// "N": fd N's name in the directory /proc/<tid>/fd, the helper's cwd when it acts on fds.
+static void nsop_fdname(int fd, char *buf) {
+    char tmp[12];
+    int n = 0;
+    do { tmp[n++] = (char)('0' + fd % 10); fd /= 10; } while (fd > 0);
+    for (int i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
+    buf[n] = 0;
+}
+
+// Reports the facts of `fd` and waits for the verdict, into `a`; ends the helper on a refusal.
+static void nsop_ask(int sock, int fd, struct nsop_answer *ap) {
+    struct nsop_msg m;
+    memset(&m, 0, sizeof m);
+    m.kind = NSOP_MSG_FACTS;
+    long r = nsop_facts(fd, &m.facts);
+    if (r < 0) nsop_fail(sock, SBX_NSOP_FACTS, r);
+    nsop_send(sock, &m);
+    long n;
+    do { n = SBX_RAW(SYS_recvfrom, sock, ap, sizeof *ap, 0, 0, 0); } while (n == -EINTR);
+    if (n != (long)sizeof *ap) SBX_RAW(SYS_exit, 1, 0, 0, 0, 0, 0);  // the manager went away
+    if (ap->err != 0) nsop_fail(sock, SBX_NSOP_REFUSED, -ap->err);
+    ap->name[sizeof ap->name - 1] = 0;
+}
+
+// umount2 of the mount decided on. Through the fd's link when the fd does not keep that mount
+// busy (a lazy unmount, or the topmost mount stacked over the one the fd holds); otherwise by its
+// mount point (from mountinfo), with the fd closed first and the name checked to still reach it.
+static void nsop_umount(const struct sbx_nsop *o, int sock, int selffd, int tfd, const struct nsop_answer *a) {
+    unsigned long flags = (o->flags | a->add_flags) & ~(unsigned long)UMOUNT_NOFOLLOW;
+    char tname[12];
+    if (a->name[0] == 0) {
+        nsop_fdname(tfd, tname);
+        NSOP_TRY(SBX_RAW(SYS_fchdir, selffd, 0, 0, 0, 0, 0), sock, SBX_NSOP_SELF);
+        NSOP_TRY(SBX_RAW(SYS_umount2, tname, flags, 0, 0, 0, 0), sock, SBX_NSOP_UMOUNT_CALL);
+        return;
+    }
+    // The mount point's directory, then its last component: "/a/b" -> "/a" + "b", "/f" -> "/" + "f".
+    char dirpath[4096];
+    memcpy(dirpath, a->name, sizeof dirpath);
+    char *slash = strrchr(dirpath, '/');
+    if (slash == NULL || slash[1] == 0) nsop_fail(sock, SBX_NSOP_TARGET, -EINVAL);
+    const char *base = a->name + (slash - dirpath) + 1;
+    if (slash == dirpath) slash[1] = 0; else slash[0] = 0;
+    long dir = SBX_RAW(SYS_openat, AT_FDCWD, dirpath, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0, 0);
+    if (dir < 0) nsop_fail(sock, SBX_NSOP_TARGET, dir);
+    SBX_RAW(SYS_close, tfd, 0, 0, 0, 0, 0);
+    NSOP_TRY(SBX_RAW(SYS_fchdir, dir, 0, 0, 0, 0, 0), sock, SBX_NSOP_CHDIR);
+    long check = SBX_RAW(SYS_openat, AT_FDCWD, base, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, 0, 0);
+    if (check < 0) nsop_fail(sock, SBX_NSOP_TARGET, check);
+    struct sbx_nsop_facts f;
+    long r = nsop_facts((int)check, &f);
+    SBX_RAW(SYS_close, check, 0, 0, 0, 0, 0);
+    if (r < 0) nsop_fail(sock, SBX_NSOP_FACTS, r);
+    if (f.mnt_id != a->expect_mnt_id) nsop_fail(sock, SBX_NSOP_REFUSED, -EBUSY);  // moved meanwhile
+    // A mount point cannot be renamed or removed in this mount namespace (EBUSY), and a symlink
+    // put in its place is not followed.
+    NSOP_TRY(SBX_RAW(SYS_umount2, base, flags | UMOUNT_NOFOLLOW, 0, 0, 0, 0), sock, SBX_NSOP_UMOUNT_CALL);
+}
+
+static int nsop_open(const struct sbx_nsop *o, int sock, int given, const char *path, int extra, int step) {
+    if (given >= 0) return given;
+    long fd = SBX_RAW(SYS_openat, AT_FDCWD, path, O_PATH | O_CLOEXEC | extra, 0, 0, 0);
+    if (fd < 0) nsop_fail(sock, step, fd);
+    (void)o;
+    return (int)fd;
+}
+
+// The operation itself, as the caller: in its mount namespace, root, cwd, user namespace, ids.
+static void nsop_act(const struct sbx_nsop *o, int sock, int selffd, int *clones) {
+    char sname[12], tname[12];
+    int sfd, tfd;
+    struct nsop_answer a;
+    switch (o->op) {
+    case SBX_NSOP_KERNELFS:
+        tfd = nsop_open(o, sock, o->target_fd, o->target, O_DIRECTORY, SBX_NSOP_TARGET);
+        nsop_kernelfs(o, sock, tfd, clones);
+        return;
+    case SBX_NSOP_MOUNT:
+        // Decided on the filesystem type alone: the path is resolved by the kernel, from the
+        // caller's cwd (an overlay's relative lowerdirs need it), unless it names the caller's
+        // own /proc/self files, which only the opened file reaches.
+        if (o->target_fd < 0) {
+            NSOP_TRY(SBX_RAW(SYS_mount, o->source, o->target, o->fstype, o->flags, o->data, 0), sock, SBX_NSOP_MOUNT_CALL);
+        } else {
+            nsop_fdname(o->target_fd, tname);
+            NSOP_TRY(SBX_RAW(SYS_fchdir, selffd, 0, 0, 0, 0, 0), sock, SBX_NSOP_SELF);
+            NSOP_TRY(SBX_RAW(SYS_mount, o->source, tname, o->fstype, o->flags, o->data, 0), sock, SBX_NSOP_MOUNT_CALL);
+        }
+        break;
+    case SBX_NSOP_UMOUNT:
+        tfd = nsop_open(o, sock, o->target_fd, o->target, o->nofollow ? O_NOFOLLOW : 0, SBX_NSOP_TARGET);
+        nsop_ask(sock, tfd, &a);
+        nsop_umount(o, sock, selffd, tfd, &a);
+        break;
+    case SBX_NSOP_REMOUNT:
+        tfd = nsop_open(o, sock, o->target_fd, o->target, 0, SBX_NSOP_TARGET);
+        nsop_ask(sock, tfd, &a);
+        nsop_fdname(tfd, tname);
+        NSOP_TRY(SBX_RAW(SYS_fchdir, selffd, 0, 0, 0, 0, 0), sock, SBX_NSOP_SELF);
+        NSOP_TRY(SBX_RAW(SYS_mount, o->source, tname, o->fstype, o->flags | a.add_flags, o->data, 0), sock, SBX_NSOP_MOUNT_CALL);
+        break;
+    case SBX_NSOP_MOVE:
+    case SBX_NSOP_BIND:
+        sfd = nsop_open(o, sock, o->source_fd, o->source, 0, SBX_NSOP_SOURCE);
+        tfd = nsop_open(o, sock, o->target_fd, o->target, 0, SBX_NSOP_TARGET);
+        nsop_ask(sock, sfd, &a);
+        nsop_fdname(sfd, sname);
+        nsop_fdname(tfd, tname);
+        NSOP_TRY(SBX_RAW(SYS_fchdir, selffd, 0, 0, 0, 0, 0), sock, SBX_NSOP_SELF);
+        NSOP_TRY(SBX_RAW(SYS_mount, sname, tname, o->fstype, o->flags | a.add_flags, o->data, 0), sock, SBX_NSOP_MOUNT_CALL);
+        break;
+    default:
+        nsop_fail(sock, SBX_NSOP_MOUNT_CALL, -EINVAL);
+    }
+    nsop_report(sock, SBX_NSOP_OK, 0, 0, 0);
+}
+
+static void nsop_block_signals(void) {
+    uint64_t all = ~0ULL;
+    SBX_RAW(SYS_rt_sigprocmask, SIG_SETMASK, &all, 0, sizeof all, 0, 0);
+}
+
+// The task that becomes the caller.
+static int nsop_inner(void *arg) {
+    struct nsop_ctx *c = arg;
+    const struct sbx_nsop *o = c->o;
+    int sock = c->sock;
+    nsop_block_signals();
+    int clones[o->over_count > 0 ? o->over_count : 1];
+    // Our own fd directory in the manager's /proc, opened before anything else: the file decided
+    // on is acted on through its link there (mount(2) and umount2(2) take no fd).
+    long selffd = SBX_RAW(SYS_openat, AT_FDCWD, "/proc/thread-self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0, 0);
+    if (selffd < 0) nsop_fail(sock, SBX_NSOP_SELF, selffd);
+    // Joined while still host root: every join needs CAP_SYS_ADMIN over the namespace's owner.
+    // The namespaces a new mount takes from its mounter: sysfs the network's, mqueue the IPC's,
+    // cgroup and cgroup2 the cgroup namespace's root.
+    if (o->netns_fd >= 0) NSOP_TRY(SBX_RAW(SYS_setns, o->netns_fd, CLONE_NEWNET, 0, 0, 0, 0), sock, SBX_NSOP_SETNS_NET);
+    if (o->ipcns_fd >= 0) NSOP_TRY(SBX_RAW(SYS_setns, o->ipcns_fd, CLONE_NEWIPC, 0, 0, 0, 0), sock, SBX_NSOP_SETNS_IPC);
+    if (o->cgroupns_fd >= 0) NSOP_TRY(SBX_RAW(SYS_setns, o->cgroupns_fd, CLONE_NEWCGROUP, 0, 0, 0, 0), sock, SBX_NSOP_SETNS_CGROUP);
+    if (o->mntns_fd >= 0) NSOP_TRY(SBX_RAW(SYS_setns, o->mntns_fd, CLONE_NEWNS, 0, 0, 0, 0), sock, SBX_NSOP_SETNS_MNT);
+    if (o->op == SBX_NSOP_KERNELFS && o->over_from_ns_root) nsop_clone_overs(o, sock, clones);
+    // setns(CLONE_NEWNS) put us at the namespace's root: go to the caller's (a chroot) and cwd.
+    NSOP_TRY(SBX_RAW(SYS_fchdir, o->root_fd, 0, 0, 0, 0, 0), sock, SBX_NSOP_CHROOT);
+    NSOP_TRY(SBX_RAW(SYS_chroot, ".", 0, 0, 0, 0, 0), sock, SBX_NSOP_CHROOT);
+    NSOP_TRY(SBX_RAW(SYS_fchdir, o->cwd_fd, 0, 0, 0, 0, 0), sock, SBX_NSOP_CHDIR);
+    if (o->userns_fd >= 0) NSOP_TRY(SBX_RAW(SYS_setns, o->userns_fd, CLONE_NEWUSER, 0, 0, 0, 0), sock, SBX_NSOP_SETNS_USER);
+    NSOP_TRY(nsop_creds(o), sock, SBX_NSOP_CREDS);
+    if (o->op == SBX_NSOP_KERNELFS && !o->over_from_ns_root) nsop_clone_overs(o, sock, clones);
+    nsop_act(o, sock, (int)selffd, clones);
+    return 0;
+}
+
+// The helper's first task: joins the caller's pid namespace when the operation needs it (a procfs
+// belongs to its mounter's), which only a child gets, so it clones the task that acts.
+static int nsop_outer(void *arg) {
+    struct nsop_ctx *c = arg;
+    nsop_block_signals();
+    SBX_RAW(SYS_close, c->parent_sock, 0, 0, 0, 0, 0);
+    if (c->o->pidns_fd < 0) return nsop_inner(arg);
+    NSOP_TRY(SBX_RAW(SYS_setns, c->o->pidns_fd, CLONE_NEWPID, 0, 0, 0, 0), c->sock, SBX_NSOP_SETNS_PID);
+    // glibc's clone() touches errno only when it fails, and the manager thread whose TLS we share
+    // is then blocked in recvmsg, whose own result it reads.
+    int pid = clone(nsop_inner, c->inner_stack_top, CLONE_VM | SIGCHLD, arg);
+    if (pid < 0) nsop_fail(c->sock, SBX_NSOP_FORK, -EAGAIN);
+    int st;
+    long r;
+    do { r = SBX_RAW(SYS_wait4, pid, &st, __WALL, 0, 0, 0); } while (r == -EINTR);
+    return 0;
+}
+
+// The helper and the thread that waits for it are kept on one CPU while they hand over: each of
+// their three or four wake-ups then costs a context switch, where one across this VM's vCPUs costs
+// 50-250 us (the reason for SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP too).
+static void nsop_pin(struct sbx_nsop_handle *h) {
+    int cpu = sched_getcpu();
+    if (cpu < 0 || cpu >= CPU_SETSIZE) return;
+    if (sched_getaffinity(0, sizeof h->saved_mask, (cpu_set_t *)h->saved_mask) < 0) return;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (sched_setaffinity(0, sizeof one, &one) == 0) h->pinned = 1;
+}
+
+static void nsop_unpin(struct sbx_nsop_handle *h) {
+    if (h->pinned) sched_setaffinity(0, sizeof h->saved_mask, (cpu_set_t *)h->saved_mask);
+    h->pinned = 0;
+}
+
+int sbx_nsop_start(const struct sbx_nsop *o, struct sbx_nsop_handle *h) {
+    memset(h, 0, sizeof *h);
+    h->pid = -1;
+    h->sock = -1;
+    _Static_assert(sizeof h->saved_mask == sizeof(cpu_set_t), "cpu_set_t size");
+    nsop_pin(h);  // the helper inherits the mask
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) { int e = errno; nsop_unpin(h); errno = e; return -1; }
+    unsigned long size = 2 * NSOP_STACK + 4096;
+    char *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (base == MAP_FAILED) { int e = errno; nsop_unpin(h); close(sv[0]); close(sv[1]); errno = e; return -1; }
+    struct nsop_ctx *c = (struct nsop_ctx *)(base + 2 * NSOP_STACK);
+    c->o = o;
+    c->sock = sv[1];
+    c->parent_sock = sv[0];
+    c->inner_stack_top = base + 2 * NSOP_STACK;
+    // CLONE_VM without CLONE_THREAD/CLONE_FS/CLONE_FILES: a task group and fs_struct of its own
+    // (setns of a user or mount namespace requires both), a copy of the fd table, no page copy.
+    int pid = clone(nsop_outer, base + NSOP_STACK, CLONE_VM | SIGCHLD, c);
+    if (pid < 0) {
+        int e = errno;
+        nsop_unpin(h);
+        munmap(base, size);
+        close(sv[0]);
+        close(sv[1]);
+        errno = e;
+        return -1;
+    }
+    close(sv[1]);
+    h->pid = pid;
+    h->sock = sv[0];
+    h->stack = base;
+    h->stack_size = size;
+    return 0;
+}
+
+int sbx_nsop_next(struct sbx_nsop_handle *h, struct sbx_nsop_facts *facts) {
+    if (h->done) return 0;
+    struct nsop_msg m;
+    ssize_t n;
+    do { n = recv(h->sock, &m, sizeof m, 0); } while (n < 0 && errno == EINTR);
+    if (n == (ssize_t)sizeof m && m.kind == NSOP_MSG_FACTS) {
+        *facts = m.facts;
+        return 1;
+    }
+    h->done = 1;
+    if (n == (ssize_t)sizeof m && m.kind == NSOP_MSG_RESULT) {
+        h->result = m.result;
+    } else {
+        memset(&h->result, 0, sizeof h->result);
+        h->result.step = SBX_NSOP_LOST;
+        h->result.err = EIO;
+    }
+    return 0;
+}
+
+void sbx_nsop_answer(struct sbx_nsop_handle *h, int32_t err, unsigned long add_flags, const char *name, int64_t expect_mnt_id) {
+    struct nsop_answer a;
+    memset(&a, 0, sizeof a);
+    a.err = err;
+    a.add_flags = add_flags;
+    a.expect_mnt_id = expect_mnt_id;
+    if (name) strncpy(a.name, name, sizeof a.name - 1);
+    ssize_t n;
+    do { n = send(h->sock, &a, sizeof a, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+}
+
+void sbx_nsop_finish(struct sbx_nsop_handle *h) {
+    struct sbx_nsop_facts f;
+    // A helper still waiting for an answer is told to refuse; then its result is read.
+    while (sbx_nsop_next(h, &f) == 1) sbx_nsop_answer(h, EPERM, 0, NULL, 0);
+    if (h->sock >= 0) close(h->sock);
+    h->sock = -1;
+    if (h->pid > 0) {
+        int st;
+        while (waitpid(h->pid, &st, __WALL) < 0 && errno == EINTR) {}
+        h->pid = -1;
+    }
+    // Both tasks that ran on these stacks have exited (the first waits for the second).
+    if (h->stack) munmap(h->stack, h->stack_size);
+    h->stack = NULL;
+    nsop_unpin(h);
 }

@@ -13,6 +13,9 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/utsname.h>
+#include <sys/sysinfo.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -134,4 +137,28 @@ long long sbx_mount_id_scoped(const char *base, const char *path, int scoped, in
         return -1;
     }
     return (long long)st.stx_mnt_id;
+}
+
+int sbx_uts_names(int nsfd, char *host, char *domain) {
+    int own = open("/proc/thread-self/ns/uts", O_RDONLY | O_CLOEXEC);
+    if (own < 0) return -1;
+    if (setns(nsfd, CLONE_NEWUTS) < 0) { int e = errno; close(own); errno = e; return -1; }
+    struct utsname u;
+    int r = uname(&u);
+    int e = errno;
+    // Back to our own: a thread left in a container's UTS namespace would answer for it.
+    if (setns(own, CLONE_NEWUTS) < 0) abort();
+    close(own);
+    if (r < 0) { errno = e; return -1; }
+    memcpy(host, u.nodename, 65);
+    memcpy(domain, u.domainname, 65);
+    host[64] = domain[64] = 0;
+    return 0;
+}
+
+int sbx_sysinfo(void *out, unsigned long size) {
+    struct sysinfo si;
+    if (sysinfo(&si) < 0) return -1;
+    memcpy(out, &si, size < sizeof si ? size : sizeof si);
+    return 0;
 }

@@ -30,7 +30,7 @@ final class CallerContext {
 
     /// Opens the namespaces and root/cwd, reads the credentials; false if the caller is gone.
     func load() -> Bool {
-        for ns in ["user", "mnt", "pid", "net"] {
+        for ns in ["user", "mnt", "pid", "net", "ipc", "cgroup"] {
             let fd = Glibc.open("/proc/\(pid)/ns/\(ns)", O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { return false }
             // setns into the user namespace we are already in is EINVAL: a container without one
@@ -109,10 +109,11 @@ final class CallerContext {
     }
 
     /// Runs one mount operation as the caller, in its namespaces; returns 0 or -errno and the step
-    /// that failed.
+    /// that failed. Operations decided on a file (umount, remount, move, bind) call `decide` with
+    /// what the kernel says of the file the helper opened, and the helper then acts on that file.
     func run(op: Int32, source: String?, target: String, fstype: String?, flags: UInt, data: String?,
-             options: [(String, String?)] = [], overs: [(src: String, rel: String)] = [], oversFromNamespaceRoot: Bool = false,
-             joinPID: Bool) -> NsopResult {
+             nofollow: Bool = false, options: [(String, String?)] = [], overs: [(src: String, rel: String)] = [],
+             oversFromNamespaceRoot: Bool = false, joinPID: Bool, decide: ((NsopFacts) -> NsopAnswer)? = nil) -> NsopResult {
         var strings: [UnsafeMutablePointer<CChar>?] = []
         func c(_ s: String?) -> UnsafePointer<CChar>? {
             guard let s else { return nil }
@@ -127,6 +128,8 @@ final class CallerContext {
         o.mntns_fd = fds["mnt"] ?? -1
         o.pidns_fd = joinPID ? (fds["pid"] ?? -1) : -1
         o.netns_fd = fds["net"] ?? -1
+        o.ipcns_fd = fds["ipc"] ?? -1
+        o.cgroupns_fd = fds["cgroup"] ?? -1
         o.root_fd = fds["root"] ?? -1
         o.cwd_fd = fds["cwd"] ?? -1
         o.uid = uid
@@ -138,20 +141,29 @@ final class CallerContext {
         o.fstype = c(fstype)
         o.data = c(data)
         o.flags = flags
+        o.nofollow = nofollow ? 1 : 0
         o.over_from_ns_root = oversFromNamespaceRoot ? 1 : 0
-        // A target under /proc/self names the caller's own files (its fds): opened here, through
-        // the caller's /proc entry, since the helper's /proc/self would be the helper.
+        // A path under /proc/self names the caller's own files (its fds): opened here, through the
+        // caller's /proc entry, since the helper's /proc/self would be the helper.
         o.target_fd = -1
-        if op == Int32(SBX_NSOP_KERNELFS), let rest = ProtectedMounts.selfRelative(target) {
-            let fd = Glibc.open("/proc/\(pid)" + rest, Int32(SBX_O_PATH) | O_DIRECTORY | O_CLOEXEC)
+        o.source_fd = -1
+        let directory = op == Int32(SBX_NSOP_KERNELFS) ? O_DIRECTORY : 0
+        if let rest = ProtectedMounts.selfRelative(target) {
+            let fd = Glibc.open("/proc/\(pid)" + rest, Int32(SBX_O_PATH) | directory | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0))
             if fd < 0 { return NsopResult(rc: -errno, step: Int32(SBX_NSOP_TARGET)) }
             fds["target"] = fd
             o.target_fd = fd
         }
+        if op == Int32(SBX_NSOP_MOVE) || op == Int32(SBX_NSOP_BIND), let src = source, let rest = ProtectedMounts.selfRelative(src) {
+            let fd = Glibc.open("/proc/\(pid)" + rest, Int32(SBX_O_PATH) | O_CLOEXEC)
+            if fd < 0 { return NsopResult(rc: -errno, step: Int32(SBX_NSOP_SOURCE)) }
+            fds["source"] = fd
+            o.source_fd = fd
+        }
         let keys = options.map { c($0.0) }, values = options.map { c($0.1) }
         let srcs = overs.map { c($0.src) }, rels = overs.map { c($0.rel) }
-        var result = sbx_nsop_result()
-        let rc: Int32 = groups.withUnsafeBufferPointer { g in
+        var h = sbx_nsop_handle()
+        let started: Int32 = groups.withUnsafeBufferPointer { g in
             keys.withUnsafeBufferPointer { k in
                 values.withUnsafeBufferPointer { v in
                     srcs.withUnsafeBufferPointer { s in
@@ -164,14 +176,63 @@ final class CallerContext {
                             o.over_src = s.baseAddress
                             o.over_rel = r.baseAddress
                             o.over_count = Int32(s.count)
-                            return sbx_nsop_run(&o, &result)
+                            // The helper reads `o` and these buffers until it ends: all of its
+                            // life is spent inside this closure.
+                            guard sbx_nsop_start(&o, &h) == 0 else { return -errno }
+                            // The helper has its copy: ours would keep the mount to unmount busy.
+                            if op == Int32(SBX_NSOP_UMOUNT), let fd = fds.removeValue(forKey: "target") { close(fd) }
+                            var facts = sbx_nsop_facts()
+                            while sbx_nsop_next(&h, &facts) == 1 {
+                                switch decide?(NsopFacts(facts)) ?? .refuse(EPERM) {
+                                case .act(let add, let name): sbx_nsop_answer(&h, 0, add, name?.name, name?.mountID ?? 0)
+                                case .refuse(let e): sbx_nsop_answer(&h, e, 0, nil, 0)
+                                }
+                            }
+                            sbx_nsop_finish(&h)
+                            return 0
                         }
                     }
                 }
             }
         }
-        if rc < 0 { return NsopResult(rc: -errno, step: Int32(SBX_NSOP_FORK)) }
-        return NsopResult(rc: result.step == Int32(SBX_NSOP_OK) ? 0 : -result.err, step: result.step, skipped: result.skipped,
-                          visibleEarly: result.visible_early != 0)
+        if started < 0 { return NsopResult(rc: started, step: Int32(SBX_NSOP_FORK)) }
+        let r = h.result
+        return NsopResult(rc: r.step == Int32(SBX_NSOP_OK) ? 0 : -r.err, step: r.step, skipped: r.skipped, visibleEarly: r.visible_early != 0)
     }
+}
+
+/// What the kernel says of the file the mount helper opened as the caller: the only facts a
+/// decision on a path may rest on (the caller cannot change them: the helper holds the file).
+struct NsopFacts: Equatable {
+    var mountID: Int64
+    /// "major:minor" of the superblock, as mountinfo writes it.
+    var device: String
+    /// A procfs or sysfs (statfs magic).
+    var kernelFS: Bool
+    /// The file is the root of its mount.
+    var mountRoot: Bool
+
+    init(mountID: Int64, device: String, kernelFS: Bool, mountRoot: Bool) {
+        self.mountID = mountID
+        self.device = device
+        self.kernelFS = kernelFS
+        self.mountRoot = mountRoot
+    }
+
+    init(_ f: sbx_nsop_facts) {
+        // PROC_SUPER_MAGIC, SYSFS_MAGIC (linux/magic.h)
+        self.init(mountID: f.mnt_id, device: "\(f.dev_major):\(f.dev_minor)", kernelFS: f.fs_magic == 0x9fa0 || f.fs_magic == 0x6265_6572,
+                  mountRoot: f.mount_root != 0)
+    }
+
+    var found: ProtectedMounts.Found { ProtectedMounts.Found(id: mountID, device: device, kernelFS: kernelFS) }
+}
+
+/// The manager's answer to the helper's facts.
+enum NsopAnswer {
+    /// Act, with these mount flags added (MS_REC to a bind, MNT_DETACH to an umount); an umount by
+    /// this mount point path, which must still reach that mount.
+    case act(UInt, byName: (name: String, mountID: Int64)? = nil)
+    /// Refuse with this errno.
+    case refuse(Int32)
 }

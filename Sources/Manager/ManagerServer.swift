@@ -114,7 +114,7 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
 
     func serveListener(_ r: ListenerRequest, _ fd: Int32) {
         utsNames.adopt(r.id, pid: UInt32(bitPattern: r.pid))
-        let loop = NotifyLoop(request: r, fd: fd, tracer: tracer, logger: logger, protected: initialMounts(r), utsNames: utsNames)
+        let loop = NotifyLoop(request: r, fd: fd, tracer: tracer, logger: logger, protected: initialMounts(r))
         let key = live.add(r, fd), live = live
         loop.onEnd = { live.remove(key) }
         loop.start()

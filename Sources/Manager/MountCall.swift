@@ -15,6 +15,29 @@ enum MountCall {
         case new
     }
 
+    /// The manager's own copy of a mount(2) call's arguments, read once from the caller.
+    struct Arguments: CustomStringConvertible {
+        var source: String?
+        var target: String?
+        var fstype: String?
+        /// Without the old magic number.
+        var flags: UInt64
+        var data: String?
+
+        var description: String {
+            "\(quote(source)), \(quote(target)), \(quote(fstype)), \(MountCall.describe(flags))" + (data.map { ", \"\($0)\"" } ?? "")
+        }
+    }
+
+    static func quote(_ s: String?) -> String { s.map { "\"\($0)\"" } ?? "NULL" }
+
+    /// Whether a path ends in "." or ".." (or is "/"): umount2 then acts on the topmost mount
+    /// stacked at the place the path reaches (LOOKUP_MOUNTPOINT), where an open stays below.
+    static func endsInDots(_ path: String) -> Bool {
+        let last = path.split(separator: "/").last
+        return last == nil || last == "." || last == ".."
+    }
+
     static func kind(_ rawFlags: UInt64) -> Kind {
         let f = strip(rawFlags)
         if f & remount != 0 { return .remount(bind: f & bind != 0) }

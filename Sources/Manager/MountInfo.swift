@@ -85,6 +85,18 @@ struct MountIdentity: Hashable, Sendable {
 extension Array where Element == MountEntry {
     func entry(id: Int64) -> MountEntry? { first { $0.id == id } }
 
+    /// The topmost mount stacked over the root of mount `id` (itself if none): a mount whose parent
+    /// is that mount and whose mount point is the same place, and so on up.
+    func topmost(over id: Int64) -> Int64 {
+        var current = id
+        var seen: Set<Int64> = [id]
+        while let here = entry(id: current),
+              let above = last(where: { $0.parent == current && $0.mountpoint == here.mountpoint }), seen.insert(above.id).inserted {
+            current = above.id
+        }
+        return current
+    }
+
     /// The topmost mount at `path` (the one a path lookup reaches): the last listed there.
     func top(at path: String) -> MountEntry? { last { $0.mountpoint == path } }
 

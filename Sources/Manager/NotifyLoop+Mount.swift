@@ -2,129 +2,187 @@ import CSeccomp
 import IPC
 import SysboxCore
 
-/// mount(2) of a container process:
-/// - a remount that would make an initial read-only mount (or a copy or a bind of one) read-write:
-///   EPERM; any other remount: CONTINUE;
-/// - MS_MOVE of a protected initial mount (or a copy): EPERM; other moves and propagation changes:
-///   CONTINUE;
-/// - a non-recursive bind of a procfs/sysfs that has mounts over it: done recursively, as the
-///   caller, so its masks and virtual files come along; other binds: CONTINUE (the kernel keeps a
-///   bind of a read-only mount read-only);
-/// - a new mount of a type outside the policy's allow-list: EPERM; a new procfs or sysfs: mounted
-///   as the caller, in its namespaces, with every mount stacked below the caller's own /proc or
-///   /sys cloned onto it (the "procfs bind-over mounts"); other types: CONTINUE.
-extension NotifyLoop {
-    func decideMount(_ n: seccomp_notif, _ resp: UnsafeMutablePointer<seccomp_notif_resp>) -> (String, String) {
-        let flags = n.data.args.3
-        let pid = n.pid
-        func read(_ addr: UInt64) -> String?? {   // nil: unreadable; .some(nil): a NULL pointer
-            addr == 0 ? .some(nil) : readCString(pid: pid, address: addr, id: n.id).map { .some($0) }
+/// mount(2) of a container process. From the registers (the flags) alone:
+/// - a propagation change (MS_SHARED/PRIVATE/SLAVE/UNBINDABLE) and a recursive bind: CONTINUE; the
+///   kernel keeps a bind of a read-only mount read-only and a recursive bind brings the masks along,
+///   whatever paths the kernel reads;
+/// - everything else is decided on the manager's copy of the arguments and carried out by the
+///   mount helper as the caller, or refused:
+///   - a remount that would make an initial read-only mount (or a copy or a bind of one)
+///     read-write: EPERM; decided on the mount the helper opened at the target;
+///   - MS_MOVE of a protected initial mount (or a copy): EPERM; decided on the mount the helper
+///     opened at the source;
+///   - a non-recursive bind of something in a procfs/sysfs that has mounts over it: made
+///     recursive, so its masks and virtual files come along; decided on the helper's open source;
+///   - a new mount of a type outside the policy's allow-list: EPERM; a new procfs or sysfs: with
+///     every mount stacked below the caller's own /proc or /sys cloned onto it (the "procfs
+///     bind-over mounts"); another type: mounted with the manager's copies of the arguments.
+struct MountHandler: TrapHandler {
+    var syscalls: [String] { ["mount"] }
+
+    func registers(_ r: Registers, _ loop: NotifyLoop) -> RegisterVerdict {
+        switch MountCall.kind(r.args[3]) {
+        case .propagation, .bind(recursive: true): return .kernel(args: "flags=\(MountCall.describe(r.args[3]))")
+        default: return .readMemory
         }
-        guard let source = read(n.data.args.0), let targetOpt = read(n.data.args.1), let target = targetOpt,
-              let fstype = read(n.data.args.2) else {
-            resp.pointee.error = -EFAULT
-            return ("errno EFAULT", "flags=\(MountCall.describe(flags))")
+    }
+
+    func describe(_ r: Registers, _ m: CallerMemory) -> String? {
+        guard let target = m.optionalString(at: r.args[1]) else { return nil }
+        return "\(MountCall.quote(target)), \(MountCall.describe(r.args[3]))"
+    }
+
+    func memory(_ r: Registers, _ m: CallerMemory, _ loop: NotifyLoop) -> MemoryVerdict {
+        let flags = r.args[3]
+        guard let source = m.optionalString(at: r.args[0]), let targetOpt = m.optionalString(at: r.args[1]), let target = targetOpt,
+              let fstype = m.optionalString(at: r.args[2]) else {
+            return .refuse(EFAULT, why: "", args: "flags=\(MountCall.describe(flags))")
         }
         let kind = MountCall.kind(flags)
-        // The data page matters only where we mount ourselves; for other kinds it is not read.
+        // The data page matters where the kernel reads it: remounts and new mounts.
         var data: String? = nil
-        if kind == .new, let t = fstype, t == "proc" || t == "sysfs", n.data.args.4 != 0 {
-            guard let d = readCString(pid: pid, address: n.data.args.4, id: n.id) else {
-                resp.pointee.error = -EFAULT
-                return ("errno EFAULT", "data unreadable")
-            }
+        if kind == .new || kind == .remount(bind: false), r.args[4] != 0 {
+            guard let d = m.string(at: r.args[4]) else { return .refuse(EFAULT, why: "data unreadable", args: "") }
             data = d
         }
-        func q(_ s: String?) -> String { s.map { "\"\($0)\"" } ?? "NULL" }
-        let args = "\(q(source)), \(q(target)), \(q(fstype)), \(MountCall.describe(flags))" + (data.map { ", \"\($0)\"" } ?? "")
-        let cont = { () -> (String, String) in
-            resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
-            return ("continued", args)
-        }
-        func fail(_ e: Int32, _ why: String) -> (String, String) {
-            // Only a live notification gets an answer that differs from what the kernel would say.
-            guard seccomp_notify_id_valid(fd, n.id) == 0 else { return cont() }
-            resp.pointee.error = -e
-            return ("errno \(Self.errnoName(e)) (\(why))", args)
-        }
-        let callerPID = Int32(bitPattern: pid)
+        let call = MountCall.Arguments(source: source, target: target, fstype: fstype, flags: MountCall.strip(flags), data: data)
+        let args = call.description
+        let pid = Int32(bitPattern: r.pid)
         switch kind {
-        case .propagation:
-            return cont()
+        case .propagation, .bind(recursive: true):
+            // Decided on the registers, but the copy is as good: the kernel's rules apply as it mounts.
+            return loop.emulate(m, args: args, op: SBX_NSOP_MOUNT, call) { _ in "emulated" }
         case .remount:
-            guard let found = ProtectedMounts.find(pid: pid, path: target, nofollow: false), protected.mayConcern(found) else { return cont() }
-            let id = found.id
-            let all = MountEntry.read(pid: callerPID)
-            guard let e = all.entry(id: id), MountCall.refusesRemount(target: e, flags: flags, protected: protected) else { return cont() }
-            return fail(EPERM, "initial read-only mount stays read-only")
+            return loop.emulate(m, args: args, op: SBX_NSOP_REMOUNT, call, decide: { f in
+                guard f.mountRoot, loop.protected.mayConcern(f.found) else { return (.act(0), nil) }
+                let all = MountEntry.read(pid: pid)
+                guard let e = all.entry(id: f.mountID), MountCall.refusesRemount(target: e, flags: flags, protected: loop.protected) else {
+                    return (.act(0), nil)
+                }
+                return (.refuse(EPERM), "initial read-only mount stays read-only")
+            }) { _ in "emulated" }
         case .move:
-            guard let src = source, let id = ProtectedMounts.mountID(pid: pid, path: src, nofollow: false) else { return cont() }
-            let all = MountEntry.read(pid: callerPID)
-            guard protected.ids.contains(id) || all.entry(id: id).map({ protected.isProtected($0, in: all) }) == true else { return cont() }
-            return fail(EPERM, "protected initial mount")
-        case .bind(let recursive):
-            guard !recursive, let src = source, let id = ProtectedMounts.containingMountID(pid: pid, path: src) else { return cont() }
-            let all = MountEntry.read(pid: callerPID)
-            guard let e = all.entry(id: id), MountCall.needsRecursiveBind(source: e, in: all) else { return cont() }
-            return emulate(n, resp, args: args) { ctx in
-                ctx.run(op: Int32(SBX_NSOP_MOUNT), source: src, target: target, fstype: fstype, flags: UInt(MountCall.strip(flags) | MountCall.rec),
-                        data: nil, joinPID: false)
-            } verdict: { _ in "emulated (recursive bind: the masks come along)" }
+            return loop.emulate(m, args: args, op: SBX_NSOP_MOVE, call, decide: { f in
+                guard f.mountRoot, loop.protected.mayConcern(f.found) else { return (.act(0), nil) }
+                let all = MountEntry.read(pid: pid)
+                guard loop.protected.ids.contains(f.mountID) || all.entry(id: f.mountID).map({ loop.protected.isProtected($0, in: all) }) == true
+                else { return (.act(0), nil) }
+                return (.refuse(EPERM), "protected initial mount")
+            }) { _ in "emulated" }
+        case .bind:
+            var recursive = false
+            return loop.emulate(m, args: args, op: SBX_NSOP_BIND, call, decide: { f in
+                guard f.kernelFS else { return (.act(0), nil) }
+                let all = MountEntry.read(pid: pid)
+                guard let e = all.entry(id: f.mountID), MountCall.needsRecursiveBind(source: e, in: all) else { return (.act(0), nil) }
+                recursive = true
+                return (.act(UInt(MountCall.rec)), nil)
+            }) { _ in recursive ? "emulated (recursive bind: the masks come along)" : "emulated" }
         case .new:
-            guard let t = fstype else { return cont() }
+            guard let t = fstype else { return .refuse(EINVAL, why: "no filesystem type", args: args) }
             let family = String(t.split(separator: ".", maxSplits: 1).first ?? "")
-            guard mountAllowed.contains(t) || mountAllowed.contains(family) else {
-                return fail(EPERM, "policy: filesystem \(t) not in mount.allowed")
+            guard loop.mountAllowed.contains(t) || loop.mountAllowed.contains(family) else {
+                return .refuse(EPERM, why: "policy: filesystem \(t) not in mount.allowed", args: args)
             }
-            guard t == "proc" || t == "sysfs" else { return cont() }
-            var all = MountEntry.read(pid: callerPID)
-            var fromNamespaceRoot = false
-            if MountCall.base(fstype: t, in: all) == nil, CallerContext.sameMountNamespace(callerPID, request.pid) {
-                // A chroot without /proc (debootstrap's): the protections of the container's
-                // own /proc, from its init's view, which is the mount namespace's root.
-                all = MountEntry.read(pid: request.pid)
-                fromNamespaceRoot = true
-            }
-            guard let base = MountCall.base(fstype: t, in: all) else {
-                return fail(EPERM, "no \(t == "proc" ? "/proc" : "/sys") of the caller to copy its protections from")
-            }
-            let prefix = base.mountpoint == "/" ? "/" : base.mountpoint + "/"
-            let overs = all.bindOvers(below: base).map { (src: prefix + $0, rel: $0) }
-            let params = MountCall.parameters(data)
-            return emulate(n, resp, args: args) { ctx in
-                ctx.run(op: Int32(SBX_NSOP_KERNELFS), source: source, target: target, fstype: t, flags: UInt(MountCall.strip(flags)),
-                        data: data, options: params, overs: overs, oversFromNamespaceRoot: fromNamespaceRoot, joinPID: t == "proc")
-            } verdict: { r in "emulated (\(overs.count - Int(r.skipped)) bind-overs\(r.visibleEarly ? ", attached first" : ""))" }
+            guard t == "proc" || t == "sysfs" else { return loop.emulate(m, args: args, op: SBX_NSOP_MOUNT, call) { _ in "emulated" } }
+            return loop.mountKernelFS(m, call, fstype: t, args: args)
         }
+    }
+}
+
+/// umount2(2): a protected initial mount (or a copy) stays (EBUSY); a procfs or sysfs of the
+/// caller's own that carries only copies of protected mounts is detached whole; anything else is
+/// unmounted as asked. Always decided on the mount the helper opened at the path, and done there.
+struct UmountHandler: TrapHandler {
+    var syscalls: [String] { ["umount2"] }
+
+    func registers(_ r: Registers, _ loop: NotifyLoop) -> RegisterVerdict { .readMemory }
+
+    func memory(_ r: Registers, _ m: CallerMemory, _ loop: NotifyLoop) -> MemoryVerdict {
+        let flags = Int32(truncatingIfNeeded: r.args[1])
+        guard let path = m.string(at: r.args[0]) else { return .refuse(EFAULT, why: "", args: "flags=\(NotifyLoop.umountFlags(flags))") }
+        let args = "\"\(path)\", \(NotifyLoop.umountFlags(flags))"
+        let pid = Int32(bitPattern: r.pid)
+        let dotted = MountCall.endsInDots(path)
+        var detached = false
+        let call = MountCall.Arguments(source: nil, target: path, fstype: nil, flags: UInt64(UInt32(bitPattern: flags)), data: nil)
+        return loop.emulate(m, args: args, op: SBX_NSOP_UMOUNT, call, nofollow: flags & 8 != 0, decide: { f in   // UMOUNT_NOFOLLOW
+            // Not a mount root: the kernel says EINVAL itself.
+            guard f.mountRoot else { return (.act(0), nil) }
+            // A path ending in "." or ".." names the topmost mount stacked there for umount2
+            // (LOOKUP_MOUNTPOINT), which an open does not reach: it is found in mountinfo.
+            let all = MountEntry.read(pid: pid)
+            let id = dotted ? all.topmost(over: f.mountID) : f.mountID
+            if loop.protected.ids.contains(id) || all.entry(id: id).map({ loop.protected.isProtected($0, in: all) }) == true {
+                return (.refuse(EBUSY), "protected initial mount")
+            }
+            var add: UInt = 0
+            if let e = all.entry(id: id), loop.protected.isOwnKernelFSWithProtectedChildren(e, in: all) {
+                detached = true
+                add = 2   // MNT_DETACH
+            }
+            // The helper's open file keeps its own mount busy: an unmount that is not lazy goes by
+            // its mount point, checked by the helper to still reach the same mount.
+            let lazy = (UInt(UInt32(bitPattern: flags)) | add) & 2 != 0
+            if !lazy, id == f.mountID, let e = all.entry(id: id), e.mountpoint != "/" {
+                return (.act(add, byName: (e.mountpoint, id)), nil)
+            }
+            return (.act(add), nil)
+        }) { _ in detached ? "emulated (detached with its bind-overs)" : "emulated" }
+    }
+}
+
+extension NotifyLoop {
+    /// A new procfs or sysfs, with the bind-overs of the caller's own /proc or /sys.
+    func mountKernelFS(_ m: CallerMemory, _ call: MountCall.Arguments, fstype t: String, args: String) -> MemoryVerdict {
+        let callerPID = Int32(bitPattern: m.pid)
+        var all = MountEntry.read(pid: callerPID)
+        var fromNamespaceRoot = false
+        if MountCall.base(fstype: t, in: all) == nil, CallerContext.sameMountNamespace(callerPID, request.pid) {
+            // A chroot without /proc (debootstrap's): the protections of the container's own
+            // /proc, from its init's view, which is the mount namespace's root.
+            all = MountEntry.read(pid: request.pid)
+            fromNamespaceRoot = true
+        }
+        guard let base = MountCall.base(fstype: t, in: all) else {
+            return .refuse(EPERM, why: "no \(t == "proc" ? "/proc" : "/sys") of the caller to copy its protections from", args: args)
+        }
+        let prefix = base.mountpoint == "/" ? "/" : base.mountpoint + "/"
+        let overs = all.bindOvers(below: base).map { (src: prefix + $0, rel: $0) }
+        return emulate(m, args: args) { ctx in
+            ctx.run(op: Int32(SBX_NSOP_KERNELFS), source: call.source, target: call.target ?? "", fstype: t, flags: UInt(call.flags),
+                    data: call.data, options: MountCall.parameters(call.data), overs: overs, oversFromNamespaceRoot: fromNamespaceRoot,
+                    joinPID: t == "proc")
+        } verdict: { r in "emulated (\(overs.count - Int(r.skipped)) bind-overs\(r.visibleEarly ? ", attached first" : ""))" }
+    }
+
+    /// One call carried out by the helper, with the manager's copy of its arguments; `decide`
+    /// judges the file the helper opened (nil: no file to judge) and may give a reason for a refusal.
+    func emulate(_ m: CallerMemory, args: String, op: Int, _ call: MountCall.Arguments, nofollow: Bool = false,
+                 decide: ((NsopFacts) -> (NsopAnswer, String?))? = nil, verdict: (NsopResult) -> String) -> MemoryVerdict {
+        var why: String? = nil
+        return emulate(m, args: args, { ctx in
+            ctx.run(op: Int32(op), source: call.source, target: call.target ?? "", fstype: call.fstype, flags: UInt(call.flags),
+                    data: call.data, nofollow: nofollow, joinPID: false, decide: decide.map { d in
+                        { f in let (a, reason) = d(f); why = reason; return a }
+                    })
+        }, why: { why }, verdict: verdict)
     }
 
     /// Runs a mount as the caller: its namespaces and credentials are opened first, the
     /// notification id checked valid afterwards (so they are the caller's), then the helper acts.
-    func emulate(_ n: seccomp_notif, _ resp: UnsafeMutablePointer<seccomp_notif_resp>, args: String,
-                 _ body: (CallerContext) -> NsopResult, verdict: (NsopResult) -> String) -> (String, String) {
-        let ctx = CallerContext(pid: n.pid)
-        guard ctx.load(), seccomp_notify_id_valid(fd, n.id) == 0 else {
-            resp.pointee.error = -ESRCH
-            return ("errno ESRCH (caller gone)", args)
-        }
+    func emulate(_ m: CallerMemory, args: String, _ body: (CallerContext) -> NsopResult, why: () -> String? = { nil },
+                 verdict: (NsopResult) -> String) -> MemoryVerdict {
+        let ctx = CallerContext(pid: m.pid)
+        guard ctx.load(), m.isValid else { return .refuse(ESRCH, why: "caller gone", args: args) }
         // The kernel's own first check (may_mount): CAP_SYS_ADMIN in the caller's namespace.
-        guard ctx.hasSysAdmin else {
-            resp.pointee.error = -EPERM
-            return ("errno EPERM (no CAP_SYS_ADMIN)", args)
-        }
+        guard ctx.hasSysAdmin else { return .refuse(EPERM, why: "no CAP_SYS_ADMIN", args: args) }
         let r = body(ctx)
+        if r.step == Int32(SBX_NSOP_REFUSED) { return .refuse(-r.rc, why: why() ?? "refused", args: args) }
         if r.rc != 0 {
-            resp.pointee.error = r.rc
-            logger.debug("emulated mount failed", metadata: ["id": "\(request.id)", "pid": "\(n.pid)", "step": "\(r.step)", "rc": "\(r.rc)"])
-            return ("errno \(Self.errnoName(-r.rc)) (helper step \(r.step))", args)
+            logger.debug("emulated mount failed", metadata: ["id": "\(request.id)", "pid": "\(m.pid)", "step": "\(r.step)", "rc": "\(r.rc)"])
+            return .refuse(-r.rc, why: "helper step \(r.step)", args: args)
         }
-        return (verdict(r), args)
-    }
-
-    static func errnoName(_ e: Int32) -> String {
-        let names: [Int32: String] = [EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EIO: "EIO", EBUSY: "EBUSY", EINVAL: "EINVAL",
-                                      ENOTDIR: "ENOTDIR", EACCES: "EACCES", EFAULT: "EFAULT", ENODEV: "ENODEV", ELOOP: "ELOOP",
-                                      EXDEV: "EXDEV", EEXIST: "EEXIST", ENOSYS: "ENOSYS", ENOMEM: "ENOMEM"]
-        return names[e] ?? "errno \(e)"
+        return .done(verdict(r), args: args)
     }
 }

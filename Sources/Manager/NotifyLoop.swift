@@ -8,13 +8,12 @@ import SysboxCore
 /// Answers the trapped syscalls of one container process: one thread per seccomp listener, which
 /// ends (closing the listener) when no process uses the filter any more (POLLHUP).
 ///
-/// For each notification: the arguments are read once from /proc/PID/mem into our own copy, the
-/// notification id is checked to be still valid after opening it (the pid could have been reused,
-/// seccomp_unotify(2)), then the call is decided. sethostname/setdomainname are CONTINUEd (the
-/// kernel runs them in the caller's own UTS namespace) unless the policy locks the hostname;
-/// umount2 and mount follow the rules of MountRules.swift and NotifyLoop+Mount.swift, emulating
-/// what must be done as the caller through the helper of CShim/nsop.c (CallerContext); the new
-/// mount API gets ENOSYS.
+/// Each call is decided in the two phases of Verdict.swift: from its registers alone (which may
+/// CONTINUE), then, if needed, from one read of the caller's memory (which never does: the manager
+/// carries the call out on its own copy, as the caller, through the helper of CShim/nsop.c, or
+/// refuses). sethostname/setdomainname are CONTINUEd unless the policy locks the hostname; mount and
+/// umount2 follow the rules of MountRules.swift and NotifyLoop+Mount.swift; the new mount API gets
+/// ENOSYS.
 final class NotifyLoop: @unchecked Sendable {
     let request: ListenerRequest
     let fd: Int32
@@ -22,27 +21,12 @@ final class NotifyLoop: @unchecked Sendable {
     let logger: Logger
     let protected: ProtectedMounts
 
-    /// The trapped calls this loop knows, by number on the native architecture (resolved once).
-    static let names: [Int32: String] = {
-        var m: [Int32: String] = [:]
-        for n in ["sethostname", "setdomainname", "mount", "umount2", "sysinfo"] + NotifyLoop.newMountAPI {
-            let nr = seccomp_syscall_resolve_name(n)
-            if nr >= 0 { m[nr] = n }
-        }
-        return m
-    }()
-
     /// Filesystem types a new mount inside may have (the policy's `mount.allowed`).
     let mountAllowed: Set<String>
 
     /// `protected`: the container's initial mounts, when already known (an exec'd process joins the
     /// mounts of init, which may have changed since); read from the process's mountinfo otherwise.
-    /// Where the container's own names are recorded (nil: not recorded, as for the OCI agent).
-    var utsNames: UTSNames?
-
-    init(request: ListenerRequest, fd: Int32, tracer: Tracer, logger: Logger, protected: ProtectedMounts? = nil,
-         utsNames: UTSNames? = nil) {
-        self.utsNames = utsNames
+    init(request: ListenerRequest, fd: Int32, tracer: Tracer, logger: Logger, protected: ProtectedMounts? = nil) {
         self.request = request
         self.fd = fd
         self.tracer = tracer
@@ -95,7 +79,7 @@ final class NotifyLoop: @unchecked Sendable {
     }
 
     func syscallName(_ d: seccomp_data) -> String {
-        if let known = Self.names[d.nr] { return known }
+        if let known = Self.byNumber[d.nr] { return known.name }
         guard let p = seccomp_syscall_resolve_num_arch(d.arch, d.nr) else { return "syscall_\(d.nr)" }
         defer { free(p) }
         return String(cString: p)
@@ -107,93 +91,97 @@ final class NotifyLoop: @unchecked Sendable {
         resp.pointee.val = 0
         resp.pointee.error = 0
         resp.pointee.flags = 0
-        let name = syscallName(n.data)
-        switch name {
-        case "sethostname", "setdomainname":
-            let len = Int(n.data.args.1)
-            guard len <= 64 else { resp.pointee.error = -EINVAL; return ("errno EINVAL", "len=\(len)") }
-            guard let text = readString(pid: n.pid, address: n.data.args.0, length: len, id: n.id) else {
-                resp.pointee.error = -EFAULT
-                return ("errno EFAULT", "len=\(len)")
-            }
-            let args = "\"\(text)\", \(len)"
-            if request.hostnameLocked {
-                resp.pointee.error = -EPERM
-                return ("errno EPERM (policy: hostname locked)", args)
-            }
+        let r = Registers(n)
+        let handler = Self.byNumber[n.data.nr]?.handler ?? PassThrough()
+        let memory = CallerMemory(pid: n.pid, id: n.id, listener: fd)
+        switch handler.registers(r, self) {
+        case .kernel(let args):
+            // The only CONTINUE: decided on the registers, which the kernel will not read again.
             resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
-            // The registry keeps the container's own names: set in its first process's UTS
-            // namespace (an inner container's names are its own business). Setting the name it
-            // already has changes nothing, so the namespace lookup (a /proc path walk) is skipped.
-            if let names = utsNames {
-                let host = name == "sethostname"
-                let known = names.get(request.id)
-                if (host ? known.host : known.domain) != text, names.isOwn(request.id, pid: n.pid) {
-                    if host { names.set(request.id, host: text) } else { names.set(request.id, domain: text) }
-                }
+            let shown = tracer.isEmpty ? nil : handler.describe(r, memory)
+            return ("continued", shown ?? args)
+        case .refuse(let e, let why, let args):
+            resp.pointee.error = -e
+            return ("errno \(Self.errnoName(e)) (\(why))", args)
+        case .readMemory:
+            switch handler.memory(r, memory, self) {
+            case .refuse(let e, let why, let args):
+                resp.pointee.error = -e
+                return ("errno \(Self.errnoName(e))" + (why.isEmpty ? "" : " (\(why))"), args)
+            case .done(let verdict, let args):
+                return (verdict, args)
             }
-            return ("continued", args)
-        case "umount2":
-            let flags = Int32(truncatingIfNeeded: n.data.args.1)
-            guard let path = readCString(pid: n.pid, address: n.data.args.0, id: n.id) else {
-                resp.pointee.error = -EFAULT
-                return ("errno EFAULT", "flags=\(flags)")
-            }
-            let args = "\"\(path)\", \(Self.umountFlags(flags))"
-            let nofollow = flags & 8 != 0   // UMOUNT_NOFOLLOW
-            if let found = ProtectedMounts.find(pid: n.pid, path: path, nofollow: nofollow), protected.mayConcern(found) {
-                let id = found.id
-                // By id in the container's own mount namespace, by identity in the ones it made.
-                let all = protected.ids.contains(id) ? [] : MountEntry.read(pid: Int32(bitPattern: n.pid))
-                let hit = protected.ids.contains(id) || all.entry(id: id).map { protected.isProtected($0, in: all) } == true
-                if hit, seccomp_notify_id_valid(fd, n.id) == 0 {
-                    resp.pointee.error = -EBUSY
-                    return ("errno EBUSY (protected initial mount)", args)
-                }
-                if !hit, let e = all.entry(id: id), protected.isOwnKernelFSWithProtectedChildren(e, in: all) {
-                    return emulate(n, resp, args: args) { ctx in
-                        ctx.run(op: Int32(SBX_NSOP_UMOUNT), source: nil, target: path, fstype: nil,
-                                flags: UInt(UInt32(bitPattern: flags) | 2), data: nil, joinPID: false)   // | MNT_DETACH
-                    } verdict: { _ in "emulated (detached with its bind-overs)" }
-                }
-            }
-            resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
-            return ("continued", args)
-        case "sysinfo":
-            // The container's own memory, load and uptime, from its virtual files; without them
-            // (a policy with no fs.files) the kernel's answer.
-            guard let dir = request.virtualFiles,
-                  let meminfo = try? Files.readString(dir + "/proc/meminfo"),
-                  let loadavg = try? Files.readString(dir + "/proc/loadavg") else {
-                resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
-                return ("continued", "")
-            }
-            let info = Sysinfo.render(meminfo: meminfo, loadavg: loadavg, uptime: Sysinfo.uptime(pid: n.pid))
-            guard seccomp_notify_id_valid(fd, n.id) == 0 else { resp.pointee.error = -ESRCH; return ("stale", "") }
-            let wrote = info.withUnsafeBytes { sbx_write_process(Int32(bitPattern: n.pid), n.data.args.0, $0.baseAddress, UInt(Sysinfo.size)) }
-            guard wrote == Sysinfo.size else { resp.pointee.error = -EFAULT; return ("errno EFAULT", "") }
-            return ("emulated", "")
-        case "mount":
-            return decideMount(n, resp)
-        case let name where Self.newMountAPI.contains(name):
-            // The new mount API would make mounts the rules above never see: a procfs without
-            // its masks (fsopen + fsmount), a bare clone of /proc (open_tree), the read-only flag
-            // of an initial mount cleared (mount_setattr). ENOSYS: libc, util-linux, runc and
-            // systemd then use mount(2), which is decided here. open_tree without
-            // OPEN_TREE_CLONE only opens a path: the kernel's.
-            if name == "open_tree" && n.data.args.2 & 1 == 0 {   // OPEN_TREE_CLONE
-                resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
-                return ("continued", "flags=0x\(String(n.data.args.2, radix: 16))")
-            }
-            resp.pointee.error = -ENOSYS
-            return ("errno ENOSYS (new mount API: mount(2) is the one decided)", "")
-        default:
-            // Not ours to decide: let the kernel judge it.
-            resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
-            return ("continued", "")
         }
     }
 
+    static func errnoName(_ e: Int32) -> String {
+        let names: [Int32: String] = [EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EIO: "EIO", EBUSY: "EBUSY", EINVAL: "EINVAL",
+                                      ENOTDIR: "ENOTDIR", EACCES: "EACCES", EFAULT: "EFAULT", ENODEV: "ENODEV", ELOOP: "ELOOP",
+                                      EXDEV: "EXDEV", EEXIST: "EEXIST", ENOSYS: "ENOSYS", ENOMEM: "ENOMEM"]
+        return names[e] ?? "errno \(e)"
+    }
+}
+
+/// sethostname/setdomainname: the kernel's, in the caller's own UTS namespace (decided on the
+/// length register and the policy), unless the policy locks the names.
+struct UTSNameHandler: TrapHandler {
+    var syscalls: [String] { ["sethostname", "setdomainname"] }
+
+    func registers(_ r: Registers, _ loop: NotifyLoop) -> RegisterVerdict {
+        let len = Int64(bitPattern: r.args[1])
+        let args = "len=\(len)"
+        // The kernel's own limit (__NEW_UTS_LEN), checked before it reads the name.
+        guard len >= 0 && len <= 64 else { return .refuse(EINVAL, why: "longer than 64", args: args) }
+        if loop.request.hostnameLocked { return .refuse(EPERM, why: "policy: hostname locked", args: args) }
+        return .kernel(args: args)
+    }
+
+    func describe(_ r: Registers, _ m: CallerMemory) -> String? {
+        let len = Int(r.args[1])
+        return m.bytes(at: r.args[0], length: len).map { "\"\($0)\", \(len)" }
+    }
+}
+
+/// sysinfo(2): the container's memory, load and uptime, from its virtual files, written into the
+/// caller's struct; without them (a policy with no fs.files) the kernel's answer.
+struct SysinfoHandler: TrapHandler {
+    var syscalls: [String] { ["sysinfo"] }
+
+    func registers(_ r: Registers, _ loop: NotifyLoop) -> RegisterVerdict {
+        loop.request.virtualFiles == nil ? .kernel(args: "") : .readMemory
+    }
+
+    func memory(_ r: Registers, _ m: CallerMemory, _ loop: NotifyLoop) -> MemoryVerdict {
+        let uptime = Sysinfo.uptime(pid: m.pid)
+        // Unreadable virtual files (sysbox-fs restarting): the kernel's figures, as written here.
+        guard let dir = loop.request.virtualFiles,
+              let meminfo = try? Files.readString(dir + "/proc/meminfo"),
+              let loadavg = try? Files.readString(dir + "/proc/loadavg") else {
+            guard m.write(Sysinfo.kernel(uptime: uptime), at: r.args[0]) else { return .refuse(EFAULT, why: "", args: "") }
+            return .done("emulated (the kernel's figures)", args: "")
+        }
+        let info = Sysinfo.render(meminfo: meminfo, loadavg: loadavg, uptime: uptime)
+        guard m.write(info, at: r.args[0]) else { return .refuse(EFAULT, why: "", args: "") }
+        return .done("emulated", args: "")
+    }
+}
+
+/// The new mount API would make mounts the rules never see: a procfs without its masks (fsopen +
+/// fsmount), a bare clone of /proc (open_tree), the read-only flag of an initial mount cleared
+/// (mount_setattr). ENOSYS: libc, util-linux, runc and systemd then use mount(2), which is decided
+/// here. open_tree without OPEN_TREE_CLONE only opens a path: the kernel's.
+struct NewMountAPIHandler: TrapHandler {
+    var syscalls: [String] { NotifyLoop.newMountAPI }
+
+    func registers(_ r: Registers, _ loop: NotifyLoop) -> RegisterVerdict {
+        if r.nr == seccomp_syscall_resolve_name("open_tree") && r.args[2] & 1 == 0 {   // OPEN_TREE_CLONE
+            return .kernel(args: "flags=0x\(String(r.args[2], radix: 16))")
+        }
+        return .refuse(ENOSYS, why: "new mount API: mount(2) is the one decided", args: "")
+    }
+}
+
+extension NotifyLoop {
     /// Calls of the new mount API that can make or change mounts.
     static let newMountAPI = ["fsopen", "fspick", "fsmount", "open_tree", "move_mount", "mount_setattr"]
 
@@ -204,38 +192,6 @@ final class NotifyLoop: @unchecked Sendable {
         if f & 4 != 0 { names.append("MNT_EXPIRE") }
         if f & 8 != 0 { names.append("UMOUNT_NOFOLLOW") }
         return names.isEmpty ? "0" : names.joined(separator: "|")
-    }
-
-    /// Reads a NUL-terminated path (at most PATH_MAX) from the caller, page by page so that a short
-    /// string near the end of a mapping reads fine; nil if unreadable or the notification is stale.
-    func readCString(pid: UInt32, address: UInt64, id: UInt64) -> String? {
-        var bytes: [UInt8] = []
-        var at = address
-        while bytes.count < 4096 {
-            let chunk = Int(4096 - (at % 4096))
-            var buf = [UInt8](repeating: 0, count: chunk)
-            let got = buf.withUnsafeMutableBytes { sbx_read_process(Int32(bitPattern: pid), at, $0.baseAddress, UInt(chunk)) }
-            guard got > 0 else { return nil }
-            if let nul = buf[0..<got].firstIndex(of: 0) {
-                bytes += buf[0..<nul]
-                guard seccomp_notify_id_valid(fd, id) == 0 else { return nil }
-                return String(decoding: bytes, as: UTF8.self)
-            }
-            bytes += buf[0..<got]
-            at += UInt64(got)
-        }
-        return nil
-    }
-
-    /// Reads the caller's buffer once, into our own copy; nil if it is unreadable or the
-    /// notification went stale. One process_vm_readv instead of open+pread+close of /proc/PID/mem:
-    /// the id is checked valid *after* the read, which proves the caller was alive, so the pid
-    /// could not have been reused, during the read.
-    func readString(pid: UInt32, address: UInt64, length: Int, id: UInt64) -> String? {
-        var buf = [UInt8](repeating: 0, count: max(length, 1))
-        let got = buf.withUnsafeMutableBytes { sbx_read_process(Int32(bitPattern: pid), address, $0.baseAddress, UInt(length)) }
-        guard got == length, seccomp_notify_id_valid(fd, id) == 0 else { return nil }
-        return String(decoding: buf[0..<length], as: UTF8.self)
     }
 }
 

@@ -41,6 +41,15 @@ enum Sysinfo {
         return out
     }
 
+    /// The kernel's own answer, as the caller would get it: the host's figures with the uptime of
+    /// the caller's time namespace (used when the container's virtual files cannot be read).
+    static func kernel(uptime: Int64) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: size)
+        _ = out.withUnsafeMutableBytes { sbx_sysinfo($0.baseAddress, UInt(size)) }
+        for i in 0..<8 { out[i] = UInt8((UInt64(bitPattern: max(0, uptime)) >> (8 * UInt64(i))) & 0xff) }
+        return out
+    }
+
     /// Seconds since the container's start: the host's boot time plus the caller's boottime offset.
     static func uptime(pid: UInt32) -> Int64 {
         var ts = timespec()

@@ -49,16 +49,13 @@ public final class Tracer: @unchecked Sendable {
     }
 }
 
-/// The names each container gave itself (sethostname/setdomainname in its own UTS namespace),
-/// shown by `sysbox-mgr status`. Written by the notification threads, read by the server.
-public final class UTSNames: @unchecked Sendable {
+/// The names each container gave itself, shown by `sysbox-mgr status`: read from the UTS namespace
+/// of its first process when asked (an inner namespace's names are not the container's), never
+/// from a trapped call's memory, which the caller could change after the call was judged.
+public final class UTSNames: @unchecked Sendable {   // every access under `lock`
     private let lock = NSLock()
-    private var names: [String: (host: String?, domain: String?)] = [:]
-    /// The UTS namespace of each container's first process (the one its names belong to), and an
-    /// fd open on it: while one is open the kernel keeps the namespace's nsfs inode, so that the
-    /// stat of another process's /proc/PID/ns/uts in it, on every trapped call, finds it instead
-    /// of making and freeing one each time (3-4 us of a trapped sethostname here).
-    private var namespaces: [String: (inode: UInt64, fd: Int32)] = [:]
+    /// An fd on each container's UTS namespace.
+    private var namespaces: [String: Int32] = [:]
     public init() {}
 
     /// Records the UTS namespace of the container's first process (its create's listener).
@@ -66,40 +63,23 @@ public final class UTSNames: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         guard namespaces[id] == nil else { return }
         let fd = open("/proc/\(pid)/ns/uts", O_RDONLY | O_CLOEXEC)
-        var st = stat()
-        guard fd >= 0, fstat(fd, &st) == 0 else { if fd >= 0 { close(fd) }; return }
-        namespaces[id] = (UInt64(st.st_ino), fd)
+        if fd >= 0 { namespaces[id] = fd }
     }
 
-    /// Whether `pid` is in the container's own UTS namespace.
-    func isOwn(_ id: String, pid: UInt32) -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        guard let ns = namespaces[id] else { return false }
-        return Self.uts(pid) == ns.inode
-    }
-
-    static func uts(_ pid: UInt32) -> UInt64? {
-        var st = stat()
-        return stat("/proc/\(pid)/ns/uts", &st) == 0 ? UInt64(st.st_ino) : nil
-    }
-
-    func set(_ id: String, host: String? = nil, domain: String? = nil) {
-        lock.lock(); defer { lock.unlock() }
-        var n = names[id] ?? (nil, nil)
-        if let host { n.host = host }
-        if let domain { n.domain = domain }
-        names[id] = n
-    }
-
+    /// The container's names as its namespace has them now.
     func get(_ id: String) -> (host: String?, domain: String?) {
         lock.lock(); defer { lock.unlock() }
-        return names[id] ?? (nil, nil)
+        guard let fd = namespaces[id] else { return (nil, nil) }
+        var host = [CChar](repeating: 0, count: 65), domain = [CChar](repeating: 0, count: 65)
+        guard sbx_uts_names(fd, &host, &domain) == 0 else { return (nil, nil) }
+        let h = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let d = String(decoding: domain.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return (h, d == "(none)" ? nil : d)
     }
 
     func remove(_ id: String) {
         lock.lock(); defer { lock.unlock() }
-        names[id] = nil
-        if let ns = namespaces.removeValue(forKey: id) { close(ns.fd) }
+        if let fd = namespaces.removeValue(forKey: id) { close(fd) }
     }
 }
 

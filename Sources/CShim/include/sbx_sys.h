@@ -16,6 +16,11 @@ int sbx_pipe_cloexec(int fds[2]);
 
 int sbx_unshare(int flags);
 int sbx_setns(int fd, int nstype);
+/// The host and domain names of the UTS namespace `nsfd` (buffers of 65 bytes): the calling thread
+/// joins it for a uname(2) and goes back to its own. 0, or -1 with errno.
+/// sysinfo(2) into `out` (struct sysinfo, `size` bytes at most). 0, or -1 with errno.
+int sbx_sysinfo(void *out, unsigned long size);
+int sbx_uts_names(int nsfd, char *host, char *domain);
 int sbx_pivot_root(const char *new_root, const char *put_old);
 int sbx_setresuid(uid_t r, uid_t e, uid_t s);
 int sbx_setresgid(gid_t r, gid_t e, gid_t s);

@@ -1,0 +1,153 @@
+import CSeccomp
+import SysboxCore
+
+// How a trapped call is decided, in two phases whose types carry the rule of seccomp_unotify(2):
+// SECCOMP_USER_NOTIF_FLAG_CONTINUE makes the kernel read the caller's memory again *after* the
+// manager decided, so another thread of the caller can change a path or a type in between. A
+// decision that rests on anything read from the caller's memory must therefore be carried out by
+// the manager on its own copy, or be a refusal.
+//
+// - `registers` sees the registers only (no way to read the caller's memory) and may answer
+//   CONTINUE (`.kernel`), refuse, or ask for the second phase.
+// - `memory` gets a `CallerMemory` to read the arguments once, and its verdict type has no
+//   CONTINUE at all: it refuses, or reports what the manager did itself.
+
+/// The registers of a trapped call: everything a first-phase decision may look at.
+struct Registers: Sendable {
+    var nr: Int32
+    var arch: UInt32
+    var args: [UInt64]
+    /// The caller's thread id, as the listener's pid namespace sees it.
+    var pid: UInt32
+    /// The notification id.
+    var id: UInt64
+
+    init(nr: Int32, arch: UInt32 = 0, args: [UInt64], pid: UInt32 = 0, id: UInt64 = 0) {
+        self.nr = nr
+        self.arch = arch
+        self.args = args + Array(repeating: 0, count: max(0, 6 - args.count))
+        self.pid = pid
+        self.id = id
+    }
+
+    init(_ n: seccomp_notif) {
+        let a = n.data.args
+        self.init(nr: n.data.nr, arch: n.data.arch, args: [a.0, a.1, a.2, a.3, a.4, a.5], pid: n.pid, id: n.id)
+    }
+}
+
+/// A first-phase verdict, from the registers alone.
+enum RegisterVerdict: Equatable {
+    /// CONTINUE: the kernel runs the call as the caller made it. `args` describes it for the trace.
+    case kernel(args: String)
+    /// The call fails with this errno.
+    case refuse(Int32, why: String, args: String)
+    /// The decision needs the caller's memory: go on to the second phase.
+    case readMemory
+}
+
+/// A second-phase verdict, after the caller's memory was read: never CONTINUE.
+enum MemoryVerdict: Equatable {
+    /// The call fails with this errno.
+    case refuse(Int32, why: String, args: String)
+    /// The manager carried the call out itself, on its own copy of the arguments: it returns 0.
+    case done(String, args: String)
+}
+
+/// The caller's memory, read once into the manager's copies. Every read checks afterwards that
+/// the notification is still valid: a valid id proves the caller was alive throughout the read, so
+/// its pid was not reused (seccomp_unotify(2)).
+struct CallerMemory {
+    let pid: UInt32
+    let id: UInt64
+    /// The listener, for SECCOMP_IOCTL_NOTIF_ID_VALID.
+    let listener: Int32
+
+    var isValid: Bool { seccomp_notify_id_valid(listener, id) == 0 }
+
+    /// A NUL-terminated string of at most `limit` bytes (PATH_MAX or a page), read page by page so
+    /// that a short string near the end of a mapping reads fine; nil if unreadable or stale.
+    func string(at address: UInt64, limit: Int = 4096) -> String? {
+        var bytes: [UInt8] = []
+        var at = address
+        while bytes.count < limit {
+            let chunk = min(Int(4096 - (at % 4096)), limit - bytes.count)
+            var buf = [UInt8](repeating: 0, count: chunk)
+            let got = buf.withUnsafeMutableBytes { sbx_read_process(Int32(bitPattern: pid), at, $0.baseAddress, UInt(chunk)) }
+            guard got > 0 else { return nil }
+            if let nul = buf[0..<got].firstIndex(of: 0) {
+                bytes += buf[0..<nul]
+                return isValid ? String(decoding: bytes, as: UTF8.self) : nil
+            }
+            bytes += buf[0..<got]
+            at += UInt64(got)
+        }
+        return nil
+    }
+
+    /// A string at `address`, where 0 is a NULL pointer: nil if unreadable, .some(nil) for NULL.
+    func optionalString(at address: UInt64, limit: Int = 4096) -> String?? {
+        address == 0 ? .some(nil) : string(at: address, limit: limit).map { .some($0) }
+    }
+
+    /// Exactly `length` bytes (no terminator), as text; nil if unreadable or stale.
+    func bytes(at address: UInt64, length: Int) -> String? {
+        var buf = [UInt8](repeating: 0, count: max(length, 1))
+        let got = buf.withUnsafeMutableBytes { sbx_read_process(Int32(bitPattern: pid), address, $0.baseAddress, UInt(length)) }
+        guard got == length, isValid else { return nil }
+        return String(decoding: buf[0..<length], as: UTF8.self)
+    }
+
+    /// Writes `data` at `address` in the caller (an emulated call's output); false if it failed.
+    func write(_ data: [UInt8], at address: UInt64) -> Bool {
+        guard isValid else { return false }
+        let wrote = data.withUnsafeBytes { sbx_write_process(Int32(bitPattern: pid), address, $0.baseAddress, UInt(data.count)) }
+        return wrote == data.count
+    }
+}
+
+/// The answer to one trapped syscall (or a family of them).
+protocol TrapHandler: Sendable {
+    /// The syscalls it answers, by name.
+    var syscalls: [String] { get }
+    /// First phase: the registers alone.
+    func registers(_ r: Registers, _ loop: NotifyLoop) -> RegisterVerdict
+    /// Second phase, only after `.readMemory`: the caller's memory, once.
+    func memory(_ r: Registers, _ m: CallerMemory, _ loop: NotifyLoop) -> MemoryVerdict
+    /// For the trace only, never for a verdict: the arguments of a call answered with `.kernel`.
+    func describe(_ r: Registers, _ m: CallerMemory) -> String?
+}
+
+extension TrapHandler {
+    func memory(_ r: Registers, _ m: CallerMemory, _ loop: NotifyLoop) -> MemoryVerdict {
+        .refuse(ENOSYS, why: "no second phase", args: "")
+    }
+    func describe(_ r: Registers, _ m: CallerMemory) -> String? { nil }
+}
+
+/// A trapped syscall the manager has no rule for: the kernel's to judge.
+struct PassThrough: TrapHandler {
+    var syscalls: [String] { [] }
+    func registers(_ r: Registers, _ loop: NotifyLoop) -> RegisterVerdict { .kernel(args: "") }
+}
+
+extension NotifyLoop {
+    /// Every handler, and so every syscall a policy may trap (Policy's list is checked against
+    /// this table by a test).
+    static let handlers: [any TrapHandler] = [UTSNameHandler(), SysinfoHandler(), MountHandler(), UmountHandler(), NewMountAPIHandler()]
+
+    /// The handler of each syscall number of the native architecture (resolved once).
+    static let byNumber: [Int32: (name: String, handler: any TrapHandler)] = {
+        var m: [Int32: (String, any TrapHandler)] = [:]
+        for h in handlers {
+            for n in h.syscalls {
+                let nr = seccomp_syscall_resolve_name(n)
+                if nr >= 0 { m[nr] = (n, h) }
+            }
+        }
+        return m
+    }()
+
+    /// Every syscall name some handler answers.
+    static var handled: Set<String> { Set(handlers.flatMap(\.syscalls)) }
+}

@@ -14,9 +14,17 @@ run() { # runtime policy syscall
 trapped=$(run sysbox-runc default sethostname)
 untrapped=$(run sysbox-runc no-traps sethostname)
 getpid_sys=$(run sysbox-runc default getpid)
+# An emulated mount: decided on sysbox-mgr's copy of the arguments and carried out by its helper
+# as the caller, against the same pair untrapped (policy no-traps).
+read -r mount_emu umount_emu < <(N=${MOUNTS:-500} run sysbox-runc default tmpfs)
+read -r mount_raw umount_raw < <(N=${MOUNTS:-500} run sysbox-runc no-traps tmpfs)
 getpid_runc=$(docker run --rm --pull=never --runtime=runc -v "$out:/bench:ro" "$BUSYBOX_IMAGE" /bench/syscall-loop getpid "$N")
 printf 'sethostname trapped (sysbox-mgr CONTINUE): %8.1f ns/call\n' "$trapped"
 printf 'sethostname untrapped (policy no-traps):   %8.1f ns/call\n' "$untrapped"
 printf 'trap cost: %.1f us per call, %.1fx the untrapped call\n' "$(echo "($trapped - $untrapped) / 1000" | bc -l)" "$(echo "$trapped / $untrapped" | bc -l)"
 printf 'getpid in a system container: %.1f ns, in a runc container: %.1f ns, ratio %.3f\n' \
     "$getpid_sys" "$getpid_runc" "$(echo "$getpid_sys / $getpid_runc" | bc -l)"
+printf 'tmpfs mount emulated: %.1f us, untrapped: %.1f us, %.1fx\n' "$(echo "$mount_emu / 1000" | bc -l)" \
+    "$(echo "$mount_raw / 1000" | bc -l)" "$(echo "$mount_emu / $mount_raw" | bc -l)"
+printf 'tmpfs umount2 emulated: %.1f us, untrapped: %.1f us, %.1fx\n' "$(echo "$umount_emu / 1000" | bc -l)" \
+    "$(echo "$umount_raw / 1000" | bc -l)" "$(echo "$umount_emu / $umount_raw" | bc -l)"

@@ -181,6 +181,14 @@ static void nsop_fdname(int fd, char *buf) {
     buf[n] = 0;
 }
 
+static void nsop_receive(int sock, struct nsop_answer *ap) {
+    long n;
+    do { n = SBX_RAW(SYS_recvfrom, sock, ap, sizeof *ap, 0, 0, 0); } while (n == -EINTR);
+    if (n != (long)sizeof *ap) SBX_RAW(SYS_exit, 1, 0, 0, 0, 0, 0);  // the manager went away
+    if (ap->err != 0) nsop_fail(sock, SBX_NSOP_REFUSED, -ap->err);
+    ap->name[sizeof ap->name - 1] = 0;
+}
+
 // Reports the facts of `fd` and waits for the verdict, into `a`; ends the helper on a refusal.
 static void nsop_ask(int sock, int fd, struct nsop_answer *ap) {
     struct nsop_msg m;
@@ -189,46 +197,73 @@ static void nsop_ask(int sock, int fd, struct nsop_answer *ap) {
     long r = nsop_facts(fd, &m.facts);
     if (r < 0) nsop_fail(sock, SBX_NSOP_FACTS, r);
     nsop_send(sock, &m);
-    long n;
-    do { n = SBX_RAW(SYS_recvfrom, sock, ap, sizeof *ap, 0, 0, 0); } while (n == -EINTR);
-    if (n != (long)sizeof *ap) SBX_RAW(SYS_exit, 1, 0, 0, 0, 0, 0);  // the manager went away
-    if (ap->err != 0) nsop_fail(sock, SBX_NSOP_REFUSED, -ap->err);
-    ap->name[sizeof ap->name - 1] = 0;
+    nsop_receive(sock, ap);
+}
+
+// umount2 by a path whose last component must be mount `expect` (not followed if a symlink):
+// 0, -EAGAIN if the path reaches another file, or the failure.
+static long nsop_umount_at(const char *path, unsigned long flags, int64_t expect) {
+    char dir[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof dir) return -EAGAIN;
+    memcpy(dir, path, n + 1);
+    while (n > 1 && dir[n - 1] == '/') dir[--n] = 0;  // "a/" -> "a"
+    char *slash = strrchr(dir, '/');
+    const char *base;
+    if (slash == NULL) { base = dir; dir[sizeof dir - 1] = 0; }
+    else { base = slash + 1; if (slash == dir) slash = NULL; else *slash = 0; }
+    if (*base == 0) return -EAGAIN;
+    // "/a/b" -> "/a" + "b", "/f" -> "/" + "f", "m" -> "." + "m"
+    const char *at = slash == NULL ? (base == dir ? "." : "/") : dir;
+    long d = SBX_RAW(SYS_openat, AT_FDCWD, at, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0, 0);
+    if (d < 0) return -EAGAIN;
+    long r = SBX_RAW(SYS_fchdir, d, 0, 0, 0, 0, 0);
+    SBX_RAW(SYS_close, d, 0, 0, 0, 0, 0);
+    if (r < 0) return -EAGAIN;
+    long check = SBX_RAW(SYS_openat, AT_FDCWD, base, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, 0, 0);
+    if (check < 0) return -EAGAIN;
+    struct sbx_nsop_facts f;
+    r = nsop_facts((int)check, &f);
+    SBX_RAW(SYS_close, check, 0, 0, 0, 0, 0);
+    if (r < 0 || !f.mount_root || f.mnt_id != expect) return -EAGAIN;
+    // A mount point cannot be renamed or removed in this mount namespace (EBUSY), and a symlink
+    // put in its place is not followed.
+    return SBX_RAW(SYS_umount2, base, flags | UMOUNT_NOFOLLOW, 0, 0, 0, 0);
 }
 
 // umount2 of the mount decided on. Through the fd's link when the fd does not keep that mount
-// busy (a lazy unmount, or the topmost mount stacked over the one the fd holds); otherwise by its
-// mount point (from mountinfo), with the fd closed first and the name checked to still reach it.
-static void nsop_umount(const struct sbx_nsop *o, int sock, int selffd, int tfd, const struct nsop_answer *a) {
+// busy (a lazy unmount, or the topmost mount stacked over the one the fd holds). Otherwise the fd
+// is closed and the mount is unmounted by a name checked to still reach it: the caller's own path
+// first, then, if that reaches something else (a symlink), its mount point from mountinfo.
+static void nsop_umount(const struct sbx_nsop *o, int sock, int selffd, int tfd, struct nsop_answer *a) {
     unsigned long flags = (o->flags | a->add_flags) & ~(unsigned long)UMOUNT_NOFOLLOW;
-    char tname[12];
     if (a->name[0] == 0) {
+        char tname[12];
         nsop_fdname(tfd, tname);
         NSOP_TRY(SBX_RAW(SYS_fchdir, selffd, 0, 0, 0, 0, 0), sock, SBX_NSOP_SELF);
         NSOP_TRY(SBX_RAW(SYS_umount2, tname, flags, 0, 0, 0, 0), sock, SBX_NSOP_UMOUNT_CALL);
         return;
     }
-    // The mount point's directory, then its last component: "/a/b" -> "/a" + "b", "/f" -> "/" + "f".
-    char dirpath[4096];
-    memcpy(dirpath, a->name, sizeof dirpath);
-    char *slash = strrchr(dirpath, '/');
-    if (slash == NULL || slash[1] == 0) nsop_fail(sock, SBX_NSOP_TARGET, -EINVAL);
-    const char *base = a->name + (slash - dirpath) + 1;
-    if (slash == dirpath) slash[1] = 0; else slash[0] = 0;
-    long dir = SBX_RAW(SYS_openat, AT_FDCWD, dirpath, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0, 0);
-    if (dir < 0) nsop_fail(sock, SBX_NSOP_TARGET, dir);
-    SBX_RAW(SYS_close, tfd, 0, 0, 0, 0, 0);
-    NSOP_TRY(SBX_RAW(SYS_fchdir, dir, 0, 0, 0, 0, 0), sock, SBX_NSOP_CHDIR);
-    long check = SBX_RAW(SYS_openat, AT_FDCWD, base, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, 0, 0);
-    if (check < 0) nsop_fail(sock, SBX_NSOP_TARGET, check);
-    struct sbx_nsop_facts f;
-    long r = nsop_facts((int)check, &f);
-    SBX_RAW(SYS_close, check, 0, 0, 0, 0, 0);
+    // Asked again for the mount point, the fd is still needed; the cwd is the caller's again.
+    struct nsop_msg again;
+    memset(&again, 0, sizeof again);
+    again.kind = NSOP_MSG_FACTS;
+    long r = nsop_facts(tfd, &again.facts);
     if (r < 0) nsop_fail(sock, SBX_NSOP_FACTS, r);
-    if (f.mnt_id != a->expect_mnt_id) nsop_fail(sock, SBX_NSOP_REFUSED, -EBUSY);  // moved meanwhile
-    // A mount point cannot be renamed or removed in this mount namespace (EBUSY), and a symlink
-    // put in its place is not followed.
-    NSOP_TRY(SBX_RAW(SYS_umount2, base, flags | UMOUNT_NOFOLLOW, 0, 0, 0, 0), sock, SBX_NSOP_UMOUNT_CALL);
+    again.facts.need_path = 1;
+    int64_t expect = a->expect_mnt_id;
+    long cwd = SBX_RAW(SYS_openat, AT_FDCWD, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0, 0);
+    if (cwd < 0) nsop_fail(sock, SBX_NSOP_CHDIR, cwd);
+    SBX_RAW(SYS_close, tfd, 0, 0, 0, 0, 0);
+    r = nsop_umount_at(a->name, flags, expect);
+    if (r == -EAGAIN) {
+        NSOP_TRY(SBX_RAW(SYS_fchdir, cwd, 0, 0, 0, 0, 0), sock, SBX_NSOP_CHDIR);
+        nsop_send(sock, &again);
+        nsop_receive(sock, a);
+        r = a->name[0] ? nsop_umount_at(a->name, flags, expect) : -EAGAIN;
+        if (r == -EAGAIN) r = -EBUSY;  // moved meanwhile
+    }
+    if (r < 0) nsop_fail(sock, SBX_NSOP_UMOUNT_CALL, r);
 }
 
 static int nsop_open(const struct sbx_nsop *o, int sock, int given, const char *path, int extra, int step) {

@@ -109,6 +109,15 @@ struct UmountHandler: TrapHandler {
         return loop.emulate(m, args: args, op: SBX_NSOP_UMOUNT, call, nofollow: flags & 8 != 0, decide: { f in   // UMOUNT_NOFOLLOW
             // Not a mount root: the kernel says EINVAL itself.
             guard f.mountRoot else { return (.act(0), nil) }
+            // The name the helper tried reached another file (a symlink): the mount point.
+            if f.needPath {
+                let e = MountEntry.read(pid: pid).entry(id: f.mountID)
+                return (.act(0, byName: e.map { ($0.mountpoint, f.mountID) }), nil)
+            }
+            let lazy = flags & 2 != 0   // MNT_DETACH
+            // The helper's open file keeps its own mount busy: an unmount that is not lazy goes by a
+            // name, checked by the helper to still reach the same mount: first the caller's own.
+            guard dotted || loop.protected.mayConcern(f.found) else { return (.act(0, byName: lazy ? nil : (path, f.mountID)), nil) }
             // A path ending in "." or ".." names the topmost mount stacked there for umount2
             // (LOOKUP_MOUNTPOINT), which an open does not reach: it is found in mountinfo.
             let all = MountEntry.read(pid: pid)
@@ -121,11 +130,8 @@ struct UmountHandler: TrapHandler {
                 detached = true
                 add = 2   // MNT_DETACH
             }
-            // The helper's open file keeps its own mount busy: an unmount that is not lazy goes by
-            // its mount point, checked by the helper to still reach the same mount.
-            let lazy = (UInt(UInt32(bitPattern: flags)) | add) & 2 != 0
-            if !lazy, id == f.mountID, let e = all.entry(id: id), e.mountpoint != "/" {
-                return (.act(add, byName: (e.mountpoint, id)), nil)
+            if !lazy, add == 0, id == f.mountID, let e = all.entry(id: id), e.mountpoint != "/" {
+                return (.act(0, byName: (e.mountpoint, id)), nil)
             }
             return (.act(add), nil)
         }) { _ in detached ? "emulated (detached with its bind-overs)" : "emulated" }

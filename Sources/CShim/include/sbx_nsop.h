@@ -72,7 +72,7 @@ struct sbx_nsop_facts {
     uint32_t dev_major, dev_minor;
     int64_t fs_magic;
     int32_t mount_root;  ///< the file is the root of its mount
-    int32_t pad;
+    int32_t need_path;   ///< UMOUNT: the name given did not reach the mount: send its mount point
 };
 
 struct sbx_nsop_result {

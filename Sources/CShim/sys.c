@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -161,4 +162,38 @@ int sbx_sysinfo(void *out, unsigned long size) {
     if (sysinfo(&si) < 0) return -1;
     memcpy(out, &si, size < sizeof si ? size : sizeof si);
     return 0;
+}
+
+// statmount(2) (Linux 6.8), declared here: Debian 12's kernel headers predate it.
+#ifndef SYS_statmount
+#define SYS_statmount 457
+#endif
+#define SBX_STATX_MNT_ID_UNIQUE 0x00004000U
+#define SBX_STATMOUNT_MNT_BASIC 0x00000002U  // (SB_BASIC is 1)
+struct sbx_mnt_id_req { uint32_t size, spare; uint64_t mnt_id, param; };
+struct sbx_statmount {
+    uint32_t size, spare1;
+    uint64_t mask;
+    uint32_t sb_dev_major, sb_dev_minor;
+    uint64_t sb_magic;
+    uint32_t sb_flags, fs_type;
+    uint64_t mnt_id, mnt_parent_id;
+    uint32_t mnt_id_old, mnt_parent_id_old;
+    uint64_t mnt_attr, mnt_propagation, mnt_peer_group, mnt_master, propagate_from;
+    uint32_t mnt_root, mnt_point;
+    uint64_t spare2[50];
+};
+
+int sbx_mount_is_shared(const char *path) {
+    struct statx st;
+    memset(&st, 0, sizeof st);
+    if (statx(AT_FDCWD, path, AT_NO_AUTOMOUNT, SBX_STATX_MNT_ID_UNIQUE, &st) < 0) return -1;
+    if (!(st.stx_mask & SBX_STATX_MNT_ID_UNIQUE) || !(st.stx_attributes & STATX_ATTR_MOUNT_ROOT)) return -1;
+    struct sbx_mnt_id_req req = { 24, 0, st.stx_mnt_id, SBX_STATMOUNT_MNT_BASIC };
+    union { struct sbx_statmount sm; char bytes[4096]; } buf;
+    memset(&buf, 0, sizeof buf);
+    if (syscall(SYS_statmount, &req, &buf, sizeof buf, 0) < 0) return -1;
+    // The answer must be about the mount asked for: a layout that differs is "cannot tell".
+    if (!(buf.sm.mask & SBX_STATMOUNT_MNT_BASIC) || buf.sm.mnt_id != st.stx_mnt_id) return -1;
+    return (buf.sm.mnt_propagation & MS_SHARED) ? 1 : 0;
 }

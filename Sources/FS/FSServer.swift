@@ -122,6 +122,7 @@ public final class FSServer: @unchecked Sendable {
         let existing = entries[r.id]
         lock.unlock()
         if existing != nil { unregister(r.id) }
+        ensureShared()
         let dir = config.mountRoot + "/" + r.id
         try Files.mkdirAll(dir, mode: 0o755)
         let fd: Int32
@@ -321,7 +322,23 @@ public final class FSServer: @unchecked Sendable {
         }
     }
 
+    /// The host is a shared place: another runtime's container without a mount namespace of its
+    /// own can make our mount root private, and then a container's virtual files no longer reach
+    /// the mount namespace its runtime made. Checked at every registration and every 2 s.
+    func ensureShared() {
+        guard !FuseMount.isShared(config.mountRoot) else { return }
+        do {
+            try FuseMount.makeShared(config.mountRoot)
+            logger.warning("the mount root had lost its shared propagation (something changed the host's mounts): made it shared again",
+                           metadata: ["dir": "\(config.mountRoot)"])
+        } catch {
+            logger.error("the mount root is not a shared mount and could not be made one: new containers cannot see their virtual files",
+                         metadata: ["dir": "\(config.mountRoot)", "error": "\(error)", "fix": "mount --make-shared \(config.mountRoot)"])
+        }
+    }
+
     func check(_ snapshot: [String: Entry]) {
+        ensureShared()
         pruneListeners()
         for (id, e) in snapshot {
             if let s = e.files.reg.stateDir, !Files.exists(s) {

@@ -69,6 +69,13 @@ enum FuseMount {
         return nil
     }
 
+    /// Whether the mount at `root` is shared (a "shared:N" optional field in mountinfo).
+    static func isShared(_ root: String) -> Bool {
+        guard let f = mountinfoFields(at: root), f.count > 5 else { return false }
+        let optional = f[5].split(separator: " ").prefix { $0 != "-" }
+        return optional.contains { $0.hasPrefix("shared:") }
+    }
+
     /// Undoes `makeShared`'s bind of `root` onto itself (EBUSY while anything is mounted below).
     static func unmakeShared(_ root: String) {
         if mountinfoRoot(of: root) == root { umount2(root, 0) }

@@ -20,6 +20,9 @@ public struct RootfsPlan: Codable, Sendable, Equatable {
     /// cgroup hierarchies to mount where the spec asks for a "cgroup" mount.
     public var cgroups: [CgroupMount]
     public var noPivot: Bool
+    /// Directories whose mounts reach the container only by shared propagation (sysbox-fs's mount
+    /// root): a bind source missing below one gets an error naming that cause.
+    public var sharedRoots: [String] = []
 
     public init(rootfs: String, root: Root, readonly: Bool = false, bindSources: [Int: String] = [:],
                 cgroups: [CgroupMount] = [], noPivot: Bool = false) {
@@ -52,6 +55,10 @@ public struct MountError: Error, CustomStringConvertible, Sendable {
     public let what: String
     public let cause: SysErrorDescription
     public var description: String { "\(what): \(cause.text)" }
+    public init(_ what: String, _ text: String) {
+        self.what = what
+        self.cause = SysErrorDescription(text: text)
+    }
     public init(_ what: String, _ cause: any Error) {
         self.what = what
         self.cause = SysErrorDescription(text: "\(cause)")

@@ -157,6 +157,7 @@ public enum Create {
         let servedByFS = !ctx.options.noManager && !policy.fsFiles.isEmpty
         var virtualFiles: Background<(mountDir: String, files: [String: FileKind])>? = nil
         if servedByFS {
+            VirtualFS.keepShared(logger: ctx.logger)
             let fs = FSClient(socketPath: ctx.options.fsSocket)
             let files = VirtualFS.available(policy.fsFiles)
             let registration = FSRegistration(
@@ -228,6 +229,7 @@ public enum Create {
         var plan = rootfsSetup?.plan ?? RootfsPlan(rootfs: rootfs, root: .bind(rootfs), readonly: spec.root?.readonly ?? false)
         plan.cgroups = cgroup.containerMounts()
         plan.noPivot = o.noPivot
+        plan.sharedRoots = [VirtualFS.mountRoot]
         let compiled = try seccomp.value()
         try attachInit?.wait()
         phases.mark("init in its cgroups")

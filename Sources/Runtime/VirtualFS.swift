@@ -1,4 +1,6 @@
+import CShim
 import Cgroups
+import Logging
 import OCI
 import SysboxCore
 import VirtualFiles
@@ -7,6 +9,19 @@ import VirtualFiles
 /// directories they are computed from, and the binds that put them over the container's own.
 enum VirtualFS {
     static let mountRoot = "/var/lib/sysboxfs"
+
+    /// sysbox-fs's mounts reach the container's mount namespace (made after this) only while the
+    /// mount root is shared; another runtime's container without a mount namespace of its own
+    /// can make it private. Checked with statmount(2) (two syscalls), made shared again if needed;
+    /// sysbox-fs also checks every 2 s. A root that cannot be checked is left as it is.
+    static func keepShared(logger: Logger) {
+        guard sbx_mount_is_shared(mountRoot) == 0 else { return }
+        if mount(nil, mountRoot, nil, UInt(MS_SHARED), nil) == 0 {
+            logger.warning("\(mountRoot) had lost its shared propagation (something changed the host's mounts): made it shared again")
+        } else {
+            logger.warning("\(mountRoot) is not a shared mount and could not be made one: \(Errno.current)")
+        }
+    }
 
     /// Files whose host path does not exist (a knob of a module not loaded) are left out: there
     /// would be nothing to bind over inside either.

@@ -11,3 +11,28 @@ test_mgr_down_error() {
 }
 
 t "without sysbox-mgr, docker run says so and how to fix it" test_mgr_down_error
+
+# The host is a shared place: another runtime's container without a mount namespace of its own
+# can make sysbox-fs's mount root private, and then new containers would not see their virtual files.
+shared_root() { grep " /var/lib/sysboxfs " /proc/self/mountinfo | head -1 | grep -c "shared:" || true; }
+
+test_lost_propagation_is_healed_by_create() {
+    local i out
+    for i in $(seq 1 10); do
+        mount --make-private /var/lib/sysboxfs
+        out=$(drun --rm $IMG sh -c 'stat -f -c %t /proc/meminfo' 2>&1) || fail "create $i failed after the mount root was made private: $out"
+        assert_eq "$out" "65735546" "create $i: the virtual meminfo"
+    done
+    assert_eq "$(shared_root)" "1"
+}
+
+test_lost_propagation_is_healed_by_sysbox_fs() {
+    local before; before=$(grep -c "lost its shared propagation" "$SYSBOXD_STATE/sysbox-fs.log" || true)
+    mount --make-private /var/lib/sysboxfs
+    assert_eq "$(shared_root)" "0"
+    eventually '[ "$(shared_root)" = 1 ]' 5
+    eventually '[ "$(grep -c "lost its shared propagation" "$SYSBOXD_STATE/sysbox-fs.log")" -gt "$before" ]' 5
+}
+
+t "a mount root made private under the stack: the next 10 creates still get their virtual files" test_lost_propagation_is_healed_by_create
+t "a mount root made private under the stack: sysbox-fs makes it shared again and says so" test_lost_propagation_is_healed_by_sysbox_fs

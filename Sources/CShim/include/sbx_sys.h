@@ -18,6 +18,9 @@ int sbx_unshare(int flags);
 int sbx_setns(int fd, int nstype);
 /// The host and domain names of the UTS namespace `nsfd` (buffers of 65 bytes): the calling thread
 /// joins it for a uname(2) and goes back to its own. 0, or -1 with errno.
+/// Whether the mount whose root is `path` is shared: 1, 0, or -1 when it cannot be told (not a
+/// mount root, or no statmount(2): Linux < 6.8).
+int sbx_mount_is_shared(const char *path);
 /// sysinfo(2) into `out` (struct sysinfo, `size` bytes at most). 0, or -1 with errno.
 int sbx_sysinfo(void *out, unsigned long size);
 int sbx_uts_names(int nsfd, char *host, char *domain);

@@ -112,9 +112,7 @@ public final class FSServer: @unchecked Sendable {
     // MARK: containers
 
     func register(_ r: FSRegistration) throws -> String {
-        guard !r.id.isEmpty, !r.id.contains("/"), r.id != ".", r.id != ".." else {
-            throw RuntimeError("sysbox-fs: invalid container id \"\(r.id)\"")
-        }
+        guard ContainerID.isValid(r.id) else { throw RuntimeError("sysbox-fs: " + ContainerID.problem(r.id)) }
         for (path, kind) in r.files where FileKind(rawValue: kind) == nil || !(path.hasPrefix("/proc/") || path.hasPrefix("/sys/")) {
             throw RuntimeError("sysbox-fs: cannot serve \(path) as \"\(kind)\"", hint: "see docs/policies.md, fs.files")
         }

@@ -20,6 +20,18 @@ public enum ManagerRequest: Codable, Sendable {
     case keepListenersAgain
 }
 
+extension ManagerRequest {
+    /// The container id the request names, to be checked before anything is built from it.
+    public var containerID: String? {
+        switch self {
+        case .register(let r): return r.id
+        case .listener(let r): return r.id
+        case .unregister(let id), .keepFuse(let id), .fuseFD(let id), .dropFuse(let id): return id
+        case .status, .ping, .trace, .fuseKept, .keepListenersAgain: return nil
+        }
+    }
+}
+
 public struct ListenerRequest: Codable, Sendable {
     public var id: String
     public var pid: Int32

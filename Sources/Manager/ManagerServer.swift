@@ -68,6 +68,13 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
     func handle(_ channel: borrowing Channel) {
         do {
             let (request, fds) = try channel.receive(ManagerRequest.self)
+            // Every path and key built from an id rests on this check: the peer is root, but its
+            // id is input all the same (a storage dir named after it is removed recursively).
+            if let id = request.containerID, !ContainerID.isValid(id) {
+                fds.forEach { close($0) }
+                try channel.send(ManagerResponse.error("sysbox-mgr: " + ContainerID.problem(id)))
+                return
+            }
             switch request {
             case .listener(let r):
                 guard let listener = onlyFD(fds) else { try channel.send(ManagerResponse.error("no seccomp listener fd was sent")); return }

@@ -335,11 +335,7 @@ public enum Create {
     }
 
     static func validateID(_ id: String) throws {
-        let ok = !id.isEmpty && id != "." && id != ".." && id.utf8.allSatisfy {
-            ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a)
-                || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "+")
-        }
-        if !ok { throw RuntimeError("invalid container id format: \(id)") }
+        if !ContainerID.isValid(id) { throw RuntimeError("invalid container id format: \(id)") }
     }
 }
 

@@ -97,6 +97,20 @@ import Testing
         let reg = try ManagerClient(socketPath: c.socketPath).register(RegisterRequest(id: "s", bundle: "/b", rootfs: "/r"))
         #expect(reg.size == 65536)
         #expect(try ManagerClient(socketPath: c.socketPath).status().map(\.id) == ["s"])
+        // An id that would become a path outside the storage root is refused over the socket too,
+        // and leaves nothing behind.
+        let victim = c.dataRoot + "/victim"
+        try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: true)
+        for bad in ["../victim", "..", "a/b", "", "x y", String(repeating: "a", count: 1025)] {
+            let e = #expect(throws: (any Error).self) {
+                _ = try ManagerClient(socketPath: c.socketPath).register(RegisterRequest(id: bad, bundle: "/b", rootfs: "/r",
+                                                                                          storage: StorageRequest(targets: ["/var/lib/docker"], persistentBase: nil)))
+            }
+            #expect("\(e.map { "\($0)" } ?? "")".contains("invalid container id"), "\(bad)")
+            #expect(throws: (any Error).self) { try ManagerClient(socketPath: c.socketPath).unregister(id: bad) }
+        }
+        #expect(FileManager.default.fileExists(atPath: victim))
+        #expect(try ManagerClient(socketPath: c.socketPath).status().map(\.id) == ["s"])
     }
 }
 

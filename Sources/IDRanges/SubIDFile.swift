@@ -20,6 +20,16 @@ public struct SubIDFile: Equatable, Sendable {
         }
     }
 
+    /// The first line that names `name` but is not "name:start:count" with a count of at least
+    /// `minimumCount` ids: (line number, line). Left alone, `ensure` would add a second entry.
+    public func malformed(name: String, minimumCount: UInt64) -> (Int, String)? {
+        for (i, line) in lines.enumerated() where line.hasPrefix(name + ":") {
+            let p = line.split(separator: ":", omittingEmptySubsequences: false)
+            guard p.count == 3, UInt64(p[1]) != nil, let c = UInt64(p[2]), c >= minimumCount else { return (i + 1, line) }
+        }
+        return nil
+    }
+
     public var text: String {
         var out = lines.joined(separator: "\n")
         if !out.hasSuffix("\n") { out += "\n" }

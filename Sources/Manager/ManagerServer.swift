@@ -48,6 +48,10 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
     static func ensureEntry(_ path: String, size: UInt64, minimum: UInt64) throws -> SubIDFile.Entry {
         let text = Files.exists(path) ? try Files.readString(path) : ""
         var file = SubIDFile(text: text)
+        if let (n, line) = file.malformed(name: "sysbox", minimumCount: 65536) {
+            throw RuntimeError("\(path) line \(n): \"\(line.prefix(120))\" is not a usable sysbox entry",
+                               hint: "expected sysbox:START:COUNT with COUNT of at least 65536 ids; fix or remove the line")
+        }
         let before = file.entries.count
         let entry = file.ensure(name: "sysbox", size: size, minimum: minimum)
         if file.entries.count != before { try Files.writeAtomic(path, Array(file.text.utf8), mode: 0o644) }

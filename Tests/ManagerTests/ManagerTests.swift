@@ -84,6 +84,24 @@ import Testing
         #expect(m.contains("65536"))
     }
 
+    @Test(arguments: ["sysbox:abc:65536", "sysbox:100000", "sysbox:100000:100", "sysbox:1:2:3"])
+    func aMalformedSysboxEntryIsOneClearError(line: String) throws {
+        let c = try config()
+        try "alice:100000:65536\n\(line)\n".write(toFile: c.subuidFile, atomically: true, encoding: .utf8)
+        let e = #expect(throws: RuntimeError.self) { _ = try ManagerServer(config: c, logger: Logger(label: "test")) }
+        #expect(e?.message.contains("\(c.subuidFile) line 2") == true)
+        #expect(e?.hint?.contains("sysbox:START:COUNT") == true)
+        // Nothing was added beside it.
+        #expect(try String(contentsOfFile: c.subuidFile, encoding: .utf8) == "alice:100000:65536\n\(line)\n")
+    }
+
+    @Test func aMissingSubuidFileIsMade() throws {
+        let c = try config()
+        try FileManager.default.removeItem(atPath: c.subuidFile)
+        _ = try ManagerServer(config: c, logger: Logger(label: "test"))
+        #expect(try String(contentsOfFile: c.subuidFile, encoding: .utf8).hasPrefix("sysbox:"))
+    }
+
     @Test func servesOverTheSocket() throws {
         try #require(getuid() == 0, "the manager serves root only")
         let c = try config()

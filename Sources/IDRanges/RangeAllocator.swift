@@ -52,8 +52,7 @@ public struct RangeAllocator: Sendable {
         }
         let a = Allocation(id: id, uid: UInt32(uidEntry.start) + slot * rangeSize, gid: UInt32(gidEntry.start) + slot * rangeSize,
                            size: rangeSize, exclusive: true, registered: now, stateDir: stateDir, since: epoch)
-        allocations[id] = a
-        try save()
+        try change { $0[id] = a }
         return a
     }
 
@@ -61,8 +60,7 @@ public struct RangeAllocator: Sendable {
     public mutating func record(id: String, uid: UInt32, gid: UInt32, size: UInt32, now: String,
                                 stateDir: String? = nil, epoch: Double = 0) throws -> Allocation {
         let a = Allocation(id: id, uid: uid, gid: gid, size: size, exclusive: false, registered: now, stateDir: stateDir, since: epoch)
-        allocations[id] = a
-        try save()
+        try change { $0[id] = a }
         return a
     }
 
@@ -74,14 +72,25 @@ public struct RangeAllocator: Sendable {
             return epoch - since > grace && !exists(dir)
         }.map(\.id)
         guard !stale.isEmpty else { return [] }
-        for id in stale { allocations.removeValue(forKey: id) }
-        try save()
+        try change { a in for id in stale { a.removeValue(forKey: id) } }
         return stale.sorted()
     }
 
     public mutating func free(id: String) throws {
-        guard allocations.removeValue(forKey: id) != nil else { return }
-        try save()
+        guard allocations[id] != nil else { return }
+        try change { $0.removeValue(forKey: id) }
+    }
+
+    /// Applies a change and saves it; a failed save (a full disk) undoes the change in memory
+    /// too, so memory and the state file never disagree.
+    mutating func change<T>(_ body: (inout [String: Allocation]) -> T) throws -> T {
+        let before = allocations
+        let result = body(&allocations)
+        do { try save() } catch {
+            allocations = before
+            throw error
+        }
+        return result
     }
 
     func save() throws {

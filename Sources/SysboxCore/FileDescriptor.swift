@@ -66,6 +66,9 @@ public enum Files {
             throw error
         }
         do { try sys("rename", path) { rename(tmp, path) } } catch { unlink(tmp); throw error }
+        // The rename is durable once its directory is: a crash after this keeps the new file.
+        let dir = Glibc.open(dirname(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dir >= 0 { fsync(dir); Glibc.close(dir) }
     }
 
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }

@@ -81,3 +81,33 @@ import Testing
         #expect(throws: (any Error).self) { try RangeAllocator.validate([(0, 300000, 1000), (1000, 400000, 65536)], what: "uid") }
     }
 }
+
+/// A full disk when the state is saved: the change is refused as a whole, in memory and on disk.
+@Suite(.serialized) struct RangeAllocatorFullDiskTests {
+    @Test func aFailedSaveUndoesTheChangeAndKeepsTheFile() throws {
+        try #require(getuid() == 0, "mounts a small tmpfs to fill")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("full-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try #require(mount("t", dir, "tmpfs", 0, "size=64k") == 0, "tmpfs")
+        defer { umount2(dir, 2); rmdir(dir) }   // MNT_DETACH
+        let file = dir + "/idranges.json"
+        let e = SubIDFile.Entry(name: "sysbox", start: 100000, count: 65536 * 8)
+        var a = try RangeAllocator(uidEntry: e, gidEntry: e, stateFile: file)
+        _ = try a.allocate(id: "first", now: "t0")
+        let saved = try String(contentsOfFile: file, encoding: .utf8)
+        // Fill the filesystem to the last block.
+        let fd = open(dir + "/filler", O_WRONLY | O_CREAT, 0o600)
+        let block = [UInt8](repeating: 1, count: 4096)
+        while block.withUnsafeBytes({ write(fd, $0.baseAddress, 4096) }) > 0 {}
+        close(fd)
+        #expect(throws: (any Error).self) { _ = try a.allocate(id: "second", now: "t1") }
+        #expect(a.allocations["second"] == nil, "a range the disk could not record stays free")
+        #expect(throws: (any Error).self) { try a.free(id: "first") }
+        #expect(a.allocations["first"] != nil, "a free the disk could not record keeps the range")
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == saved, "the state file is the last good one")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["filler", "idranges.json"], "no temporary file left")
+        // Reloaded, it is the state of before.
+        let again = try RangeAllocator(uidEntry: e, gidEntry: e, stateFile: file)
+        #expect(again.allocations.keys.sorted() == ["first"])
+    }
+}

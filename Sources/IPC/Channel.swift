@@ -80,13 +80,14 @@ public struct Channel: ~Copyable {
             } }
         }
         let received = Array(fds[0..<Int(nfds)])
-        if got == 0 { throw SysError("recvmsg", "peer closed", errno: .EPIPE) }
-        if got < 4 { try readExact(&header, from: got) }
-        let len = Int(header[0]) | Int(header[1]) << 8 | Int(header[2]) << 16 | Int(header[3]) << 24
-        guard len <= 64 << 20 else { throw SysError("recvmsg", "frame of \(len) bytes", errno: .EINVAL) }
-        var payload = [UInt8](repeating: 0, count: len)
-        try readExact(&payload, from: 0)
+        // A truncated, oversized or undecodable frame: its fds are closed, none is kept.
         do {
+            if got == 0 { throw SysError("recvmsg", "peer closed", errno: .EPIPE) }
+            if got < 4 { try readExact(&header, from: got) }
+            let len = Int(header[0]) | Int(header[1]) << 8 | Int(header[2]) << 16 | Int(header[3]) << 24
+            guard len <= 64 << 20 else { throw SysError("recvmsg", "frame of \(len) bytes", errno: .EINVAL) }
+            var payload = [UInt8](repeating: 0, count: len)
+            try readExact(&payload, from: 0)
             return (try JSONDecoder().decode(M.self, from: Data(payload)), received)
         } catch {
             received.forEach { _ = close($0) }

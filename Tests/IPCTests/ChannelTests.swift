@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import IPC
 import SysboxCore
+import CShim
 
 @Suite struct ChannelTests {
     struct Message: Codable, Equatable { var text: String; var numbers: [Int] }
@@ -19,6 +20,39 @@ import SysboxCore
         var st = stat()
         #expect(fstat(fds[0], &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR)
         fds.forEach { close($0) }
+    }
+
+    /// The fds of this process open on `path` (other tests open and close fds meanwhile).
+    static func fds(on path: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).filter {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0)) == path
+        }
+    }
+
+    /// A hostile or broken peer: a frame cut short, a frame that is not JSON, a length past the
+    /// limit, each with an fd riding along. Each is one error, and the fd is not kept.
+    @Test(arguments: [
+        (UInt32(100), Array("{\"text\":".utf8)),         // truncated, then the peer closes
+        (UInt32(8), Array("not json".utf8)),              // undecodable
+        (UInt32(65 << 20), [UInt8]()),                    // over the 64 MiB limit
+    ])
+    func badFramesCloseTheirFds(length: UInt32, payload: [UInt8]) throws {
+        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("fd-\(UUID().uuidString)").path
+        #expect(FileManager.default.createFile(atPath: marker, contents: nil))
+        defer { unlink(marker) }
+        do {
+            let (a, b) = try Channel.pair()
+            let rx = Channel(owning: b)
+            let fd = open(marker, O_RDONLY | O_CLOEXEC)
+            var frame = withUnsafeBytes(of: length.littleEndian) { Array($0) }
+            frame += payload
+            var one = fd
+            #expect(frame.withUnsafeBytes { sbx_send_with_fds(a, $0.baseAddress, $0.count, &one, 1) } == frame.count)
+            close(fd)
+            close(a)
+            #expect(throws: (any Error).self) { _ = try rx.receive(Message.self) }
+        }
+        #expect(Self.fds(on: marker).isEmpty, "an fd of a bad frame was kept")
     }
 
     @Test func peerCloseIsEPIPE() throws {

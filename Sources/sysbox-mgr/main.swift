@@ -1,5 +1,6 @@
 // sysbox-mgr: the manager daemon of sysboxd (exclusive id ranges, container registry).
 import ArgumentParser
+import CShim
 import Foundation   // Thread
 import IPC
 import Logging
@@ -33,6 +34,10 @@ struct Serve: ParsableCommand {
     func run() throws {
         let logger = try Daemon.logger(label: "sysbox-mgr", log: log, level: logLevel, format: logFormat)
         let pidPath = try Daemon.lockPidFile(dir: Files.dirname(socket), name: "mgr.pid", program: "sysbox-mgr")
+        // Not dumpable: the mount helper shares this memory map while it runs as a container's
+        // root (and the kernel would clear the flag at its first setresuid anyway); nothing in a
+        // container may ptrace it or open its fds through /proc.
+        _ = sbx_prctl(Int32(SBX_PR_SET_DUMPABLE), 0, 0, 0, 0)
 
         var config = ManagerServer.Config()
         config.socketPath = socket

@@ -94,9 +94,10 @@ static int newapi(const char *target) {
 }
 
 // Every runtime or helper binary a process here can reach through /proc/PID/exe: none may be
-// opened for writing (CVE-2019-5736 overwrote runc this way).
+// opened for writing, now or later (CVE-2019-5736 kept an O_PATH fd on runc's exe and reopened it
+// for writing once runc had exited and the binary was no longer busy).
 static int exes(void) {
-    int opened = 0, tried = 0;
+    int opened = 0, tried = 0, kept[4096], nkept = 0;
     for (int round = 0; round < 200; round++) {
         DIR *d = opendir("/proc");
         struct dirent *e;
@@ -107,11 +108,22 @@ static int exes(void) {
             int fd = open(p, O_WRONLY);
             tried++;
             if (fd >= 0) { opened++; printf("opened %s for writing\n", p); close(fd); }
+            int path = open(p, O_PATH);
+            if (path >= 0 && nkept < 4096) kept[nkept++] = path; else if (path >= 0) close(path);
         }
         if (d) closedir(d);
         usleep(5000);
     }
-    printf("exe tried=%d opened=%d\n", tried, opened);
+    // Later, with the processes gone: reopen every kept exe for writing.
+    for (int i = 0; i < nkept; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "/proc/self/fd/%d", kept[i]);
+        int fd = open(p, O_WRONLY);
+        tried++;
+        if (fd >= 0) { opened++; printf("reopened %s for writing\n", p); close(fd); }
+        close(kept[i]);
+    }
+    printf("exe tried=%d kept=%d opened=%d\n", tried, nkept, opened);
     return opened == 0 ? 0 : 1;
 }
 

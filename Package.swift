@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "sysbox-runc", targets: ["sysbox-runc"]),
         .executable(name: "sysbox-mgr", targets: ["sysbox-mgr"]),
         .executable(name: "sysbox-fs", targets: ["sysbox-fs"]),
+        .executable(name: "sysbox-keep", targets: ["sysbox-keep"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -54,6 +55,8 @@ let package = Package(
         ]),
 
         // Executables
+        // C, alone: it must outlive the daemons whose fds it holds (see its header).
+        .executableTarget(name: "sysbox-keep", path: "Sources/sysbox-keep"),
         .executableTarget(name: "sysbox-runc", dependencies: [
             "Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts or stops the daemons the tests use: sysbox-mgr, sysbox-fs and a private dockerd (its own data-root,
+# Starts or stops the daemons the tests use: sysbox-keep, sysbox-mgr, sysbox-fs and a private dockerd (its own data-root,
 # exec-root, socket and pidfile, with sysbox-runc and crun registered). Stops only what it started.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
@@ -19,6 +19,12 @@ alive() {
 }
 
 start() {
+    if ! alive "$SYSBOXD_STATE/keep.pid"; then
+        mkdir -p "$(dirname "$KEEP_SOCK")"
+        setsid "$BIN_DIR/sysbox-keep" --socket "$KEEP_SOCK" </dev/null >/dev/null 2>>"$SYSBOXD_STATE/sysbox-keep.log" &
+        echo $! > "$SYSBOXD_STATE/keep.pid"
+        wait_for '[ -S "$KEEP_SOCK" ]' "sysbox-keep socket"
+    fi
     if ! alive "$SYSBOXD_STATE/mgr.pid"; then
         setsid "$BIN_DIR/sysbox-mgr" --socket "$MGR_SOCK" --data-root "$MGR_DATA" --log "$SYSBOXD_STATE/sysbox-mgr.log" \
             </dev/null >/dev/null 2>&1 & echo $! > "$SYSBOXD_STATE/mgr.pid"
@@ -53,7 +59,7 @@ JSON
         echo $! > "$SYSBOXD_STATE/dockerd.pid"
         wait_for 'docker info >/dev/null 2>&1' "dockerd"
     fi
-    echo "daemons up: sysbox-mgr pid $(cat "$SYSBOXD_STATE/mgr.pid"), sysbox-fs pid $(cat "$SYSBOXD_STATE/fs.pid"), dockerd pid $(cat "$SYSBOXD_STATE/dockerd.pid")"
+    echo "daemons up: sysbox-keep pid $(cat "$SYSBOXD_STATE/keep.pid"), sysbox-mgr pid $(cat "$SYSBOXD_STATE/mgr.pid"), sysbox-fs pid $(cat "$SYSBOXD_STATE/fs.pid"), dockerd pid $(cat "$SYSBOXD_STATE/dockerd.pid")"
 }
 
 stop_one() { # pidfile
@@ -70,6 +76,7 @@ stop() {
     stop_one "$SYSBOXD_STATE/dockerd.pid"
     stop_one "$SYSBOXD_STATE/fs.pid"
     stop_one "$SYSBOXD_STATE/mgr.pid"
+    stop_one "$SYSBOXD_STATE/keep.pid"
     if [ -n "$SYSBOXD_STACK" ]; then ip link del "sbx-${SYSBOXD_STACK:0:11}" 2>/dev/null || true; fi
 }
 
@@ -78,6 +85,7 @@ case "${1:-}" in
     stop) stop ;;
     status) alive "$SYSBOXD_STATE/mgr.pid" && echo "sysbox-mgr up" || echo "sysbox-mgr down"
             alive "$SYSBOXD_STATE/fs.pid" && echo "sysbox-fs up" || echo "sysbox-fs down"
-            alive "$SYSBOXD_STATE/dockerd.pid" && echo "dockerd up" || echo "dockerd down" ;;
+            alive "$SYSBOXD_STATE/dockerd.pid" && echo "dockerd up" || echo "dockerd down"
+            alive "$SYSBOXD_STATE/keep.pid" && echo "sysbox-keep up" || echo "sysbox-keep down" ;;
     *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac

@@ -23,10 +23,12 @@ else
 fi
 DOCKER_SOCK=$SYSBOXD_STATE/docker.sock
 if [ -z "$SYSBOXD_STACK" ]; then FS_SOCK=/run/sysbox/fs.sock; else FS_SOCK=$SYSBOXD_STATE/fs.sock; fi
+if [ -z "$SYSBOXD_STACK" ]; then KEEP_SOCK=/run/sysbox/keep.sock; else KEEP_SOCK=$SYSBOXD_STATE/keep.sock; fi
 DOCKER_CONFIG_FILE=$SYSBOXD_STATE/docker-daemon.json
 export DOCKER_HOST=unix://$DOCKER_SOCK
 export SYSBOX_MGR_SOCKET=$MGR_SOCK
 export SYSBOX_FS_SOCKET=$FS_SOCK
+export SYSBOX_KEEP_SOCKET=$KEEP_SOCK
 export PATH=$BIN_DIR:$PATH
 BUSYBOX_IMAGE=sysboxd-test/busybox:latest
 DEBIAN_IMAGE=sysboxd-test/debian-systemd

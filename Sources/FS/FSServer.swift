@@ -13,6 +13,9 @@ public final class FSServer: @unchecked Sendable {
         public var mountRoot = "/var/lib/sysboxfs"
         public var stateRoot = "/run/sysbox/fs-state"
         public var managerSocket = "/run/sysbox/mgr.sock"
+        /// sysbox-keep, which holds the FUSE fds too, so that sysbox-mgr and sysbox-fs may die at
+        /// once ("": none).
+        public var keepSocket = "/run/sysbox/keep.sock"
         public init() {}
     }
 
@@ -40,6 +43,7 @@ public final class FSServer: @unchecked Sendable {
     let logger: Logger
     let host = HostFiles()
     let manager: ManagerClient
+    let keeper: KeeperClient?
     private let lock = NSLock()
     private var entries: [String: Entry] = [:]
     /// sysbox-mgr's seccomp listeners, kept for its restarts; closed once no process uses them.
@@ -51,6 +55,7 @@ public final class FSServer: @unchecked Sendable {
         self.config = config
         self.logger = logger
         manager = ManagerClient(socketPath: config.managerSocket)
+        keeper = config.keepSocket.isEmpty ? nil : KeeperClient(socketPath: config.keepSocket)
         try Files.mkdirAll(config.mountRoot, mode: 0o755)
         try Files.mkdirAll(config.stateRoot, mode: 0o700)
         FuseMount.ensureControlFS()
@@ -168,8 +173,14 @@ public final class FSServer: @unchecked Sendable {
         keep(id, entry)
     }
 
-    /// Leaves a copy of the device fd with sysbox-mgr (retried by the refresher when it fails).
+    /// Leaves a copy of the device fd with sysbox-keep and with sysbox-mgr (retried by the
+    /// refresher when the latter fails).
     func keep(_ id: String, _ entry: Entry) {
+        if let keeper {
+            do { try keeper.put(tag: "fuse/" + id, fd: entry.session.fd) } catch {
+                logger.warning("FUSE fd not left with sysbox-keep", metadata: ["id": "\(id)", "error": "\(error)"])
+            }
+        }
         do {
             try manager.keepFuse(id: id, fd: entry.session.fd)
             entry.kept = true
@@ -191,13 +202,14 @@ public final class FSServer: @unchecked Sendable {
         logger.info("unregistered", metadata: ["id": "\(id)"])
         // The connection is aborted: its thread ends at once. Its end and the manager's copy of
         // the fd are released after the answer (a runtime's delete waits for it).
-        let manager = manager
+        let manager = manager, keeper = keeper
         Thread.detachNewThread {
             if let entry {
                 entry.session.stop(wait: 2)
                 close(entry.session.fd)
             }
             try? manager.dropFuse(id: id)
+            try? keeper?.drop(prefix: "fuse/" + id)
         }
     }
 
@@ -217,9 +229,22 @@ public final class FSServer: @unchecked Sendable {
 
     // MARK: restart
 
-    /// Serves again the containers a previous sysbox-fs served, with the device fds sysbox-mgr kept.
+    /// Serves again the containers a previous sysbox-fs served, with the device fds sysbox-keep
+    /// kept (or, without it, sysbox-mgr).
     public func recover() {
         let names = (try? Files.list(config.stateRoot)) ?? []
+        var kept: [String: Int32] = [:]
+        if let keeper, names.contains(where: { $0.hasSuffix(".json") }) {
+            do {
+                for k in try keeper.get(prefix: "fuse/") {
+                    let id = String(k.tag.dropFirst("fuse/".count))
+                    if let old = kept.updateValue(k.fd, forKey: id) { close(old) }
+                }
+            } catch {
+                logger.warning("sysbox-keep not reached for the FUSE fds: asking sysbox-mgr", metadata: ["error": "\(error)"])
+            }
+        }
+        defer { kept.values.forEach { close($0) } }
         for name in names where name.hasSuffix(".json") {
             let id = String(name.dropLast(5))
             let path = config.stateRoot + "/" + name
@@ -231,7 +256,7 @@ public final class FSServer: @unchecked Sendable {
                 unregister(id)
                 continue
             }
-            guard let fd = try? manager.fuseFD(id: id) else {
+            guard let fd = kept.removeValue(forKey: id) ?? (try? manager.fuseFD(id: id)) else {
                 logger.error("no FUSE fd kept for a running container: its virtual files stay broken until it restarts",
                              metadata: ["id": "\(id)"])
                 unregister(id)

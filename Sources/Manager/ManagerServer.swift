@@ -11,6 +11,9 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
         public var socketPath = "/run/sysbox/mgr.sock"
         /// sysbox-fs keeps a copy of every seccomp listener for our restarts ("" : nobody does).
         public var fsSocket = "/run/sysbox/fs.sock"
+        /// sysbox-keep, which holds the listeners too, so that sysbox-mgr and sysbox-fs may die
+        /// at once ("": none).
+        public var keepSocket = "/run/sysbox/keep.sock"
         public var dataRoot = "/var/lib/sysbox"
         public var subuidFile = "/etc/subuid"
         public var subgidFile = "/etc/subgid"
@@ -131,22 +134,35 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
         loop.start()
     }
 
-    /// A restarted sysbox-fs has none of our listeners' copies: leave them again.
+    /// A restarted sysbox-fs has none of our listeners' copies: leave them again (sysbox-keep
+    /// still has its own).
     func keepAllAgain() {
         for (r, copy) in live.copies() {
-            keepCopy(r, copy)
+            keepCopy(r, copy, keeper: false)
             close(copy)
         }
     }
 
-    /// Leaves a copy of a listener with sysbox-fs, off this loop (sysbox-fs may be waiting on us).
-    func keepCopy(_ r: ListenerRequest, _ listener: Int32) {
-        guard !config.fsSocket.isEmpty else { return }
+    /// One tag per container process's listener.
+    static func keeperTag(_ r: ListenerRequest) -> String { "listener/\(r.id)/\(r.pid)" }
+
+    /// Leaves a copy of a listener with sysbox-keep and with sysbox-fs, off this loop (sysbox-fs
+    /// may be waiting on us).
+    func keepCopy(_ r: ListenerRequest, _ listener: Int32, keeper: Bool = true) {
+        let toFS = !config.fsSocket.isEmpty, toKeeper = keeper && !config.keepSocket.isEmpty
+        guard toFS || toKeeper else { return }
         let copy = fcntl(listener, F_DUPFD_CLOEXEC, 3)
         guard copy >= 0 else { return }
         let client = FSClient(socketPath: config.fsSocket), logger = logger
+        let keep = KeeperClient(socketPath: config.keepSocket)
         Thread.detachNewThread {
             defer { close(copy) }
+            if toKeeper {
+                do { try keep.put(tag: Self.keeperTag(r), data: Array(try JSONEncoder().encode(r)), fd: copy) } catch {
+                    logger.warning("seccomp listener not left with sysbox-keep", metadata: ["id": "\(r.id)", "pid": "\(r.pid)", "error": "\(error)"])
+                }
+            }
+            guard toFS else { return }
             do { try client.keepListener(r, fd: copy) } catch {
                 logger.warning("seccomp listener not left with sysbox-fs: a restart of sysbox-mgr would fail this process's trapped calls",
                                metadata: ["id": "\(r.id)", "pid": "\(r.pid)", "error": "\(error)"])
@@ -154,20 +170,34 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
         }
     }
 
-    /// Answers again the trapped calls of the containers a previous sysbox-mgr served: sysbox-fs
-    /// kept their listeners (their trapped calls have waited meanwhile).
+    /// Answers again the trapped calls of the containers a previous sysbox-mgr served: sysbox-keep
+    /// and sysbox-fs kept their listeners (their trapped calls have waited meanwhile). Each
+    /// container process's listener is served once, whichever had it.
     public func recoverListeners() {
-        guard !config.fsSocket.isEmpty else { return }
-        let kept: [(ListenerRequest, Int32)]
-        do { kept = try FSClient(socketPath: config.fsSocket).listeners() } catch {
-            logger.info("no seccomp listeners to take back", metadata: ["reason": "\(error)"])
-            return
+        var kept: [(ListenerRequest, Int32)] = []
+        if !config.keepSocket.isEmpty {
+            do {
+                for k in try KeeperClient(socketPath: config.keepSocket).get(prefix: "listener/") {
+                    if let r = try? JSONDecoder().decode(ListenerRequest.self, from: Data(k.data)), ContainerID.isValid(r.id) {
+                        kept.append((r, k.fd))
+                    } else { close(k.fd) }
+                }
+            } catch {
+                logger.info("sysbox-keep not reached for the seccomp listeners", metadata: ["reason": "\(error)"])
+            }
         }
+        if !config.fsSocket.isEmpty {
+            do { kept += try FSClient(socketPath: config.fsSocket).listeners() } catch {
+                logger.info("sysbox-fs not reached for the seccomp listeners", metadata: ["reason": "\(error)"])
+            }
+        }
+        var served = Set<String>()
         for (r, fd) in kept {
+            guard served.insert(Self.keeperTag(r)).inserted else { close(fd); continue }
             _ = sbx_set_cloexec(fd, 1)
             serveListener(r, fd)
         }
-        if !kept.isEmpty { logger.info("answering trapped calls again after a restart", metadata: ["listeners": "\(kept.count)"]) }
+        if !served.isEmpty { logger.info("answering trapped calls again after a restart", metadata: ["listeners": "\(served.count)"]) }
     }
 
     func releaseStorage(_ id: String) {
@@ -217,6 +247,10 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
                 return .kept(fuse.keys.sorted())
             case .unregister(let id):
                 initial[id] = nil
+                if !config.keepSocket.isEmpty {
+                    let keep = KeeperClient(socketPath: config.keepSocket)
+                    Thread.detachNewThread { try? keep.drop(prefix: "listener/\(id)/") }
+                }
                 utsNames.remove(id)
                 if let fd = fuse.removeValue(forKey: id) { close(fd) }
                 try allocator.free(id: id)

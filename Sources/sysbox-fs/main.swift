@@ -22,6 +22,8 @@ struct Serve: ParsableCommand {
     @Option(help: "unix socket (default $SYSBOX_FS_SOCKET or /run/sysbox/fs.sock)") var socket = defaultSocket
     @Option(name: .customLong("mgr-socket"), help: "sysbox-mgr's socket, which keeps the FUSE fds across restarts")
     var managerSocket = defaultManagerSocket
+    @Option(name: .customLong("keep-socket"), help: "sysbox-keep's socket, which holds the FUSE fds while both daemons are down (\"\": none)")
+    var keepSocket = getenv("SYSBOX_KEEP_SOCKET").map { String(cString: $0) } ?? "/run/sysbox/keep.sock"
     @Option(name: .customLong("mount-root"), help: "where each container's FUSE mount is made") var mountRoot = "/var/lib/sysboxfs"
     @Option(name: .customLong("state-root"), help: "state kept across restarts (default: fs-state beside the socket)")
     var stateRoot: String?
@@ -39,6 +41,7 @@ struct Serve: ParsableCommand {
         config.mountRoot = mountRoot
         config.stateRoot = stateRoot ?? runDir + "/fs-state"
         config.managerSocket = managerSocket
+        config.keepSocket = keepSocket
         let server = try FSServer(config: config, logger: logger)
         signal(SIGTERM) { _ in stopRequested = true }
         signal(SIGINT) { _ in stopRequested = true }

@@ -27,6 +27,8 @@ struct Serve: ParsableCommand {
     var seccompAgentSocket: String?
     @Option(name: .customLong("fs-socket"), help: "sysbox-fs's socket, which keeps the seccomp listeners across restarts (\"\": none)")
     var fsSocket = getenv("SYSBOX_FS_SOCKET").map { String(cString: $0) } ?? "/run/sysbox/fs.sock"
+    @Option(name: .customLong("keep-socket"), help: "sysbox-keep's socket, which holds the seccomp listeners while both daemons are down (\"\": none)")
+    var keepSocket = getenv("SYSBOX_KEEP_SOCKET").map { String(cString: $0) } ?? "/run/sysbox/keep.sock"
     @Option(help: "log file (default stderr)") var log: String?
     @Option(name: .customLong("log-level")) var logLevel = "info"
     @Option(name: .customLong("log-format")) var logFormat = "text"
@@ -42,6 +44,7 @@ struct Serve: ParsableCommand {
         var config = ManagerServer.Config()
         config.socketPath = socket
         config.fsSocket = fsSocket
+        config.keepSocket = keepSocket
         config.dataRoot = dataRoot
         config.subidSize = subidSize
         config.subuidFile = subuidFile

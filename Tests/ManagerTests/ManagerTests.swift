@@ -18,6 +18,9 @@ import Testing
         c.loginDefs = dir + "/login.defs"
         c.subidSize = 65536 * 16
         c.socketPath = dir + "/mgr.sock"
+        // Not the host's daemons: a test manager leaves nothing with them.
+        c.fsSocket = ""
+        c.keepSocket = ""
         return c
     }
 

@@ -1,0 +1,77 @@
+# sysbox-mgr and sysbox-fs killed with SIGKILL (what an OOM kill, `systemctl restart` gone wrong or a
+# package upgrade does) under running containers: alone, one after the other, and both at once.
+# Running containers keep their virtual files and their trapped calls; calls made meanwhile wait and
+# complete; nothing is left half-done. CRASH_ROUNDS and CRASH_CONTAINERS make it longer.
+
+CRASH_ROUNDS=${CRASH_ROUNDS:-3}
+CRASH_CONTAINERS=${CRASH_CONTAINERS:-4}
+
+# Each container reads its virtual meminfo and sets its hostname (a trapped call) in a loop, and
+# counts what failed: a read that says "Transport endpoint is not connected", a hostname refused.
+crash_start() {
+    local i
+    for i in $(seq 1 "$CRASH_CONTAINERS"); do
+        drun -d --name "e2e-crash-$i" $IMG sh -c 'while :; do
+            grep -q ^MemTotal /proc/meminfo || echo meminfo >> /tmp/failed
+            hostname "$(hostname)" || echo hostname >> /tmp/failed
+            usleep 20000; done' >/dev/null
+    done
+}
+
+crash_check() { # round mode
+    local i out
+    for i in $(seq 1 "$CRASH_CONTAINERS"); do
+        out=$(timeout 20 docker exec "e2e-crash-$i" sh -c 'head -1 /proc/meminfo; hostname r'"$1"' && hostname; umount /proc 2>&1; cat /tmp/failed 2>/dev/null | sort | uniq -c' 2>&1) ||
+            fail "$2 round $1: container $i did not answer: $out"
+        assert_contains "$out" "MemTotal:" "$2 round $1, container $i: its virtual meminfo"
+        assert_contains "$out" "r$1" "$2 round $1, container $i: a trapped sethostname"
+        assert_contains "$out" "Device or resource busy" "$2 round $1, container $i: umount /proc still refused by sysbox-mgr"
+        assert_not_contains "$out" "meminfo" "$2 round $1, container $i: a read of meminfo failed meanwhile"
+        assert_not_contains "$out" "hostname" "$2 round $1, container $i: a trapped call failed meanwhile"
+    done
+    # A create after the restart is served as before.
+    out=$(drun --rm $IMG sh -c 'head -1 /proc/meminfo; hostname fresh && hostname')
+    assert_contains "$out" "MemTotal:"
+    assert_contains "$out" "fresh"
+}
+
+gone() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
+
+crash_kill() { # mode
+    local m f killed; m=$(cat "$SYSBOXD_STATE/mgr.pid"); f=$(cat "$SYSBOXD_STATE/fs.pid")
+    case $1 in
+        mgr) killed="$m" ;;
+        fs) killed="$f" ;;
+        sequence) kill -KILL "$m"; eventually "gone $m" 5; killed="$f" ;;
+        both) killed="$m $f" ;;
+    esac
+    kill -KILL $killed
+    local p; for p in $killed; do eventually "gone $p" 5; done
+    bash ../../scripts/daemons.sh start >/dev/null
+}
+
+crash_cleanup() { docker ps -aq --filter name=e2e-crash- | xargs -r docker rm -f >/dev/null 2>&1 || true; }
+
+crash_case() { # mode
+    # Every container of the case goes, even when it fails (the case runs in a subshell).
+    crash_cleanup
+    trap crash_cleanup EXIT
+    crash_start
+    local r
+    for r in $(seq 1 "$CRASH_ROUNDS"); do
+        crash_kill "$1"
+        crash_check "$r" "$1"
+    done
+    local i; for i in $(seq 1 "$CRASH_CONTAINERS"); do rmc "e2e-crash-$i"; done
+    echo "$1: $CRASH_ROUNDS rounds x $CRASH_CONTAINERS containers, 0 failed reads or trapped calls"
+}
+
+test_crash_mgr() { crash_case mgr; }
+test_crash_fs() { crash_case fs; }
+test_crash_sequence() { crash_case sequence; }
+test_crash_both() { crash_case both; }
+
+t "sysbox-mgr killed (SIGKILL) under running containers: nothing they do fails" test_crash_mgr
+t "sysbox-fs killed (SIGKILL) under running containers: nothing they do fails" test_crash_fs
+t "sysbox-mgr then sysbox-fs killed: nothing running containers do fails" test_crash_sequence
+t "sysbox-mgr and sysbox-fs killed at once: virtual files and traps survive (sysbox-keep)" test_crash_both

@@ -268,6 +268,11 @@ public final class FSServer: @unchecked Sendable {
             let entry = Entry(files: files, session: session, dir: dir, connection: FuseMount.connection(of: dir))
             do {
                 try start(entry, id: id)
+                // Requests the old server read but never answered would wait forever.
+                if !session.resendUnanswered() {
+                    logger.warning("the kernel cannot resend requests a killed sysbox-fs left unanswered (Linux < 6.9): their readers wait",
+                                   metadata: ["id": "\(id)"])
+                }
                 // The kernel may hold pages the old server rendered: refresh them all.
                 files.markAllHot()
                 for f in files.tree.files { queueInvalidation(id, f.ino) }

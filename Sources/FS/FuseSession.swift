@@ -95,6 +95,17 @@ final class FuseSession: @unchecked Sendable {
         return Foundation.writev(fd, iov, count)
     }
 
+    /// Asks the kernel to send again every request a previous server read and never answered
+    /// (FUSE_NOTIFY_RESEND, Linux 6.9): a reader blocked on one (in D state: a request already in
+    /// userspace can only be answered, not interrupted) gets its answer from this server. False
+    /// when the kernel does not know it.
+    @discardableResult
+    func resendUnanswered() -> Bool {
+        // struct fuse_out_header { uint32 len; int32 error (the notify code); uint64 unique = 0 }
+        var header: (UInt32, Int32, UInt64) = (16, 7, 0)   // FUSE_NOTIFY_RESEND
+        return withUnsafeBytes(of: &header) { Foundation.write(fd, $0.baseAddress, 16) } == 16
+    }
+
     /// Drops the kernel's cached pages and attributes of a file whose content changed.
     func invalidate(_ ino: UInt64) {
         guard let se = session else { return }

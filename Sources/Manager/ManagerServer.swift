@@ -1,3 +1,4 @@
+import CSeccomp
 import Foundation   // Thread (a daemon, not on a container's start path)
 import IDRanges
 import IPC
@@ -32,6 +33,12 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
     let live = LiveListeners()
     /// FUSE device fds of sysbox-fs, by container id.
     var fuse: [String: Int32] = [:]
+    /// Trapped calls received and not yet answered, kept by sysbox-keep; and those a killed
+    /// manager left, to answer once their listeners are served again.
+    let inflight: InflightLog?
+    var leftUnanswered: [(tag: UInt64, notif: seccomp_notif)] = []
+    /// The loop serving each listener, by the hash of its keeper tag (for those answers).
+    let loopsByTag = LoopsByTag()
 
     public init(config: Config, logger: Logger) throws {
         self.config = config
@@ -42,6 +49,7 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
         let gid = try ManagerServer.ensureEntry(config.subgidFile, size: config.subidSize,
                                                 minimum: SubIDFile.minimum(loginDefs: defs, key: "SUB_GID_MIN"))
         storage = StorageDirs(root: config.dataRoot + "/storage")
+        (inflight, leftUnanswered) = InflightLog.open(keeper: config.keepSocket.isEmpty ? nil : KeeperClient(socketPath: config.keepSocket))
         allocator = try RangeAllocator(uidEntry: uid, gidEntry: gid, stateFile: config.dataRoot + "/idranges.json")
         logger.info("id ranges", metadata: ["subuid": "sysbox:\(uid.start):\(uid.count)", "capacity": "\(allocator.capacity)",
                                             "allocated": "\(allocator.allocations.count)"])
@@ -130,7 +138,14 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
         utsNames.adopt(r.id, pid: UInt32(bitPattern: r.pid))
         let loop = NotifyLoop(request: r, fd: fd, tracer: tracer, logger: logger, protected: initialMounts(r))
         let key = live.add(r, fd), live = live
-        loop.onEnd = { live.remove(key) }
+        let tag = InflightLog.hash(Self.keeperTag(r)), loops = loopsByTag
+        loop.inflight = inflight?.slot()
+        loop.tagHash = tag
+        loops.set(tag, loop)
+        loop.onEnd = { [weak loop] in
+            live.remove(key)
+            if let loop { loops.remove(tag, loop) }
+        }
         loop.start()
     }
 
@@ -198,6 +213,13 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
             serveListener(r, fd)
         }
         if !served.isEmpty { logger.info("answering trapped calls again after a restart", metadata: ["listeners": "\(served.count)"]) }
+        // Calls the killed manager had taken but not answered: answered now, each on its thread
+        // (an emulated mount may take a while).
+        for (tag, n) in leftUnanswered {
+            guard let loop = loopsByTag.get(tag) else { continue }
+            Thread.detachNewThread { loop.answerAgain(n) }
+        }
+        leftUnanswered = []
     }
 
     func releaseStorage(_ id: String) {

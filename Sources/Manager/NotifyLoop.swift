@@ -45,6 +45,11 @@ final class NotifyLoop: @unchecked Sendable {
     /// Called when the loop ends, before its listener is closed.
     var onEnd: (@Sendable () -> Void)?
 
+    /// Where the call being answered is recorded until it is answered (InflightLog), and the
+    /// hash of the keeper tag that names this listener there.
+    var inflight: InflightLog.Slot?
+    var tagHash: UInt64 = 0
+
     func run() {
         defer { onEnd?(); close(fd) }
         var req: UnsafeMutablePointer<seccomp_notif>? = nil
@@ -68,14 +73,30 @@ final class NotifyLoop: @unchecked Sendable {
                 return
             }
             let start = monotonicMicros()
+            inflight?.begin(req.pointee, tag: tagHash)
             let (verdict, args) = decide(req.pointee, resp)
             _ = seccomp_notify_respond(fd, resp)
+            inflight?.end()
             if !tracer.isEmpty {
                 let name = syscallName(req.pointee.data)
                 tracer.emit(TraceEvent(time: LineLogHandler.timestamp(), container: request.id, pid: Int32(req.pointee.pid),
                                        syscall: name, args: args, verdict: verdict, micros: monotonicMicros() - start))
             }
         }
+    }
+
+    /// Answers a call a killed manager had received and not answered (its id still valid).
+    func answerAgain(_ n: seccomp_notif) {
+        guard seccomp_notify_id_valid(fd, n.id) == 0 else { return }
+        var req: UnsafeMutablePointer<seccomp_notif>? = nil
+        var resp: UnsafeMutablePointer<seccomp_notif_resp>? = nil
+        guard seccomp_notify_alloc(&req, &resp) == 0, let req, let resp else { return }
+        defer { seccomp_notify_free(req, resp) }
+        req.pointee = n
+        let (verdict, _) = decide(n, resp)
+        _ = seccomp_notify_respond(fd, resp)
+        logger.info("answered a trapped call left unanswered by a killed sysbox-mgr",
+                    metadata: ["id": "\(request.id)", "pid": "\(n.pid)", "syscall": "\(syscallName(n.data))", "verdict": "\(verdict)"])
     }
 
     func syscallName(_ d: seccomp_data) -> String {

@@ -83,6 +83,18 @@ public final class UTSNames: @unchecked Sendable {   // every access under `lock
     }
 }
 
+/// The notify loops by the hash of their listener's keeper tag.
+final class LoopsByTag: @unchecked Sendable {   // every access under `lock`
+    private let lock = NSLock()
+    private var loops: [UInt64: NotifyLoop] = [:]
+    func set(_ tag: UInt64, _ loop: NotifyLoop) { lock.lock(); loops[tag] = loop; lock.unlock() }
+    func get(_ tag: UInt64) -> NotifyLoop? { lock.lock(); defer { lock.unlock() }; return loops[tag] }
+    func remove(_ tag: UInt64, _ loop: NotifyLoop) {
+        lock.lock(); defer { lock.unlock() }
+        if loops[tag] === loop { loops[tag] = nil }
+    }
+}
+
 /// The listeners being served, so that copies can be left with a restarted sysbox-fs. A loop
 /// leaves the set (under the lock) before it closes its fd, so a copy is never of a closed fd.
 public final class LiveListeners: @unchecked Sendable {

@@ -71,6 +71,29 @@ test_crash_fs() { crash_case fs; }
 test_crash_sequence() { crash_case sequence; }
 test_crash_both() { crash_case both; }
 
+# A trapped call taken by a manager that is then killed is no longer pending for its listener: the
+# next manager answers it from the in-flight log sysbox-keep holds, or its caller would wait forever.
+test_call_in_flight_is_answered_after_a_kill() {
+    local bin; bin=$(mktemp -d)
+    gcc -O2 -o "$bin/catch" probe/catch.c
+    drun -d --name e2e-inflight $IMG sh -c 'mkdir /m; i=0; while :; do mount -t proc p /m && umount /m; i=$((i+1)); echo $i > /tmp/count; done' >/dev/null
+    eventually '[ "$(docker exec e2e-inflight cat /tmp/count 2>/dev/null || echo 0)" -gt 5 ]' 10
+    local m h; m=$(cat "$SYSBOXD_STATE/mgr.pid")
+    h=$(timeout 30 "$bin/catch" "$m") || fail "no mount helper seen"
+    # The helper is frozen mid-call: the container's loop stands still.
+    local c1; c1=$(docker exec e2e-inflight cat /tmp/count)
+    sleep 0.5
+    assert_eq "$(docker exec e2e-inflight cat /tmp/count)" "$c1" "the loop went on with its call unanswered"
+    kill -KILL "$m" "$h"
+    eventually "gone $m" 5
+    bash ../../scripts/daemons.sh start >/dev/null
+    eventually '[ "$(docker exec e2e-inflight cat /tmp/count)" -gt "$c1" ]' 10
+    grep -q "answered a trapped call left unanswered" "$SYSBOXD_STATE/sysbox-mgr.log" || fail "the new sysbox-mgr did not say it answered the call"
+    rm -rf "$bin"
+    rmc e2e-inflight
+}
+
+t "a trapped call in flight when sysbox-mgr is killed is answered by the next one" test_call_in_flight_is_answered_after_a_kill
 t "sysbox-mgr killed (SIGKILL) under running containers: nothing they do fails" test_crash_mgr
 t "sysbox-fs killed (SIGKILL) under running containers: nothing they do fails" test_crash_fs
 t "sysbox-mgr then sysbox-fs killed: nothing running containers do fails" test_crash_sequence

@@ -39,7 +39,12 @@ public struct Channel: ~Copyable {
 
     /// Connects to a unix socket path.
     public static func connect(_ path: String) throws(SysError) -> Channel {
-        let s = try sys("socket", path) { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        Channel(owning: try connectSocket(path, type: Int32(SOCK_STREAM.rawValue)))
+    }
+
+    /// A connected unix socket of `type` (SOCK_STREAM, SOCK_SEQPACKET), close-on-exec.
+    public static func connectSocket(_ path: String, type: Int32) throws(SysError) -> Int32 {
+        let s = try sys("socket", path) { socket(AF_UNIX, type | Int32(SOCK_CLOEXEC.rawValue), 0) }
         var addr = try UnixAddress(path)
         let r = withUnsafePointer(to: &addr.raw) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(s, $0, addr.length) }
@@ -49,7 +54,7 @@ public struct Channel: ~Copyable {
             close(s)
             throw SysError("connect", path, errno: e)
         }
-        return Channel(owning: s)
+        return s
     }
 
     public func send<M: Encodable>(_ message: M, fds: [Int32] = []) throws {

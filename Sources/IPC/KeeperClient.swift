@@ -49,15 +49,9 @@ public struct KeeperClient: Sendable {
     }
 
     func connect() throws -> Int32 {
-        let s = try sys("socket", socketPath) { socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
-        var addr = try UnixAddress(socketPath)
-        let r = withUnsafePointer(to: &addr.raw) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(s, $0, addr.length) }
-        }
-        if r < 0 {
-            let e = Errno.current
-            close(s)
-            throw RuntimeError("cannot reach sysbox-keep at \(socketPath): \(e)", hint: "start it: sysbox-keep --socket \(socketPath)")
+        let s: Int32
+        do { s = try Channel.connectSocket(socketPath, type: Int32(SOCK_SEQPACKET.rawValue)) } catch {
+            throw RuntimeError("cannot reach sysbox-keep at \(socketPath): \(error.errno)", hint: "start it: sysbox-keep --socket \(socketPath)")
         }
         var tv = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))

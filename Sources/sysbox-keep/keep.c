@@ -109,6 +109,36 @@ static int send_msg(int sock, uint8_t op, const char *tag, const char *data, uin
     return sendmsg(sock, &m, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
+// One message into `buf`, its fds (at most 4) into `fds`; the byte count, or -1. A message cut
+// short (MSG_TRUNC, MSG_CTRUNC) is -1 with its fds closed.
+static ssize_t recv_msg(int sock, char *buf, size_t size, int *fds, int *nfds) {
+    char cbuf[CMSG_SPACE(4 * sizeof(int))];
+    struct iovec iov = { buf, size };
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = cbuf;
+    m.msg_controllen = sizeof cbuf;
+    ssize_t n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+    *nfds = 0;
+    for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&m) : NULL; c; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int i = 0; i < k; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            if (*nfds < 4) fds[(*nfds)++] = fd; else close(fd);
+        }
+    }
+    if (n >= 0 && (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+        for (int i = 0; i < *nfds; i++) close(fds[i]);
+        *nfds = 0;
+        return -1;
+    }
+    return n;
+}
+
 // One request on an accepted connection.
 static void serve(int sock) {
     struct ucred cred;
@@ -117,23 +147,10 @@ static void serve(int sock) {
     struct timeval tv = { 5, 0 };
     setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     static char buf[sizeof(struct keep_hdr) + KEEP_MAX_TAG + KEEP_MAX_DATA];
-    char cbuf[CMSG_SPACE(4 * sizeof(int))];
-    struct iovec iov = { buf, sizeof buf };
-    struct msghdr m;
-    memset(&m, 0, sizeof m);
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = cbuf;
-    m.msg_controllen = sizeof cbuf;
-    ssize_t n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-    int fds[4], nfds = 0;
-    for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&m) : NULL; c; c = CMSG_NXTHDR(&m, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        for (int i = 0; i < k && nfds < 4; i++) memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-    }
+    int fds[4], nfds;
+    ssize_t n = recv_msg(sock, buf, sizeof buf, fds, &nfds);
     struct keep_hdr h;
-    int ok = n >= (ssize_t)sizeof h && !(m.msg_flags & (MSG_TRUNC | MSG_CTRUNC));
+    int ok = n >= (ssize_t)sizeof h;
     if (ok) {
         memcpy(&h, buf, sizeof h);
         ok = h.tag_len <= KEEP_MAX_TAG && h.data_len <= KEEP_MAX_DATA && (size_t)n == sizeof h + h.tag_len + h.data_len;
@@ -177,17 +194,45 @@ static void prune(void) {
     }
 }
 
+// `sysbox-keep list`: the tags held, one a line (the fds that come with them are closed).
+static int list(const char *path) {
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (s < 0 || connect(s, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        fprintf(stderr, "sysbox-keep: cannot reach %s: %s (is sysbox-keep running?)\n", path, strerror(errno));
+        return 1;
+    }
+    if (send_msg(s, 'G', "", "", 0, -1) < 0) return 1;
+    static char buf[sizeof(struct keep_hdr) + KEEP_MAX_TAG + KEEP_MAX_DATA];
+    for (;;) {
+        int fds[4], nfds;
+        ssize_t n = recv_msg(s, buf, sizeof buf, fds, &nfds);
+        for (int i = 0; i < nfds; i++) close(fds[i]);
+        if (n < (ssize_t)sizeof(struct keep_hdr)) return 1;
+        struct keep_hdr h;
+        memcpy(&h, buf, sizeof h);
+        if (h.tag_len == 0) return 0;
+        printf("%.*s\n", (int)h.tag_len, buf + sizeof h);
+    }
+}
+
 int main(int argc, char **argv) {
     const char *path = "/run/sysbox/keep.sock";
+    int listing = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) path = argv[++i];
+        else if (strcmp(argv[i], "list") == 0) listing = 1;
         else if (strcmp(argv[i], "--help") == 0) {
-            printf("usage: sysbox-keep [--socket PATH]  (default %s)\n"
+            printf("usage: sysbox-keep [list] [--socket PATH]  (default %s)\n"
                    "Holds the fds of running system containers for sysbox-mgr and sysbox-fs across their restarts.\n", path);
             return 0;
         } else { fprintf(stderr, "sysbox-keep: unknown argument %s (see --help)\n", argv[i]); return 2; }
     }
     signal(SIGPIPE, SIG_IGN);
+    if (listing) return list(path);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

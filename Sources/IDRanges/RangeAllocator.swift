@@ -83,6 +83,7 @@ public struct RangeAllocator: Sendable {
 
     /// Applies a change and saves it; a failed save (a full disk) undoes the change in memory
     /// too, so memory and the state file never disagree.
+    @discardableResult
     mutating func change<T>(_ body: (inout [String: Allocation]) -> T) throws -> T {
         let before = allocations
         let result = body(&allocations)

@@ -65,6 +65,10 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
         }
         let before = file.entries.count
         let entry = file.ensure(name: "sysbox", size: size, minimum: minimum)
+        guard entry.end <= SubIDFile.idLimit else {
+            throw RuntimeError("\(path): no room for \(size) ids below 2^32 beside its other entries",
+                               hint: "add a sysbox:START:COUNT line yourself, or free a range")
+        }
         if file.entries.count != before { try Files.writeAtomic(path, Array(file.text.utf8), mode: 0o644) }
         return entry
     }

@@ -23,6 +23,21 @@ import Testing
         #expect(f.entries.count == 1)
     }
 
+    @Test func aCRLFFileStillKeepsTheNewEntryClear() {
+        // Split by Character, "\r\n" was one: the lines merged and the new entry overlapped alice.
+        var f = SubIDFile(text: "alice:100000:65536\r\nbob:165536:65536\r\n")
+        #expect(f.entries.map(\.name) == ["alice", "bob"])
+        #expect(f.ensure(name: "sysbox", size: 65536, minimum: 100000).start == 231072)
+    }
+
+    @Test func hugeNumbersNeitherTrapNorWrap() {
+        var f = SubIDFile(text: "x:18446744073709551615:10\ny:100000:18446744073709551615\n")
+        let e = f.ensure(name: "sysbox", size: 65536, minimum: 100000)
+        #expect(e.start == UInt64.max, "no room is left below the end: the caller refuses it (past 2^32)")
+        #expect(e.end > SubIDFile.idLimit)
+        #expect(SubIDFile(text: "sysbox:4294967295:65536\n").malformed(name: "sysbox", minimumCount: 65536)?.0 == 1)
+    }
+
     @Test func loginDefsMinimum() {
         #expect(SubIDFile.minimum(loginDefs: "SUB_UID_MIN\t200000\n", key: "SUB_UID_MIN") == 200000)
         #expect(SubIDFile.minimum(loginDefs: nil, key: "SUB_UID_MIN") == 100000)

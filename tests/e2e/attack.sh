@@ -195,6 +195,12 @@ test_devtmpfs_refused() {
     local out; out=$(inside 'mkdir /m && mount -t devtmpfs d /m && echo mounted')
     assert_not_contains "$out" "mounted"
 }
+test_host_only_calls() {
+    local out; out=$(inside '/p/race hostonly 1')
+    assert_contains "$out" "hostonly allowed=0"
+    assert_eq "$(echo "$out" | grep -c "=Operation not permitted")" "5"
+}
+
 test_shocker_open_by_handle() {
     # open_by_handle_at needs CAP_DAC_READ_SEARCH in the initial user namespace (the "shocker" escape).
     local out; out=$(inside '/p/race handle 1 /safe /x')
@@ -240,4 +246,5 @@ t "uid_map cannot be rewritten from inside" test_uid_map_fixed
 t "the host's network interfaces are not visible" test_host_network_hidden
 t "devtmpfs (the host's devices) cannot be mounted" test_devtmpfs_refused
 t "open_by_handle_at on a host bind fails (shocker)" test_shocker_open_by_handle
+t "module loading, kexec, swapoff, acct and iopl fail (the host's root only)" test_host_only_calls
 attack_cleanup

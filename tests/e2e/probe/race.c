@@ -13,6 +13,7 @@
 //   race newapi 1 SAFE TARGET     no race: the new mount API against TARGET (mount_setattr
 //                                 clearing read-only, an open_tree clone remounted, fsopen of a
 //                                 procfs): each must fail and TARGET stay read-only
+//   race hostonly 1               no race: module loading, kexec, swapoff, acct, iopl must fail
 //   race handle 1 SAFE TARGET     no race: open_by_handle_at of TARGET's own handle must fail
 //   race exe 1 PATH               no race: open every /proc/PID/exe for writing (CVE-2019-5736):
 //                                 none may open
@@ -127,6 +128,25 @@ static int exes(void) {
     return opened == 0 ? 0 : 1;
 }
 
+// Calls only the host's root may make: each must fail with EPERM, whatever the arguments.
+static int hostonly(void) {
+    int fd = open("/bin/busybox", O_RDONLY), bad = 0;
+    struct { const char *name; long rc; } calls[] = {
+        { "finit_module", syscall(SYS_finit_module, fd, "", 0) },
+        { "kexec_load", syscall(SYS_kexec_load, 0, 0, NULL, 0) },
+        { "swapoff", syscall(SYS_swapoff, "/nonexistent") },
+        { "acct", syscall(SYS_acct, "/tmp/acct") },
+        { "iopl", syscall(SYS_iopl, 3) },
+    };
+    for (unsigned i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        int e = calls[i].rc < 0 ? errno : 0;
+        printf("%s=%s\n", calls[i].name, calls[i].rc < 0 ? strerror(e) : "ok");
+        if (calls[i].rc >= 0) bad++;
+    }
+    printf("hostonly allowed=%d\n", bad);
+    return bad == 0 ? 0 : 1;
+}
+
 // The "shocker" escape: open a file of the host filesystem by handle, from a bind of it.
 static int handle(const char *target) {
     struct { struct file_handle h; unsigned char bytes[128]; } fh;
@@ -150,6 +170,7 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "newapi")) return newapi(target);
     if (!strcmp(mode, "exe")) return exes();
     if (!strcmp(mode, "handle")) return handle(target);
+    if (!strcmp(mode, "hostonly")) return hostonly();
     int done = 0, refused = 0, wins = 0, control = 0;
     mkdir("/m", 0755);
     mkdir("/m2", 0755);

@@ -105,7 +105,11 @@ final class CallerContext {
             let f = line.split(separator: UInt8(ascii: " ")).compactMap { UInt64(String(decoding: $0, as: UTF8.self)) }
             guard f.count == 3 else { continue }
             let (inside, outside, count) = (f[0], f[1], f[2])
-            if UInt64(id) >= outside && UInt64(id) < outside + count { return UInt32(inside + UInt64(id) - outside) }
+            // Checked arithmetic: a line the kernel would never write must not trap the manager.
+            let (end, over) = outside.addingReportingOverflow(count)
+            guard UInt64(id) >= outside, over || UInt64(id) < end else { continue }
+            let (mapped, wrapped) = inside.addingReportingOverflow(UInt64(id) - outside)
+            return wrapped ? nil : UInt32(exactly: mapped)
         }
         return nil
     }

@@ -148,6 +148,16 @@ extension ManagerResponse {
     var isOK: Bool { if case .ok = self { return true }; return false }
 }
 
+@Suite struct CallerMapTests {
+    /// Found by the status fuzz target: sums past 2^64 or ids past 2^32 trapped the manager.
+    @Test func hostileMapsNeitherTrapNorWrap() {
+        #expect(CallerContext.toNamespace(100005, map: "0 100000 65536\n") == 5)
+        #expect(CallerContext.toNamespace(5, map: "0 18446744073709551615 18446744073709551615\n") == nil)
+        #expect(CallerContext.toNamespace(7, map: "18446744073709551615 0 100\n") == nil)
+        #expect(CallerContext.toNamespace(7, map: "4294967295 0 100\n") == nil)
+    }
+}
+
 @Suite struct ProtectedMountsTests {
     @Test func unescapesMountinfoPaths() {
         #expect(MountEntry.unescape("/a\\040b") == "/a b")

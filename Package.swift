@@ -55,6 +55,10 @@ let package = Package(
         ]),
 
         // Executables
+        // What the fuzz targets feed (scripts/fuzz.sh); the executable is libFuzzer's with
+        // -DFUZZING, a replayer otherwise.
+        .target(name: "FuzzTargets", dependencies: ["Policy", "OCI", "IDRanges", "IPC", "Manager", "SysboxCore"]),
+        .executableTarget(name: "sysbox-fuzz", dependencies: ["FuzzTargets"], swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         // C, alone: it must outlive the daemons whose fds it holds (see its header).
         .executableTarget(name: "sysbox-keep", path: "Sources/sysbox-keep"),
         .executableTarget(name: "sysbox-runc", dependencies: [
@@ -79,6 +83,7 @@ let package = Package(
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "VirtualFiles"]),
         .testTarget(name: "VirtualFilesTests", dependencies: ["VirtualFiles"]),
         .testTarget(name: "FSTests", dependencies: ["FS"]),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"], resources: [.copy("Corpus")]),
         .testTarget(name: "SysboxRuncTests", dependencies: ["sysbox-runc"]),
     ]
 )

@@ -13,5 +13,5 @@ drun() { docker run --runtime="$RT" --pull=never "$@"; }
 cid() { docker inspect -f '{{.Id}}' "$1"; }
 rmc() { local id; id=$(cid "$1" 2>/dev/null) || return 0; docker rm -f "$1" >/dev/null; eventually "! grep -q $id /proc/self/mountinfo" 10; assert_no_leftovers "$id" "$STATE_ROOT"; }
 
-for f in ${E2E_SUITES:-basic.sh lifecycle.sh resources.sh userns.sh trap.sh attack.sh crash.sh errors.sh procfs.sh system.sh}; do . "./$f"; done
+for f in ${E2E_SUITES:-basic.sh lifecycle.sh resources.sh userns.sh trap.sh attack.sh crash.sh load.sh errors.sh procfs.sh system.sh}; do . "./$f"; done
 summary

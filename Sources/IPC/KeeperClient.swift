@@ -40,6 +40,21 @@ public struct KeeperClient: Sendable {
         }
     }
 
+    /// The tags held that start with `prefix` (no fds): what a restarted keeper lacks.
+    public func tags(prefix: String) throws -> Set<String> {
+        let s = try connect()
+        defer { close(s) }
+        try send(s, op: "L", tag: prefix, data: [], fd: -1)
+        var out = Set<String>()
+        while true {
+            let (op, tag, _, fds) = try receive(s)
+            fds.forEach { close($0) }
+            guard op == UInt8(ascii: "K") else { throw RuntimeError("sysbox-keep: \(tag)") }
+            if tag.isEmpty { return out }
+            out.insert(tag)
+        }
+    }
+
     /// Forgets (and closes, in the keeper) every fd whose tag starts with `prefix`.
     public func drop(prefix: String) throws {
         let s = try connect()
@@ -55,6 +70,7 @@ public struct KeeperClient: Sendable {
         }
         var tv = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         return s
     }
 

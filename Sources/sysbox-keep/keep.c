@@ -15,6 +15,8 @@
 //   'G' get:  tag prefix     -> one message per matching entry (tag, data, a copy of its fd),
 //                               then an empty one
 //   'D' drop: tag prefix     -> closes and forgets the matching entries; answered "ok"
+//   'L' list: tag prefix     -> one message per matching entry (its tag only), then an empty one:
+//                               how a daemon finds out that a restarted keeper lacks its deposits
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -144,8 +146,10 @@ static void serve(int sock) {
     struct ucred cred;
     socklen_t cl = sizeof cred;
     if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.uid != 0) return;
+    // A peer that stops reading or writing cannot hold the only thread for long.
     struct timeval tv = { 5, 0 };
     setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     static char buf[sizeof(struct keep_hdr) + KEEP_MAX_TAG + KEEP_MAX_DATA];
     int fds[4], nfds;
     ssize_t n = recv_msg(sock, buf, sizeof buf, fds, &nfds);
@@ -172,6 +176,13 @@ static void serve(int sock) {
                 return;
         send_msg(sock, 'K', "", "", 0, -1);
         return;
+    case 'L':
+        for (int i = 0; i < nfds; i++) close(fds[i]);
+        for (size_t i = 0; i < count; i++)
+            if (strncmp(entries[i].tag, tag, h.tag_len) == 0 && send_msg(sock, 'K', entries[i].tag, "", 0, -1) < 0)
+                return;
+        send_msg(sock, 'K', "", "", 0, -1);
+        return;
     case 'D':
         for (int i = 0; i < nfds; i++) close(fds[i]);
         for (size_t i = count; i-- > 0;)
@@ -194,7 +205,7 @@ static void prune(void) {
     }
 }
 
-// `sysbox-keep list`: the tags held, one a line (the fds that come with them are closed).
+// `sysbox-keep list`: the tags held, one a line.
 static int list(const char *path) {
     struct sockaddr_un addr;
     memset(&addr, 0, sizeof addr);
@@ -205,7 +216,7 @@ static int list(const char *path) {
         fprintf(stderr, "sysbox-keep: cannot reach %s: %s (is sysbox-keep running?)\n", path, strerror(errno));
         return 1;
     }
-    if (send_msg(s, 'G', "", "", 0, -1) < 0) return 1;
+    if (send_msg(s, 'L', "", "", 0, -1) < 0) return 1;
     static char buf[sizeof(struct keep_hdr) + KEEP_MAX_TAG + KEEP_MAX_DATA];
     for (;;) {
         int fds[4], nfds;

@@ -177,11 +177,26 @@ public struct Listener: ~Copyable {
 }
 
 extension Channel {
+    /// How long a caller waits for a daemon to take or answer a request: a wedged daemon fails
+    /// the call with an error instead of hanging the runtime (and the orchestrator above it).
+    public static let daemonTimeout = 60
+
     /// Connects to a daemon's socket; the error names the daemon, the socket and how to start it.
-    public static func connect(_ path: String, daemon: String, hint: String) throws -> Channel {
-        do { return try Channel.connect(path) } catch {
+    /// Sends and receives on it give up after `timeout` seconds.
+    public static func connect(_ path: String, daemon: String, hint: String, timeout: Int = daemonTimeout) throws -> Channel {
+        let channel: Channel
+        do { channel = try Channel.connect(path) } catch {
             throw RuntimeError("cannot reach \(daemon) at \(path): \(error.errno)", hint: hint)
         }
+        channel.setTimeout(seconds: timeout)
+        return channel
+    }
+
+    /// Sets the send and receive timeouts (0: wait forever).
+    public func setTimeout(seconds: Int) {
+        var tv = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
     /// Sends one request and takes from its answer what `pick` finds there; an `error` answer
@@ -189,7 +204,13 @@ extension Channel {
     public func ask<Request: Encodable, Response: DaemonResponse, T>(_ request: Request, fds sent: [Int32] = [],
                                                                      daemon: String, what: String,
                                                                      _ pick: (Response) -> T?) throws -> T {
-        let response = try call(request, fds: sent, as: Response.self)
+        let response: Response
+        do { response = try call(request, fds: sent, as: Response.self) } catch let e as SysError where e.errno == .EAGAIN {
+            var tv = timeval(), len = socklen_t(MemoryLayout<timeval>.size)
+            getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len)
+            throw RuntimeError("\(daemon) did not answer \(what) within \(tv.tv_sec) s",
+                               hint: "it is running but stuck: see its log, then restart it")
+        }
         if let value = pick(response) { return value }
         if let m = response.errorMessage { throw RuntimeError(m) }
         throw RuntimeError("\(daemon) answered \(what) with an unexpected message")

@@ -22,6 +22,23 @@ import CShim
         fds.forEach { close($0) }
     }
 
+    /// A daemon that takes the connection and never answers: the call fails with a line naming it
+    /// and the request, instead of waiting for ever.
+    @Test func aStuckDaemonFailsTheCall() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("stuck-\(UUID().uuidString).sock").path
+        defer { unlink(path) }
+        let listener = try Listener(path: path, mode: 0o600)
+        let client = try Channel.connect(path, daemon: "sysbox-test", hint: "", timeout: 1)
+        let held = try listener.accept()   // accepted, never read nor answered
+        #expect(throws: RuntimeError.self) {
+            do { _ = try client.ask(FSRequest.ping, daemon: "sysbox-test", what: "ping") { (r: FSResponse) in r.isOK ? () : nil } } catch {
+                #expect("\(error)".contains("sysbox-test did not answer ping within 1 s"))
+                throw error
+            }
+        }
+        _ = held.fd
+    }
+
     /// The fds of this process open on `path` (other tests open and close fds meanwhile).
     static func fds(on path: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).filter {

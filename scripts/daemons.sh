@@ -20,18 +20,21 @@ alive() {
 
 start() {
     if ! alive "$SYSBOXD_STATE/keep.pid"; then
+        rm -f "$KEEP_SOCK"   # a killed one leaves its socket: wait for the new one
         mkdir -p "$(dirname "$KEEP_SOCK")"
         setsid "$BIN_DIR/sysbox-keep" --socket "$KEEP_SOCK" </dev/null >/dev/null 2>>"$SYSBOXD_STATE/sysbox-keep.log" &
         echo $! > "$SYSBOXD_STATE/keep.pid"
         wait_for '[ -S "$KEEP_SOCK" ]' "sysbox-keep socket"
     fi
     if ! alive "$SYSBOXD_STATE/mgr.pid"; then
+        rm -f "$MGR_SOCK"   # a killed one leaves its socket: wait for the new one
         setsid "$BIN_DIR/sysbox-mgr" --socket "$MGR_SOCK" --data-root "$MGR_DATA" --log "$SYSBOXD_STATE/sysbox-mgr.log" \
             </dev/null >/dev/null 2>&1 & echo $! > "$SYSBOXD_STATE/mgr.pid"
         wait_for '[ -S "$MGR_SOCK" ]' "sysbox-mgr socket"
     fi
     if ! alive "$SYSBOXD_STATE/fs.pid"; then
-        setsid "$BIN_DIR/sysbox-fs" --socket "$FS_SOCK" --mgr-socket "$MGR_SOCK" --log "$SYSBOXD_STATE/sysbox-fs.log" \
+        rm -f "$FS_SOCK"   # a killed one leaves its socket: wait for the new one
+        setsid "$BIN_DIR/sysbox-fs" --socket "$FS_SOCK" --log "$SYSBOXD_STATE/sysbox-fs.log" \
             </dev/null >/dev/null 2>&1 & echo $! > "$SYSBOXD_STATE/fs.pid"
         wait_for '[ -S "$FS_SOCK" ]' "sysbox-fs socket"
     fi

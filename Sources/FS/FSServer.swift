@@ -6,15 +6,15 @@ import VirtualFiles
 
 /// The sysbox-fs daemon core: one FUSE mount per registered container under `mountRoot/<id>`,
 /// its state under `stateRoot/<id>.json` (registration, INIT request, knob values) so that a new
-/// sysbox-fs picks every container up again; the FUSE device fds are left with sysbox-mgr.
+/// sysbox-fs picks every container up again; the FUSE device fds are left with sysbox-keep. The
+/// only daemon sysbox-fs calls is sysbox-keep, which calls nobody.
 public final class FSServer: @unchecked Sendable {
     public struct Config: Sendable {
         public var socketPath = "/run/sysbox/fs.sock"
         public var mountRoot = "/var/lib/sysboxfs"
         public var stateRoot = "/run/sysbox/fs-state"
-        public var managerSocket = "/run/sysbox/mgr.sock"
-        /// sysbox-keep, which holds the FUSE fds too, so that sysbox-mgr and sysbox-fs may die at
-        /// once ("": none).
+        /// sysbox-keep, which holds a copy of every FUSE device fd, so that a killed sysbox-fs's
+        /// successor serves the same connections ("": none; a crash then breaks the files).
         public var keepSocket = "/run/sysbox/keep.sock"
         public init() {}
     }
@@ -30,7 +30,6 @@ public final class FSServer: @unchecked Sendable {
         let session: FuseSession
         let dir: String
         let connection: UInt32?
-        var kept = false
         init(files: ContainerFiles, session: FuseSession, dir: String, connection: UInt32?) {
             self.files = files
             self.session = session
@@ -42,19 +41,15 @@ public final class FSServer: @unchecked Sendable {
     let config: Config
     let logger: Logger
     let host = HostFiles()
-    let manager: ManagerClient
     let keeper: KeeperClient?
     private let lock = NSLock()
     private var entries: [String: Entry] = [:]
-    /// sysbox-mgr's seccomp listeners, kept for its restarts; closed once no process uses them.
-    private var kept: [(ListenerRequest, Int32)] = []
     private let wake = NSCondition()
     private var invalidations: [(String, UInt64)] = []
 
     public init(config: Config, logger: Logger) throws {
         self.config = config
         self.logger = logger
-        manager = ManagerClient(socketPath: config.managerSocket)
         keeper = config.keepSocket.isEmpty ? nil : KeeperClient(socketPath: config.keepSocket)
         try Files.mkdirAll(config.mountRoot, mode: 0o755)
         try Files.mkdirAll(config.stateRoot, mode: 0o700)
@@ -71,26 +66,7 @@ public final class FSServer: @unchecked Sendable {
     func handle(_ channel: borrowing Channel) {
         do {
             let (request, fds) = try channel.receive(FSRequest.self)
-            switch request {
-            case .keepListener(let r):
-                guard let fd = onlyFD(fds) else { try channel.send(FSResponse.error("no listener fd was sent")); return }
-                _ = sbx_set_cloexec(fd, 1)
-                lock.lock()
-                kept.append((r, fd))
-                lock.unlock()
-                try channel.send(FSResponse.ok)
-                return
-            case .listeners(let from):
-                fds.forEach { close($0) }
-                lock.lock()
-                let page = Array(kept.dropFirst(max(0, from)).prefix(32))
-                let more = max(0, from) + page.count < kept.count
-                lock.unlock()
-                try channel.send(FSResponse.listeners(page.map(\.0), more: more), fds: page.map(\.1))
-                return
-            default:
-                fds.forEach { close($0) }
-            }
+            fds.forEach { close($0) }
             try channel.send(respond(request))
         } catch {
             logger.warning("request failed: \(error)")
@@ -106,8 +82,6 @@ public final class FSServer: @unchecked Sendable {
             case .status:
                 lock.lock(); defer { lock.unlock() }
                 return .status(entries.keys.sorted())
-            case .keepListener, .listeners:
-                return .error("\(request) needs its own connection handling")
             }
         } catch {
             return .error("\(error)")
@@ -173,20 +147,12 @@ public final class FSServer: @unchecked Sendable {
         keep(id, entry)
     }
 
-    /// Leaves a copy of the device fd with sysbox-keep and with sysbox-mgr (retried by the
-    /// refresher when the latter fails).
+    /// Leaves a copy of the device fd with sysbox-keep (left again by the refresher when the
+    /// keeper restarts).
     func keep(_ id: String, _ entry: Entry) {
-        if let keeper {
-            do { try keeper.put(tag: "fuse/" + id, fd: entry.session.fd) } catch {
-                logger.warning("FUSE fd not left with sysbox-keep", metadata: ["id": "\(id)", "error": "\(error)"])
-            }
-        }
-        do {
-            try manager.keepFuse(id: id, fd: entry.session.fd)
-            entry.kept = true
-        } catch {
-            entry.kept = false
-            logger.warning("FUSE fd not left with sysbox-mgr: a restart of sysbox-fs would break this container's files",
+        guard let keeper else { return }
+        do { try keeper.put(tag: Self.keeperTag(id), fd: entry.session.fd) } catch {
+            logger.warning("FUSE fd not left with sysbox-keep: a crash of sysbox-fs now would break this container's files",
                            metadata: ["id": "\(id)", "error": "\(error)"])
         }
     }
@@ -202,14 +168,13 @@ public final class FSServer: @unchecked Sendable {
         logger.info("unregistered", metadata: ["id": "\(id)"])
         // The connection is aborted: its thread ends at once. Its end and the manager's copy of
         // the fd are released after the answer (a runtime's delete waits for it).
-        let manager = manager, keeper = keeper
+        let keeper = keeper
         Thread.detachNewThread {
             if let entry {
                 entry.session.stop(wait: 2)
                 close(entry.session.fd)
             }
-            try? manager.dropFuse(id: id)
-            try? keeper?.drop(prefix: "fuse/" + id)
+            try? keeper?.drop(prefix: Self.keeperTag(id))
         }
     }
 
@@ -229,19 +194,23 @@ public final class FSServer: @unchecked Sendable {
 
     // MARK: restart
 
+    /// The keeper's tag of a container's FUSE fd; the closing slash keeps a drop of one id from
+    /// matching a longer id it is a prefix of.
+    static func keeperTag(_ id: String) -> String { "fuse/\(id)/" }
+
     /// Serves again the containers a previous sysbox-fs served, with the device fds sysbox-keep
-    /// kept (or, without it, sysbox-mgr).
+    /// kept.
     public func recover() {
         let names = (try? Files.list(config.stateRoot)) ?? []
         var kept: [String: Int32] = [:]
-        if let keeper, names.contains(where: { $0.hasSuffix(".json") }) {
+        if let keeper {
             do {
-                for k in try keeper.get(prefix: "fuse/") {
-                    let id = String(k.tag.dropFirst("fuse/".count))
+                for k in try keeper.get(prefix: "fuse/") where k.tag.hasSuffix("/") {
+                    let id = String(k.tag.dropFirst("fuse/".count).dropLast())
                     if let old = kept.updateValue(k.fd, forKey: id) { close(old) }
                 }
             } catch {
-                logger.warning("sysbox-keep not reached for the FUSE fds: asking sysbox-mgr", metadata: ["error": "\(error)"])
+                logger.error("sysbox-keep not reached for the FUSE fds", metadata: ["error": "\(error)"])
             }
         }
         defer { kept.values.forEach { close($0) } }
@@ -256,7 +225,7 @@ public final class FSServer: @unchecked Sendable {
                 unregister(id)
                 continue
             }
-            guard let fd = kept.removeValue(forKey: id) ?? (try? manager.fuseFD(id: id)) else {
+            guard let fd = kept.removeValue(forKey: id) else {
                 logger.error("no FUSE fd kept for a running container: its virtual files stay broken until it restarts",
                              metadata: ["id": "\(id)"])
                 unregister(id)
@@ -294,13 +263,9 @@ public final class FSServer: @unchecked Sendable {
     }
 
     /// Keeps what is being read current (every second), applies queued invalidations at once,
-    /// re-deposits fds with a restarted sysbox-mgr and drops containers whose state dir is gone.
+    /// re-deposits fds with a restarted sysbox-keep and drops containers whose state dir is gone.
     public func runRefresher(stop: @escaping @Sendable () -> Bool) {
         let t = Thread { [self] in
-            // A restarted sysbox-fs has lost the copies of sysbox-mgr's seccomp listeners it kept.
-            do { try manager.keepListenersAgain() } catch {
-                logger.info("sysbox-mgr not reached for its listeners", metadata: ["error": "\(error)"])
-            }
             var lastRefresh = 0.0, lastCheck = 0.0
             while !stop() {
                 wake.lock()
@@ -339,17 +304,6 @@ public final class FSServer: @unchecked Sendable {
         if !served && !pending { FuseMount.unmakeShared(config.mountRoot) }
     }
 
-    /// Closes kept listeners whose filter no process uses any more (POLLHUP).
-    func pruneListeners() {
-        lock.lock(); defer { lock.unlock() }
-        kept.removeAll { _, fd in
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&pfd, 1, 0) > 0, pfd.revents & Int16(POLLHUP) != 0 else { return false }
-            close(fd)
-            return true
-        }
-    }
-
     /// The host is a shared place: another runtime's container without a mount namespace of its
     /// own can make our mount root private, and then a container's virtual files no longer reach
     /// the mount namespace its runtime made. Checked at every registration and every 2 s.
@@ -367,20 +321,19 @@ public final class FSServer: @unchecked Sendable {
 
     func check(_ snapshot: [String: Entry]) {
         ensureShared()
-        pruneListeners()
         for (id, e) in snapshot {
             if let s = e.files.reg.stateDir, !Files.exists(s) {
                 logger.info("container is gone: its virtual files are removed", metadata: ["id": "\(id)"])
                 unregister(id)
             }
         }
-        guard let kept = try? Set(manager.fuseKept()) else { return }
-        for (id, e) in snapshot where !kept.contains(id) {
+        guard let keeper, let held = try? keeper.tags(prefix: "fuse/") else { return }
+        for (id, e) in snapshot where !held.contains(Self.keeperTag(id)) {
             lock.lock()
             let current = entries[id] === e
             lock.unlock()
             if current {
-                logger.info("leaving the FUSE fd with sysbox-mgr again", metadata: ["id": "\(id)"])
+                logger.info("leaving the FUSE fd with sysbox-keep again", metadata: ["id": "\(id)"])
                 keep(id, e)
             }
         }

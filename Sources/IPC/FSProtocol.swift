@@ -7,12 +7,6 @@ public enum FSRequest: Codable, Sendable {
     case unregister(id: String)
     case status
     case ping
-    /// sysbox-mgr leaves a copy of a container process's seccomp listener (SCM_RIGHTS), so that a
-    /// restarted sysbox-mgr finds it again: while a copy is open, trapped calls wait for an answer
-    /// instead of failing with ENOSYS.
-    case keepListener(ListenerRequest)
-    /// Answered with `.listeners`: the kept listeners from index `from` on, their fds attached.
-    case listeners(from: Int)
 }
 
 public enum FSResponse: Codable, Sendable {
@@ -20,7 +14,6 @@ public enum FSResponse: Codable, Sendable {
     case ok
     case status([String])
     case error(String)
-    case listeners([ListenerRequest], more: Bool)
 }
 
 extension FSResponse: DaemonResponse {
@@ -68,25 +61,6 @@ public struct FSClient: Sendable {
 
     public func status() throws -> [String] {
         try ask(.status, "status") { if case .status(let ids) = $0 { ids } else { nil } }
-    }
-
-    public func keepListener(_ r: ListenerRequest, fd: Int32) throws { try askOK(.keepListener(r), fds: [fd], "keepListener") }
-
-    /// Every listener sysbox-fs keeps, with its fd (owned by the caller).
-    public func listeners() throws -> [(ListenerRequest, Int32)] {
-        var out: [(ListenerRequest, Int32)] = []
-        while true {
-            let channel = try connect()
-            try channel.send(FSRequest.listeners(from: out.count))
-            let (response, fds) = try channel.receive(FSResponse.self)
-            guard case .listeners(let requests, let more) = response, requests.count == fds.count else {
-                fds.forEach { close($0) }
-                if case .error(let m) = response { throw RuntimeError(m) }
-                throw RuntimeError("sysbox-fs answered listeners with an unexpected message")
-            }
-            out += zip(requests, fds).map { ($0, $1) }
-            if !more || requests.isEmpty { return out }
-        }
     }
 
     func connect() throws -> Channel {

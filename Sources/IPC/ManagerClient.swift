@@ -29,26 +29,6 @@ public struct ManagerClient: Sendable {
         return channel.take()
     }
 
-    /// Leaves a container's FUSE device fd with the manager (see ManagerRequest.keepFuse).
-    public func keepFuse(id: String, fd: Int32) throws { try askOK(.keepFuse(id: id), fds: [fd], "keepFuse") }
-
-    /// The FUSE device fd kept for a container, or nil when the manager has none.
-    public func fuseFD(id: String) throws -> Int32? {
-        let channel = try connect()
-        try channel.send(ManagerRequest.fuseFD(id: id))
-        let (response, fds) = try channel.receive(ManagerResponse.self)
-        guard case .ok = response else { fds.forEach { close($0) }; return nil }
-        return onlyFD(fds)
-    }
-
-    public func dropFuse(id: String) throws { try askOK(.dropFuse(id: id), "dropFuse") }
-
-    public func keepListenersAgain() throws { try askOK(.keepListenersAgain, "keepListenersAgain") }
-
-    public func fuseKept() throws -> [String] {
-        try ask(.fuseKept, "fuseKept") { if case .kept(let ids) = $0 { ids } else { nil } }
-    }
-
     func connect() throws -> Channel {
         try Channel.connect(socketPath, daemon: "sysbox-mgr", hint: "start it: sysbox-mgr & (or systemctl start sysbox-mgr)")
     }

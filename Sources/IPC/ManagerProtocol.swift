@@ -8,16 +8,6 @@ public enum ManagerRequest: Codable, Sendable {
     case listener(ListenerRequest)
     /// Keeps the connection and streams one line per trapped call to it.
     case trace(TraceRequest)
-    /// sysbox-fs deposits a container's FUSE device fd (SCM_RIGHTS): while the manager holds it the
-    /// FUSE connection outlives a crash of sysbox-fs, which takes it back when it starts again.
-    case keepFuse(id: String)
-    /// Answered with `.ok` and the kept fd, or `.error`.
-    case fuseFD(id: String)
-    case dropFuse(id: String)
-    /// Answered with `.kept`: the ids whose FUSE fd the manager holds.
-    case fuseKept
-    /// From a (re)started sysbox-fs: leave copies of every seccomp listener with it again.
-    case keepListenersAgain
 }
 
 extension ManagerRequest {
@@ -26,8 +16,8 @@ extension ManagerRequest {
         switch self {
         case .register(let r): return r.id
         case .listener(let r): return r.id
-        case .unregister(let id), .keepFuse(let id), .fuseFD(let id), .dropFuse(let id): return id
-        case .status, .ping, .trace, .fuseKept, .keepListenersAgain: return nil
+        case .unregister(let id): return id
+        case .status, .ping, .trace: return nil
         }
     }
 }
@@ -73,7 +63,6 @@ public enum ManagerResponse: Codable, Sendable {
     case ok
     case status([ContainerEntry])
     case error(String)
-    case kept([String])
 }
 
 extension ManagerResponse: DaemonResponse {

@@ -10,10 +10,8 @@ import SysboxCore
 public final class ManagerServer: @unchecked Sendable {   // served by one thread; state is not shared
     public struct Config: Sendable {
         public var socketPath = "/run/sysbox/mgr.sock"
-        /// sysbox-fs keeps a copy of every seccomp listener for our restarts ("" : nobody does).
-        public var fsSocket = "/run/sysbox/fs.sock"
-        /// sysbox-keep, which holds the listeners too, so that sysbox-mgr and sysbox-fs may die
-        /// at once ("": none).
+        /// sysbox-keep, which holds a copy of every seccomp listener, so that a killed sysbox-mgr's
+        /// successor finds them ("": none; trapped calls then fail with ENOSYS after a crash).
         public var keepSocket = "/run/sysbox/keep.sock"
         public var dataRoot = "/var/lib/sysbox"
         public var subuidFile = "/etc/subuid"
@@ -31,8 +29,6 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
     public let tracer = Tracer()
     public let utsNames = UTSNames()
     let live = LiveListeners()
-    /// FUSE device fds of sysbox-fs, by container id.
-    var fuse: [String: Int32] = [:]
     /// Trapped calls received and not yet answered, kept by sysbox-keep; and those a killed
     /// manager left, to answer once their listeners are served again.
     let inflight: InflightLog?
@@ -106,15 +102,6 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
                 try channel.send(ManagerResponse.ok)
                 let fd = dup(channel.fd)
                 if fd >= 0 { _ = sbx_set_cloexec(fd, 1); tracer.add(fd: fd, t) }
-            case .keepFuse(let id):
-                guard let fd = onlyFD(fds) else { try channel.send(ManagerResponse.error("no FUSE fd was sent")); return }
-                _ = sbx_set_cloexec(fd, 1)
-                if let old = fuse.updateValue(fd, forKey: id) { close(old) }
-                try channel.send(ManagerResponse.ok)
-            case .fuseFD(let id):
-                fds.forEach { close($0) }
-                if let fd = fuse[id] { try channel.send(ManagerResponse.ok, fds: [fd]) }
-                else { try channel.send(ManagerResponse.error("no FUSE fd kept for \(id)")) }
             default:
                 fds.forEach { close($0) }
                 try channel.send(respond(request))
@@ -153,45 +140,55 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
         loop.start()
     }
 
-    /// A restarted sysbox-fs has none of our listeners' copies: leave them again (sysbox-keep
-    /// still has its own).
-    func keepAllAgain() {
-        for (r, copy) in live.copies() {
-            keepCopy(r, copy, keeper: false)
-            close(copy)
-        }
-    }
-
     /// One tag per container process's listener.
     static func keeperTag(_ r: ListenerRequest) -> String { "listener/\(r.id)/\(r.pid)" }
 
-    /// Leaves a copy of a listener with sysbox-keep and with sysbox-fs, off this loop (sysbox-fs
-    /// may be waiting on us).
-    func keepCopy(_ r: ListenerRequest, _ listener: Int32, keeper: Bool = true) {
-        let toFS = !config.fsSocket.isEmpty, toKeeper = keeper && !config.keepSocket.isEmpty
-        guard toFS || toKeeper else { return }
+    /// Leaves a copy of a listener with sysbox-keep, off this loop (the keeper answers at once,
+    /// but a stuck one must not hold registrations up).
+    func keepCopy(_ r: ListenerRequest, _ listener: Int32) {
+        guard !config.keepSocket.isEmpty else { return }
         let copy = fcntl(listener, F_DUPFD_CLOEXEC, 3)
         guard copy >= 0 else { return }
-        let client = FSClient(socketPath: config.fsSocket), logger = logger
-        let keep = KeeperClient(socketPath: config.keepSocket)
+        let keep = KeeperClient(socketPath: config.keepSocket), logger = logger
         Thread.detachNewThread {
             defer { close(copy) }
-            if toKeeper {
-                do { try keep.put(tag: Self.keeperTag(r), data: Array(try JSONEncoder().encode(r)), fd: copy) } catch {
-                    logger.warning("seccomp listener not left with sysbox-keep", metadata: ["id": "\(r.id)", "pid": "\(r.pid)", "error": "\(error)"])
-                }
-            }
-            guard toFS else { return }
-            do { try client.keepListener(r, fd: copy) } catch {
-                logger.warning("seccomp listener not left with sysbox-fs: a restart of sysbox-mgr would fail this process's trapped calls",
+            do { try keep.put(tag: Self.keeperTag(r), data: Array(try JSONEncoder().encode(r)), fd: copy) } catch {
+                logger.warning("seccomp listener not left with sysbox-keep: a crash of sysbox-mgr would fail this process's trapped calls",
                                metadata: ["id": "\(r.id)", "pid": "\(r.pid)", "error": "\(error)"])
             }
         }
     }
 
+    /// A restarted sysbox-keep holds nothing of ours: every 2 s, leave again the listeners it
+    /// lacks. The only other daemon sysbox-mgr calls is sysbox-keep, which calls nobody.
+    public func runCustody(stop: @escaping @Sendable () -> Bool) {
+        guard !config.keepSocket.isEmpty else { return }
+        let keep = KeeperClient(socketPath: config.keepSocket), live = live, logger = logger
+        let t = Thread {
+            var missing = false
+            while !stop() {
+                sleep(2)
+                guard let held = try? keep.tags(prefix: "listener/") else {
+                    if !missing { logger.warning("sysbox-keep not reached: a crash of sysbox-mgr now would fail trapped calls") }
+                    missing = true
+                    continue
+                }
+                var again = 0
+                for (r, copy) in live.copies() {
+                    defer { close(copy) }
+                    guard !held.contains(Self.keeperTag(r)) else { continue }
+                    if (try? keep.put(tag: Self.keeperTag(r), data: Array(try JSONEncoder().encode(r)), fd: copy)) != nil { again += 1 }
+                }
+                if again > 0 || missing { logger.info("seccomp listeners left with sysbox-keep again", metadata: ["listeners": "\(again)"]) }
+                missing = false
+            }
+        }
+        t.name = "custody"
+        t.start()
+    }
+
     /// Answers again the trapped calls of the containers a previous sysbox-mgr served: sysbox-keep
-    /// and sysbox-fs kept their listeners (their trapped calls have waited meanwhile). Each
-    /// container process's listener is served once, whichever had it.
+    /// kept their listeners (their trapped calls have waited meanwhile).
     public func recoverListeners() {
         var kept: [(ListenerRequest, Int32)] = []
         if !config.keepSocket.isEmpty {
@@ -203,11 +200,6 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
                 }
             } catch {
                 logger.info("sysbox-keep not reached for the seccomp listeners", metadata: ["reason": "\(error)"])
-            }
-        }
-        if !config.fsSocket.isEmpty {
-            do { kept += try FSClient(socketPath: config.fsSocket).listeners() } catch {
-                logger.info("sysbox-fs not reached for the seccomp listeners", metadata: ["reason": "\(error)"])
             }
         }
         var served = Set<String>()
@@ -263,14 +255,6 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
                 }
                 logger.info("registered", metadata: ["id": "\(r.id)", "uid": "\(a.uid)", "exclusive": "\(a.exclusive)"])
                 return .registered(Registration(uidStart: a.uid, gidStart: a.gid, size: a.size, storage: dirs))
-            case .dropFuse(let id):
-                if let fd = fuse.removeValue(forKey: id) { close(fd) }
-                return .ok
-            case .keepListenersAgain:
-                keepAllAgain()
-                return .ok
-            case .fuseKept:
-                return .kept(fuse.keys.sorted())
             case .unregister(let id):
                 initial[id] = nil
                 if !config.keepSocket.isEmpty {
@@ -278,12 +262,11 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
                     Thread.detachNewThread { try? keep.drop(prefix: "listener/\(id)/") }
                 }
                 utsNames.remove(id)
-                if let fd = fuse.removeValue(forKey: id) { close(fd) }
                 try allocator.free(id: id)
                 releaseStorage(id)
                 logger.info("unregistered", metadata: ["id": "\(id)"])
                 return .ok
-            case .listener, .trace, .keepFuse, .fuseFD:
+            case .listener, .trace:
                 return .error("\(request) needs its own connection handling")
             case .status:
                 return .status(allocator.allocations.values.sorted { $0.id < $1.id }.map {

@@ -15,13 +15,10 @@ struct SysboxFS: ParsableCommand {
 
 /// The sockets the commands use unless told otherwise; sysbox-runc reads the same variables.
 let defaultSocket: String = getenv("SYSBOX_FS_SOCKET").map { String(cString: $0) } ?? "/run/sysbox/fs.sock"
-let defaultManagerSocket: String = getenv("SYSBOX_MGR_SOCKET").map { String(cString: $0) } ?? "/run/sysbox/mgr.sock"
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "serve", abstract: "run the daemon (default)")
     @Option(help: "unix socket (default $SYSBOX_FS_SOCKET or /run/sysbox/fs.sock)") var socket = defaultSocket
-    @Option(name: .customLong("mgr-socket"), help: "sysbox-mgr's socket, which keeps the FUSE fds across restarts")
-    var managerSocket = defaultManagerSocket
     @Option(name: .customLong("keep-socket"), help: "sysbox-keep's socket, which holds the FUSE fds while both daemons are down (\"\": none)")
     var keepSocket = getenv("SYSBOX_KEEP_SOCKET").map { String(cString: $0) } ?? "/run/sysbox/keep.sock"
     @Option(name: .customLong("mount-root"), help: "where each container's FUSE mount is made") var mountRoot = "/var/lib/sysboxfs"
@@ -40,7 +37,6 @@ struct Serve: ParsableCommand {
         config.socketPath = socket
         config.mountRoot = mountRoot
         config.stateRoot = stateRoot ?? runDir + "/fs-state"
-        config.managerSocket = managerSocket
         config.keepSocket = keepSocket
         let server = try FSServer(config: config, logger: logger)
         signal(SIGTERM) { _ in stopRequested = true }
@@ -51,7 +47,7 @@ struct Serve: ParsableCommand {
         server.runRefresher { stopRequested }
         logger.info("listening", metadata: ["socket": "\(socket)", "mounts": "\(mountRoot)"])
         server.serve(listener) { stopRequested }
-        // The containers' mounts stay: sysbox-mgr keeps their fds and the next sysbox-fs serves them again.
+        // The containers' mounts stay: sysbox-keep holds their fds and the next sysbox-fs serves them again.
         server.shutdown()
         unlink(socket)
         unlink(pidPath)

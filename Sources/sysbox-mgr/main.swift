@@ -25,8 +25,6 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("seccomp-agent-socket"),
             help: "OCI seccomp agent socket for runc/crun's linux.seccomp.listenerPath (default: seccomp-agent.sock beside --socket; \"\" for none)")
     var seccompAgentSocket: String?
-    @Option(name: .customLong("fs-socket"), help: "sysbox-fs's socket, which keeps the seccomp listeners across restarts (\"\": none)")
-    var fsSocket = getenv("SYSBOX_FS_SOCKET").map { String(cString: $0) } ?? "/run/sysbox/fs.sock"
     @Option(name: .customLong("keep-socket"), help: "sysbox-keep's socket, which holds the seccomp listeners while both daemons are down (\"\": none)")
     var keepSocket = getenv("SYSBOX_KEEP_SOCKET").map { String(cString: $0) } ?? "/run/sysbox/keep.sock"
     @Option(help: "log file (default stderr)") var log: String?
@@ -43,7 +41,6 @@ struct Serve: ParsableCommand {
 
         var config = ManagerServer.Config()
         config.socketPath = socket
-        config.fsSocket = fsSocket
         config.keepSocket = keepSocket
         config.dataRoot = dataRoot
         config.subidSize = subidSize
@@ -51,6 +48,7 @@ struct Serve: ParsableCommand {
         config.subgidFile = subgidFile
         let server = try ManagerServer(config: config, logger: logger)
         server.recoverListeners()
+        server.runCustody { stopRequested }
         let listener = try Listener(path: socket, mode: 0o600)
         signal(SIGTERM) { _ in stopRequested = true }
         signal(SIGINT) { _ in stopRequested = true }

@@ -19,7 +19,6 @@ import Testing
         c.subidSize = 65536 * 16
         c.socketPath = dir + "/mgr.sock"
         // Not the host's daemons: a test manager leaves nothing with them.
-        c.fsSocket = ""
         c.keepSocket = ""
         return c
     }

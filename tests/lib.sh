@@ -1,5 +1,7 @@
 # A small test harness: `t NAME FUNCTION` runs a test, `summary` prints "N passed, M failed".
-# T_ONLY=TEXT runs only the cases whose name contains TEXT.
+# T_ONLY=TEXT runs only the cases whose name contains TEXT. A suite may define `after_failure`: its
+# output is printed under a failed case (the daemons' last log lines, say), and it may mend what the
+# case left broken so that one failure does not fail the cases after it.
 PASSED=0
 FAILED=0
 FAILED_NAMES=()
@@ -14,6 +16,7 @@ t() {
     else
         FAILED=$((FAILED + 1)); FAILED_NAMES+=("$name"); echo "not ok - $name"
         echo "$out" | tail -25 | sed 's/^/    # /'
+        if declare -F after_failure >/dev/null; then after_failure 2>&1 | sed 's/^/    # /'; fi
     fi
 }
 

@@ -112,7 +112,7 @@ test_fs_restart() {
     drun -d --name e2e-fsr -m 400m $IMG sleep 1000 >/dev/null
     local id; id=$(cid e2e-fsr)
     in_c e2e-fsr 'echo 17 > /proc/sys/kernel/panic; cat /proc/meminfo >/dev/null'
-    kill -KILL "$(cat "$SYSBOXD_STATE/fs.pid")"
+    kill_daemon fs KILL
     # While it is down: a file not read yet waits for the new server instead of failing.
     docker exec e2e-fsr cat /proc/cpuinfo > "$TMPDIR_E2E/cpuinfo.out" 2>&1 & local reader=$!
     sleep 1
@@ -130,14 +130,13 @@ test_fs_restart() {
 }
 
 test_fs_restart_mgr() {
-    # sysbox-mgr restarted: sysbox-fs leaves the FUSE fds with the new one, so a later restart of
-    # sysbox-fs still finds them.
+    # A restart of sysbox-mgr changes nothing for sysbox-fs: the FUSE fds stay with sysbox-keep, so
+    # a later restart of sysbox-fs still finds them.
     drun -d --name e2e-mgr $IMG sleep 1000 >/dev/null
-    kill -TERM "$(cat "$SYSBOXD_STATE/mgr.pid")"; eventually '! kill -0 $(cat $SYSBOXD_STATE/mgr.pid) 2>/dev/null' 10
+    kill_daemon mgr TERM
     bash ../../scripts/daemons.sh start >/dev/null
     eventually 'sysbox-mgr status >/dev/null 2>&1' 10
-    sleep 3
-    kill -KILL "$(cat "$SYSBOXD_STATE/fs.pid")"
+    kill_daemon fs KILL
     bash ../../scripts/daemons.sh start >/dev/null
     assert_contains "$(in_c e2e-mgr 'cat /proc/cpuinfo /proc/swaps')" "Filename"
     rmc e2e-mgr

@@ -13,5 +13,21 @@ drun() { docker run --runtime="$RT" --pull=never "$@"; }
 cid() { docker inspect -f '{{.Id}}' "$1"; }
 rmc() { local id; id=$(cid "$1" 2>/dev/null) || return 0; docker rm -f "$1" >/dev/null; eventually "! grep -q $id /proc/self/mountinfo" 10; assert_no_leftovers "$id" "$STATE_ROOT"; }
 
+# A process is gone once it no longer runs (a zombie PID 1 has not reaped yet counts as gone).
+gone() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
+# Sends a signal to a daemon of scripts/daemons.sh (keep, mgr, fs) and waits until it is gone, so
+# that `daemons.sh start` starts a new one rather than finding the old one still exiting.
+kill_daemon() { # name signal
+    local pid; pid=$(cat "$SYSBOXD_STATE/$1.pid")
+    kill -"$2" "$pid"; eventually "gone $pid" 10 || fail "sysbox-$1 (pid $pid) still runs after SIG$2"
+}
+
+after_failure() {
+    local d; for d in keep mgr fs; do
+        echo "-- last lines of sysbox-$d.log"; tail -6 "$SYSBOXD_STATE/sysbox-$d.log" 2>/dev/null | cut -c1-300
+    done
+    bash ../../scripts/daemons.sh start >/dev/null || echo "the daemons could not be started again"
+}
+
 for f in ${E2E_SUITES:-basic.sh lifecycle.sh resources.sh userns.sh trap.sh attack.sh crash.sh load.sh errors.sh procfs.sh system.sh}; do . "./$f"; done
 summary

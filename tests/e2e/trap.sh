@@ -331,13 +331,12 @@ all-ok"
 
 test_mgr_restart_keeps_traps() {
     drun -d --name e2e-mgrk $IMG sleep 1000 >/dev/null
-    # sysbox-fs keeps the listener copies: restarted first, it gets them again from sysbox-mgr.
-    kill -KILL "$(cat "$SYSBOXD_STATE/fs.pid")"
+    # A restart of sysbox-fs first changes nothing for the listeners (sysbox-keep holds them).
+    kill_daemon fs KILL
     bash ../../scripts/daemons.sh start >/dev/null
-    sleep 2
     # A trapped call made while sysbox-mgr is down waits for the new one instead of failing.
     docker exec -d e2e-mgrk sh -c 'sleep 2; hostname during-restart; echo $? > /tmp/rc'
-    kill -KILL "$(cat "$SYSBOXD_STATE/mgr.pid")"
+    kill_daemon mgr KILL
     sleep 3
     bash ../../scripts/daemons.sh start >/dev/null
     eventually '[ "$(docker exec e2e-mgrk cat /tmp/rc 2>/dev/null)" = 0 ]' 10

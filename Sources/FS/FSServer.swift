@@ -199,7 +199,7 @@ public final class FSServer: @unchecked Sendable {
     static func keeperTag(_ id: String) -> String { "fuse/\(id)/" }
 
     /// Serves again the containers a previous sysbox-fs served, with the device fds sysbox-keep
-    /// kept.
+    /// kept; then removes what a killed sysbox-fs left of registrations it never finished.
     public func recover() {
         let names = (try? Files.list(config.stateRoot)) ?? []
         var kept: [String: Int32] = [:]
@@ -213,7 +213,10 @@ public final class FSServer: @unchecked Sendable {
                 logger.error("sysbox-keep not reached for the FUSE fds", metadata: ["error": "\(error)"])
             }
         }
-        defer { kept.values.forEach { close($0) } }
+        defer {
+            kept.values.forEach { close($0) }
+            removeUnfinished()
+        }
         for name in names where name.hasSuffix(".json") {
             let id = String(name.dropLast(5))
             let path = config.stateRoot + "/" + name
@@ -250,6 +253,29 @@ public final class FSServer: @unchecked Sendable {
                 logger.error("cannot serve \(id) again: \(error)")
                 close(fd)
             }
+        }
+    }
+
+    /// A sysbox-fs killed between mounting a container's files and recording them (its first
+    /// INIT) leaves a mount no state names, kept alive by sysbox-keep's copy of its fd; the
+    /// runtime that asked has failed its create. Run before serving: nothing registers meanwhile.
+    func removeUnfinished() {
+        lock.lock()
+        let served = Set(entries.keys)
+        lock.unlock()
+        var stale = Set(((try? Files.list(config.mountRoot)) ?? []).filter { ContainerID.isValid($0) && !served.contains($0) })
+        if let keeper, let held = try? keeper.tags(prefix: "fuse/") {
+            for tag in held where tag.hasSuffix("/") {
+                let id = String(tag.dropFirst("fuse/".count).dropLast())
+                if !served.contains(id) { stale.insert(id) }
+            }
+        }
+        for id in stale.sorted() {
+            let dir = config.mountRoot + "/" + id
+            FuseMount.unmount(dir, connection: FuseMount.connection(of: dir))
+            rmdir(dir)
+            try? keeper?.drop(prefix: Self.keeperTag(id))
+            logger.info("removed the virtual files of a registration a killed sysbox-fs never finished", metadata: ["id": "\(id)"])
         }
     }
 

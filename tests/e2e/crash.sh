@@ -36,7 +36,6 @@ crash_check() { # round mode
     assert_contains "$out" "fresh"
 }
 
-gone() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 
 crash_kill() { # mode
     local m f killed; m=$(cat "$SYSBOXD_STATE/mgr.pid"); f=$(cat "$SYSBOXD_STATE/fs.pid")
@@ -45,6 +44,15 @@ crash_kill() { # mode
         fs) killed="$f" ;;
         sequence) kill -KILL "$m"; eventually "gone $m" 5; killed="$f" ;;
         both) killed="$m $f" ;;
+        keep) # sysbox-keep restarted on its own is given everything again; then both daemons die.
+            kill_daemon keep KILL
+            bash ../../scripts/daemons.sh start >/dev/null
+            local i; for i in $(seq 1 "$CRASH_CONTAINERS"); do
+                local id; id=$(cid "e2e-crash-$i")
+                eventually "sysbox-keep list --socket $KEEP_SOCK | grep -q '^fuse/$id/\$'" 10
+                eventually "sysbox-keep list --socket $KEEP_SOCK | grep -q '^listener/$id/'" 10
+            done
+            killed="$m $f" ;;
     esac
     kill -KILL $killed
     local p; for p in $killed; do eventually "gone $p" 5; done
@@ -71,6 +79,44 @@ test_crash_mgr() { crash_case mgr; }
 test_crash_fs() { crash_case fs; }
 test_crash_sequence() { crash_case sequence; }
 test_crash_both() { crash_case both; }
+test_crash_keep() { crash_case keep; }
+
+# Creates go on while both daemons are killed again and again: each create succeeds or fails with
+# a message, none hangs, the daemons always come back, and nothing of a failed create remains.
+test_kill_during_creates() {
+    local dir; dir=$(mktemp -d)
+    crash_cleanup
+    (
+        for i in $(seq 1 "${CRASH_CREATES:-30}"); do
+            if timeout 120 docker run --runtime="$RT" --pull=never --name "e2e-crash-c$i" $IMG sh -c 'head -1 /proc/meminfo; hostname h && hostname' > "$dir/$i.out" 2>&1
+            then echo ok >> "$dir/results"; else echo "fail $?" >> "$dir/results"; fi
+        done
+    ) & local creator=$!
+    local k; for k in 1 2 3 4 5; do sleep 3; crash_kill both; done
+    wait $creator
+    local ok total hung; ok=$(grep -c '^ok$' "$dir/results" || true); total=$(wc -l < "$dir/results")
+    hung=$(grep -c '^fail 124$' "$dir/results" || true)
+    echo "$ok of $total creates succeeded while both daemons were killed 5 times"
+    assert_eq "$hung" "0" "(creates that hung for 120 s)"
+    [ "$ok" -ge $((total / 3)) ] || fail "only $ok of $total creates succeeded"
+    # A successful one saw its virtual files and its trapped call.
+    local i; for i in $(seq 1 "$total"); do
+        [ "$(sed -n "${i}p" "$dir/results")" = ok ] || continue
+        assert_contains "$(head -1 "$dir/$i.out")" "MemTotal:" "(create $i)"
+        assert_eq "$(tail -1 "$dir/$i.out")" "h" "(create $i)"
+    done
+    local ids; ids=$(docker ps -aq --no-trunc --filter name=e2e-crash-c)
+    crash_cleanup
+    # After the stack is up again, every container's traces go (a failed create's id range is
+    # freed once its runtime state has been gone for a minute).
+    drun --rm $IMG true
+    local id; for id in $ids; do
+        eventually "! grep -q $id /proc/self/mountinfo" 10
+        eventually "! sysbox-mgr status 2>/dev/null | grep -q $id" 90
+        assert_no_leftovers "$id" "$STATE_ROOT"
+    done
+    rm -rf "$dir"
+}
 
 # A trapped call taken by a manager that is then killed is no longer pending for its listener: the
 # next manager answers it from the in-flight log sysbox-keep holds, or its caller would wait forever.
@@ -99,3 +145,5 @@ t "sysbox-mgr killed (SIGKILL) under running containers: nothing they do fails" 
 t "sysbox-fs killed (SIGKILL) under running containers: nothing they do fails" test_crash_fs
 t "sysbox-mgr then sysbox-fs killed: nothing running containers do fails" test_crash_sequence
 t "sysbox-mgr and sysbox-fs killed at once: virtual files and traps survive (sysbox-keep)" test_crash_both
+t "sysbox-keep killed and restarted alone is given everything again; then both daemons killed" test_crash_keep
+t "creates go on while both daemons are killed 5 times: none hangs, nothing left" test_kill_during_creates

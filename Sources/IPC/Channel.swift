@@ -210,6 +210,9 @@ extension Channel {
             getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len)
             throw RuntimeError("\(daemon) did not answer \(what) within \(tv.tv_sec) s",
                                hint: "it is running but stuck: see its log, then restart it")
+        } catch let e as SysError where e.errno == .EPIPE || e.errno == Errno(104) {   // ECONNRESET
+            throw RuntimeError("\(daemon) closed the connection before answering \(what): it stopped or restarted meanwhile",
+                               hint: "try again once it runs")
         }
         if let value = pick(response) { return value }
         if let m = response.errorMessage { throw RuntimeError(m) }

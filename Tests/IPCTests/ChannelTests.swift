@@ -39,6 +39,21 @@ import CShim
         _ = held.fd
     }
 
+    /// A daemon that dies between taking a request and answering it.
+    @Test func aDaemonThatDiesMidCallFailsTheCallWithALine() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("dies-\(UUID().uuidString).sock").path
+        defer { unlink(path) }
+        let listener = try Listener(path: path, mode: 0o600)
+        let client = try Channel.connect(path, daemon: "sysbox-test", hint: "", timeout: 5)
+        close(try listener.accept().take())
+        #expect(throws: RuntimeError.self) {
+            do { _ = try client.ask(FSRequest.ping, daemon: "sysbox-test", what: "ping") { (r: FSResponse) in r.isOK ? () : nil } } catch {
+                #expect("\(error)".contains("sysbox-test closed the connection before answering ping"))
+                throw error
+            }
+        }
+    }
+
     /// The fds of this process open on `path` (other tests open and close fds meanwhile).
     static func fds(on path: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).filter {

@@ -72,6 +72,7 @@ let package = Package(
         ]),
 
         // Tests: one target per module
+        .testTarget(name: "SysboxCoreTests", dependencies: ["SysboxCore"]),
         .testTarget(name: "OCITests", dependencies: ["OCI"], resources: [.copy("Fixtures")]),
         .testTarget(name: "IDRangesTests", dependencies: ["IDRanges"]),
         .testTarget(name: "CgroupsTests", dependencies: ["Cgroups"]),

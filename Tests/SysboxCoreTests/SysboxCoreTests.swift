@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+@testable import SysboxCore
+
+@Suite struct ContainerIDTests {
+    @Test(arguments: ["a", "abc-DEF_1.2+3", String(repeating: "f", count: 64), String(repeating: "x", count: 1024), "...", ".a"])
+    func acceptsRuncsIDs(id: String) {
+        #expect(ContainerID.isValid(id))
+    }
+
+    /// Every id that could name a path outside its directory, or that runc refuses.
+    @Test(arguments: ["", ".", "..", "a/b", "../x", "/abs", "a b", "a\0b", "a\nb", "é", String(repeating: "x", count: 1025)])
+    func refusesWhatRuncRefuses(id: String) {
+        #expect(!ContainerID.isValid(id))
+        #expect(ContainerID.problem(id).hasPrefix("invalid container id"))
+    }
+}
+
+/// Files.removeAll removes state dirs built from container ids: it must never follow a symlink out
+/// of the tree, nor empty a mount found below it (a bind of a host directory, of the same
+/// filesystem or another).
+@Suite(.serialized) struct RemoveAllTests {
+    static func scratch() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("removeall-\(UUID().uuidString)").path
+        try Files.mkdirAll(dir)
+        return dir
+    }
+
+    @Test func removesATreeWithoutFollowingSymlinks() throws {
+        let root = try Self.scratch(), outside = try Self.scratch()
+        defer { try? Files.removeAll(outside) }
+        try Files.write(outside + "/keep", "host file")
+        try Files.mkdirAll(root + "/tree/a/b")
+        try Files.write(root + "/tree/a/b/f", "x")
+        #expect(symlink(outside, root + "/tree/link") == 0)
+        #expect(symlink(outside + "/keep", root + "/tree/a/filelink") == 0)
+        try Files.removeAll(root)
+        #expect(!Files.exists(root))
+        #expect(try Files.readString(outside + "/keep") == "host file")
+        try Files.removeAll(root)   // gone already: fine
+    }
+
+    /// `kind` is a tmpfs (another filesystem) or a bind of a directory of the same filesystem
+    /// (same st_dev): either way the removal stops with EBUSY and what is mounted stays whole.
+    @Test(arguments: ["tmpfs"])
+    func stopsAtAMountBelow(kind: String) throws {
+        let root = try Self.scratch(), source = try Self.scratch()
+        defer { try? Files.removeAll(source) }
+        try Files.mkdirAll(root + "/state/mnt")
+        try Files.write(root + "/state/before", "x")
+        let rc = kind == "tmpfs"
+            ? mount("tmpfs", root + "/state/mnt", "tmpfs", 0, nil)
+            : mount(source, root + "/state/mnt", nil, UInt(MS_BIND), nil)
+        #expect(rc == 0, "mount \(kind) (the tests run as root): \(Errno.current)")
+        defer { umount2(root + "/state/mnt", Int32(MNT_DETACH)); try? Files.removeAll(root) }
+        try Files.write(root + "/state/mnt/inside", "mounted")
+        #expect(throws: SysError.self) { try Files.removeAll(root) }
+        #expect(try Files.readString(root + "/state/mnt/inside") == "mounted")
+        if kind == "bind" { #expect(try Files.readString(source + "/inside") == "mounted") }
+    }
+}
+
+@Suite struct WriteAtomicTests {
+    @Test func replacesWholeWithTheModeAndLeavesNoTemporary() throws {
+        let dir = try RemoveAllTests.scratch()
+        defer { try? Files.removeAll(dir) }
+        try Files.writeAtomic(dir + "/state.json", Array("old".utf8), mode: 0o600)
+        try Files.writeAtomic(dir + "/state.json", Array("new contents".utf8), mode: 0o600)
+        #expect(try Files.readString(dir + "/state.json") == "new contents")
+        var st = stat()
+        #expect(stat(dir + "/state.json", &st) == 0 && st.st_mode & 0o777 == 0o600)
+        #expect(try Files.list(dir) == ["state.json"])
+    }
+}

@@ -184,6 +184,15 @@ struct sbx_statmount {
     uint64_t spare2[50];
 };
 
+int sbx_mount_root(const char *path, unsigned long long *mnt_id) {
+    struct statx st;
+    memset(&st, 0, sizeof st);
+    if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_MNT_ID, &st) < 0) return -1;
+    if (!(st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) { errno = ENOSYS; return -1; }
+    if (mnt_id) *mnt_id = st.stx_mnt_id;
+    return (st.stx_attributes & STATX_ATTR_MOUNT_ROOT) ? 1 : 0;
+}
+
 int sbx_mount_is_shared(const char *path) {
     struct statx st;
     memset(&st, 0, sizeof st);

@@ -104,6 +104,8 @@ public enum Files {
                 var cst = stat()
                 let child = path + "/" + name
                 if lstat(child, &cst) < 0 { if errno == ENOENT { continue }; throw SysError("lstat", child) }
+                // A mount below (a bind of the same filesystem keeps st_dev): stop, never empty it.
+                if (cst.st_mode & S_IFMT) == S_IFDIR, sbx_mount_root(child, nil) == 1 { throw SysError("rmdir", child, errno: .EBUSY) }
                 try remove(child, cst, dev: dev)
             }
             if rmdir(path) < 0 && errno != ENOENT { throw SysError("rmdir", path) }

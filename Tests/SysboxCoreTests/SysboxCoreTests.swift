@@ -42,7 +42,7 @@ import Testing
 
     /// `kind` is a tmpfs (another filesystem) or a bind of a directory of the same filesystem
     /// (same st_dev): either way the removal stops with EBUSY and what is mounted stays whole.
-    @Test(arguments: ["tmpfs"])
+    @Test(arguments: ["tmpfs", "bind"])
     func stopsAtAMountBelow(kind: String) throws {
         let root = try Self.scratch(), source = try Self.scratch()
         defer { try? Files.removeAll(source) }

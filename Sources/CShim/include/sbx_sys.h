@@ -22,6 +22,9 @@ int sbx_setns(int fd, int nstype);
 /// mount root, or no statmount(2): Linux < 6.8).
 int sbx_mount_is_shared(const char *path);
 /// sysinfo(2) into `out` (struct sysinfo, `size` bytes at most). 0, or -1 with errno.
+/* Whether `path` (a symlink not followed) is the root of a mount: 1 or 0, and its mount id in
+   *mnt_id (may be NULL); -1 with errno when the kernel cannot tell. Files.removeAll stops at one. */
+int sbx_mount_root(const char *path, unsigned long long *mnt_id);
 int sbx_sysinfo(void *out, unsigned long size);
 int sbx_uts_names(int nsfd, char *host, char *domain);
 int sbx_pivot_root(const char *new_root, const char *put_old);

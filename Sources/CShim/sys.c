@@ -106,40 +106,6 @@ long sbx_write_process(int pid, unsigned long long addr, const void *buf, unsign
     struct iovec local = { (void *)buf, len }, remote = { (void *)(uintptr_t)addr, len };
     return process_vm_writev(pid, &local, 1, &remote, 1, 0);
 }
-#include <linux/openat2.h>
-#include <sys/vfs.h>
-long long sbx_mount_id_scoped(const char *base, const char *path, int scoped, int nofollow, int require_root,
-                              struct sbx_mount_facts *facts) {
-    int d = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (d < 0) return -1;
-    struct open_how how;
-    memset(&how, 0, sizeof how);
-    how.flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0);
-    how.resolve = scoped ? RESOLVE_IN_ROOT : 0;
-    while (*path == '/') path++;
-    int fd = (int)syscall(SYS_openat2, d, *path ? path : ".", &how, sizeof how);
-    int e = errno;
-    close(d);
-    if (fd < 0) { errno = e; return -1; }
-    struct statx st;
-    int r = statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &st);
-    e = errno;
-    struct statfs sf;
-    if (r == 0 && facts) {
-        facts->dev_major = st.stx_dev_major;
-        facts->dev_minor = st.stx_dev_minor;
-        facts->fs_magic = fstatfs(fd, &sf) == 0 ? (long long)sf.f_type : 0;
-    }
-    close(fd);
-    if (r < 0) { errno = e; return -1; }
-    if (!(st.stx_mask & STATX_MNT_ID)) { errno = ENOSYS; return -1; }
-    if (require_root && (!(st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) || !(st.stx_attributes & STATX_ATTR_MOUNT_ROOT))) {
-        errno = EINVAL;
-        return -1;
-    }
-    return (long long)st.stx_mnt_id;
-}
-
 int sbx_uts_names(int nsfd, char *host, char *domain) {
     int own = open("/proc/thread-self/ns/uts", O_RDONLY | O_CLOEXEC);
     if (own < 0) return -1;

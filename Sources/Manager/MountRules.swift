@@ -118,17 +118,6 @@ struct ProtectedMounts: Sendable {
         return nil
     }
 
-    /// The id of the mount whose root `path` is for the caller; nil if it does not resolve or is not
-    /// a mount root (then the kernel gives its own EINVAL).
-    static func mountID(pid: UInt32, path: String, nofollow: Bool) -> Int64? {
-        lookup(pid: pid, path: path, nofollow: nofollow, requireRoot: true)?.id
-    }
-
-    /// The id of the mount that holds what `path` names for the caller (root or not).
-    static func containingMountID(pid: UInt32, path: String) -> Int64? {
-        lookup(pid: pid, path: path, nofollow: false, requireRoot: false)?.id
-    }
-
     /// What a mount root looks like from outside, without reading mountinfo.
     struct Found {
         var id: Int64
@@ -143,26 +132,5 @@ struct ProtectedMounts: Sendable {
     /// container's own tmpfs, overlay...) is decided without reading the caller's mountinfo.
     func mayConcern(_ f: Found) -> Bool {
         ids.contains(f.id) || readOnlyIDs.contains(f.id) || f.kernelFS || devices.contains(f.device)
-    }
-
-    static func find(pid: UInt32, path: String, nofollow: Bool) -> Found? {
-        lookup(pid: pid, path: path, nofollow: nofollow, requireRoot: true)
-    }
-
-    /// Resolves `path` as the caller would: from its root (absolute) or cwd (relative), with
-    /// symlinks kept inside that directory (a relative path's absolute symlink then resolves
-    /// against the cwd, never against our root); /proc/self paths through our /proc/PID.
-    static func lookup(pid: UInt32, path: String, nofollow: Bool, requireRoot: Bool) -> Found? {
-        var facts = sbx_mount_facts()
-        let id: Int64
-        if let rest = selfRelative(path) {
-            id = sbx_mount_id_scoped("/proc/\(pid)", rest, 0, nofollow ? 1 : 0, requireRoot ? 1 : 0, &facts)
-        } else {
-            id = sbx_mount_id_scoped(path.hasPrefix("/") ? "/proc/\(pid)/root" : "/proc/\(pid)/cwd", path, 1, nofollow ? 1 : 0,
-                                     requireRoot ? 1 : 0, &facts)
-        }
-        guard id >= 0 else { return nil }
-        // PROC_SUPER_MAGIC, SYSFS_MAGIC (linux/magic.h)
-        return Found(id: id, device: "\(facts.dev_major):\(facts.dev_minor)", kernelFS: facts.fs_magic == 0x9fa0 || facts.fs_magic == 0x6265_6572)
     }
 }

@@ -62,14 +62,6 @@ int sbx_seccomp_notif_sync_wakeup(int listener);
 /* seccomp(SECCOMP_SET_MODE_FILTER) of a compiled program; returns the listener fd with new_listener. */
 int sbx_seccomp_load_bpf(const void *insns, unsigned int count, int new_listener);
 /* Copies len bytes at addr in process pid into buf; returns bytes read or -1. */
-/* The id of the mount holding `path` looked up from the directory `base` (a process's
-   /proc/PID/root or /cwd): with `scoped`, absolute symlinks and ".." stay inside base
-   (openat2 RESOLVE_IN_ROOT), as they do for that process, instead of reaching our own root.
-   With require_root, -1/EINVAL unless the path is the root of its mount. `facts` (may be NULL)
-   gets the filesystem's device and statfs magic. */
-struct sbx_mount_facts { unsigned int dev_major, dev_minor; long long fs_magic; };
-long long sbx_mount_id_scoped(const char *base, const char *path, int scoped, int nofollow, int require_root,
-                              struct sbx_mount_facts *facts);
 long sbx_read_process(int pid, unsigned long long addr, void *buf, unsigned long len);
 long sbx_write_process(int pid, unsigned long long addr, const void *buf, unsigned long len);
 #endif

@@ -50,8 +50,8 @@ struct MountHandler: TrapHandler {
         let pid = Int32(bitPattern: r.pid)
         switch kind {
         case .propagation, .bind(recursive: true):
-            // Decided on the registers, but the copy is as good: the kernel's rules apply as it mounts.
-            return loop.emulate(m, args: args, op: SBX_NSOP_MOUNT, call) { _ in "emulated" }
+            // `registers` sends these back to the kernel; should that change without this, fail closed.
+            return .refuse(EPERM, why: "decided on the registers alone", args: args)
         case .remount:
             return loop.emulate(m, args: args, op: SBX_NSOP_REMOUNT, call, decide: { f in
                 guard f.mountRoot, loop.protected.mayConcern(f.found) else { return (.act(0), nil) }

@@ -1,7 +1,8 @@
 # A small test harness: `t NAME FUNCTION` runs a test, `summary` prints "N passed, M failed".
 # T_ONLY=TEXT runs only the cases whose name contains TEXT. A suite may define `after_failure`: its
 # output is printed under a failed case (the daemons' last log lines, say), and it may mend what the
-# case left broken so that one failure does not fail the cases after it.
+# case left broken so that one failure does not fail the cases after it. `after_case`, if defined,
+# runs after every case, passed or failed: the suite's teardown (what a failed case left running).
 PASSED=0
 FAILED=0
 FAILED_NAMES=()
@@ -18,6 +19,8 @@ t() {
         echo "$out" | tail -25 | sed 's/^/    # /'
         if declare -F after_failure >/dev/null; then after_failure 2>&1 | sed 's/^/    # /'; fi
     fi
+    if declare -F after_case >/dev/null; then after_case >/dev/null 2>&1; fi
+    return 0
 }
 
 summary() {

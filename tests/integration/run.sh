@@ -12,8 +12,10 @@ ROOTFS=/var/lib/sysboxd-test/busybox
 WORK=$(mktemp -d /tmp/sysboxd-it.XXXXXX)
 chmod 711 "$WORK"   # hooks run by the container's root write under it
 trap 'rm -rf "$WORK"' EXIT
-# Leftovers of an interrupted earlier run.
-for c in $(sysbox-runc --root $ROOT list -q 2>/dev/null); do sysbox-runc --root $ROOT delete --force "$c"; done
+# Every container a case made goes, even when the case failed half-way; and those of an
+# interrupted earlier run.
+after_case() { local c; for c in $($RUNC list -q 2>/dev/null); do $RUNC delete --force "$c"; done; }
+after_case
 
 # A bundle whose rootfs is a copy of the busybox tree, running ARGS.
 bundle() { # name args-json

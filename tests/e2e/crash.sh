@@ -61,18 +61,85 @@ crash_kill() { # mode
 
 crash_cleanup() { docker ps -aq --filter name=e2e-crash- | xargs -r docker rm -f >/dev/null 2>&1 || true; }
 
+# A steady stream beside the kills: one create after another (each reads its virtual meminfo and
+# makes a trapped call) and, with a running container named, an exec into it after each create.
+# Results go to DIR/creates and DIR/execs, a line each; outputs to DIR/c<N>.out and DIR/e<N>.out.
+stream_start() { # dir [container to exec into]
+    local dir=$1 target=$2
+    (
+        n=0
+        while [ ! -e "$dir/stop" ]; do
+            n=$((n + 1))
+            if timeout 120 docker run --runtime="$RT" --pull=never --name "e2e-crash-s$n" $IMG \
+                sh -c 'head -1 /proc/meminfo; hostname h && hostname' > "$dir/c$n.out" 2>&1
+            then echo ok >> "$dir/creates"; else echo "fail $?" >> "$dir/creates"; fi
+            [ -n "$target" ] || continue
+            if timeout 120 docker exec "$target" sh -c 'head -1 /proc/uptime; hostname' > "$dir/e$n.out" 2>&1
+            then echo ok >> "$dir/execs"; else echo "fail $?" >> "$dir/execs"; fi
+        done
+    ) & echo $! > "$dir/pid"
+}
+
+# Stops the stream and checks it: nothing hung, each success saw what it should, each failure
+# named the daemon it could not use.
+stream_stop() { # dir
+    local dir=$1
+    touch "$dir/stop"
+    wait "$(cat "$dir/pid")" 2>/dev/null || true
+    local daemon="(cannot reach sysbox-(mgr|fs)|sysbox-(mgr|fs) closed the connection before answering)"
+    assert_eq "$(cat "$dir/creates" "$dir/execs" 2>/dev/null | grep -c '^fail 124$' || true)" "0" "(creates or execs that hung for 120 s)"
+    local i
+    for i in $(seq 1 "$(wc -l < "$dir/creates")"); do
+        if [ "$(sed -n "${i}p" "$dir/creates")" = ok ]; then
+            assert_contains "$(head -1 "$dir/c$i.out")" "MemTotal:" "(create $i)"
+            assert_eq "$(tail -1 "$dir/c$i.out")" "h" "(create $i)"
+        else
+            head -1 "$dir/c$i.out" | grep -Eq "OCI runtime create failed: $daemon" ||
+                fail "create $i failed without saying which daemon: $(head -1 "$dir/c$i.out")"
+        fi
+    done
+    [ -e "$dir/execs" ] || return 0
+    for i in $(seq 1 "$(wc -l < "$dir/execs")"); do
+        if [ "$(sed -n "${i}p" "$dir/execs")" = ok ]; then
+            assert_contains "$(head -1 "$dir/e$i.out")" "." "(exec $i: its uptime)"
+        else
+            grep -Eq "$daemon" "$dir/e$i.out" || fail "exec $i failed without saying which daemon: $(head -3 "$dir/e$i.out")"
+        fi
+    done
+}
+
+# Once the stack is up again, nothing of the stream's containers remains, failed creates included
+# (an id range a failed create took is freed once its runtime state has been gone for a minute).
+stream_gone() { # dir
+    local ids; ids=$(docker ps -aq --no-trunc --filter name=e2e-crash-s)
+    crash_cleanup
+    drun --rm $IMG true
+    local id; for id in $ids; do
+        eventually "! grep -q $id /proc/self/mountinfo" 10
+        eventually "! sysbox-mgr status 2>/dev/null | grep -q $id" 90
+        assert_no_leftovers "$id" "$STATE_ROOT"
+    done
+}
+
 crash_case() { # mode
     # Every container of the case goes, even when it fails (the case runs in a subshell).
     crash_cleanup
     trap crash_cleanup EXIT
     crash_start
+    local dir; dir=$(mktemp -d)
+    stream_start "$dir" e2e-crash-1
     local r
     for r in $(seq 1 "$CRASH_ROUNDS"); do
         crash_kill "$1"
         crash_check "$r" "$1"
     done
+    stream_stop "$dir"
     local i; for i in $(seq 1 "$CRASH_CONTAINERS"); do rmc "e2e-crash-$i"; done
-    echo "$1: $CRASH_ROUNDS rounds x $CRASH_CONTAINERS containers, 0 failed reads or trapped calls"
+    stream_gone "$dir"
+    echo "$1: $CRASH_ROUNDS rounds x $CRASH_CONTAINERS containers, 0 failed reads or trapped calls;" \
+        "creates $(grep -c '^ok$' "$dir/creates" || true) ok of $(wc -l < "$dir/creates")," \
+        "execs $(grep -c '^ok$' "$dir/execs" || true) ok of $(wc -l < "$dir/execs"), none hung, nothing left"
+    rm -rf "$dir"
 }
 
 test_crash_mgr() { crash_case mgr; }
@@ -86,40 +153,14 @@ test_crash_keep() { crash_case keep; }
 test_kill_during_creates() {
     local dir; dir=$(mktemp -d)
     crash_cleanup
-    (
-        for i in $(seq 1 "${CRASH_CREATES:-30}"); do
-            if timeout 120 docker run --runtime="$RT" --pull=never --name "e2e-crash-c$i" $IMG sh -c 'head -1 /proc/meminfo; hostname h && hostname' > "$dir/$i.out" 2>&1
-            then echo ok >> "$dir/results"; else echo "fail $?" >> "$dir/results"; fi
-        done
-    ) & local creator=$!
+    trap crash_cleanup EXIT
+    stream_start "$dir" ""
     local k; for k in 1 2 3 4 5; do sleep 3; crash_kill both; done
-    wait $creator
-    local ok total hung; ok=$(grep -c '^ok$' "$dir/results" || true); total=$(wc -l < "$dir/results")
-    hung=$(grep -c '^fail 124$' "$dir/results" || true)
+    stream_stop "$dir"
+    local ok total; ok=$(grep -c '^ok$' "$dir/creates" || true); total=$(wc -l < "$dir/creates")
     echo "$ok of $total creates succeeded while both daemons were killed 5 times"
-    assert_eq "$hung" "0" "(creates that hung for 120 s)"
     [ "$ok" -ge $((total / 3)) ] || fail "only $ok of $total creates succeeded"
-    # A successful one saw its virtual files and its trapped call.
-    local i; for i in $(seq 1 "$total"); do
-        if [ "$(sed -n "${i}p" "$dir/results")" != ok ]; then
-            # A failed one says which daemon it could not use.
-            head -1 "$dir/$i.out" | grep -Eq "OCI runtime create failed: (cannot reach sysbox-(mgr|fs)|sysbox-(mgr|fs) closed the connection before answering)" ||
-                fail "create $i failed without saying which daemon: $(head -1 "$dir/$i.out")"
-            continue
-        fi
-        assert_contains "$(head -1 "$dir/$i.out")" "MemTotal:" "(create $i)"
-        assert_eq "$(tail -1 "$dir/$i.out")" "h" "(create $i)"
-    done
-    local ids; ids=$(docker ps -aq --no-trunc --filter name=e2e-crash-c)
-    crash_cleanup
-    # After the stack is up again, every container's traces go (a failed create's id range is
-    # freed once its runtime state has been gone for a minute).
-    drun --rm $IMG true
-    local id; for id in $ids; do
-        eventually "! grep -q $id /proc/self/mountinfo" 10
-        eventually "! sysbox-mgr status 2>/dev/null | grep -q $id" 90
-        assert_no_leftovers "$id" "$STATE_ROOT"
-    done
+    stream_gone "$dir"
     rm -rf "$dir"
 }
 

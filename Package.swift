@@ -23,12 +23,15 @@ let package = Package(
     targets: [
         // C and system libraries
         .target(name: "CShim", path: "Sources/CShim"),
-        .systemLibrary(name: "CSeccomp", path: "Sources/CSeccomp", pkgConfig: "libseccomp",
-                       providers: [.apt(["libseccomp-dev"])]),
-        .systemLibrary(name: "CCap", path: "Sources/CCap", pkgConfig: "libcap",
-                       providers: [.apt(["libcap-dev"])]),
-        .systemLibrary(name: "CFuse3", path: "Sources/CFuse3", pkgConfig: "fuse3",
-                       providers: [.apt(["libfuse3-dev"])]),
+        .systemLibrary(
+            name: "CSeccomp", path: "Sources/CSeccomp", pkgConfig: "libseccomp",
+            providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(
+            name: "CCap", path: "Sources/CCap", pkgConfig: "libcap",
+            providers: [.apt(["libcap-dev"])]),
+        .systemLibrary(
+            name: "CFuse3", path: "Sources/CFuse3", pkgConfig: "fuse3",
+            providers: [.apt(["libfuse3-dev"])]),
 
         // Leaves
         .target(name: "SysboxCore", dependencies: ["CShim", .product(name: "Logging", package: "swift-log")]),
@@ -42,17 +45,23 @@ let package = Package(
         .target(name: "Policy", dependencies: ["SysboxCore", "VirtualFiles"]),
 
         // Orchestration
-        .target(name: "Runtime", dependencies: [
-            "SysboxCore", "OCI", "Cgroups", "Mounts", "Seccomp", "IPC", "Policy", "VirtualFiles", "CShim", "CCap",
-            .product(name: "Logging", package: "swift-log"),
-        ]),
-        .target(name: "Manager", dependencies: [
-            "SysboxCore", "IPC", "IDRanges", "Policy", "CSeccomp", .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(
+            name: "Runtime",
+            dependencies: [
+                "SysboxCore", "OCI", "Cgroups", "Mounts", "Seccomp", "IPC", "Policy", "VirtualFiles", "CShim", "CCap",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "Manager",
+            dependencies: [
+                "SysboxCore", "IPC", "IDRanges", "Policy", "CSeccomp", .product(name: "Logging", package: "swift-log"),
+            ]),
 
-        .target(name: "FS", dependencies: [
-            "SysboxCore", "IPC", "VirtualFiles", "CFuse3", .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(
+            name: "FS",
+            dependencies: [
+                "SysboxCore", "IPC", "VirtualFiles", "CFuse3", .product(name: "Logging", package: "swift-log"),
+            ]),
 
         // Executables
         // What the fuzz targets feed (scripts/fuzz.sh); the executable is libFuzzer's with
@@ -61,15 +70,21 @@ let package = Package(
         .executableTarget(name: "sysbox-fuzz", dependencies: ["FuzzTargets"], swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         // C, alone: it must outlive the daemons whose fds it holds (see its header).
         .executableTarget(name: "sysbox-keep", path: "Sources/sysbox-keep"),
-        .executableTarget(name: "sysbox-runc", dependencies: [
-            "Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-        .executableTarget(name: "sysbox-mgr", dependencies: [
-            "Manager", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-        .executableTarget(name: "sysbox-fs", dependencies: [
-            "FS", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .executableTarget(
+            name: "sysbox-runc",
+            dependencies: [
+                "Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "sysbox-mgr",
+            dependencies: [
+                "Manager", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "sysbox-fs",
+            dependencies: [
+                "FS", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
 
         // Tests: one target per module
         .testTarget(name: "SysboxCoreTests", dependencies: ["SysboxCore"]),

@@ -21,7 +21,9 @@ extension Cgroup {
                     try write(d + "/memory.limit_in_bytes", "\(limit)")
                     if let swap = m.swap, swap != 0, hasSwap { try write(memsw, "\(swap)") }
                 }
-            } else if let swap = m.swap, swap != 0, hasSwap { try write(memsw, "\(swap)") }
+            } else if let swap = m.swap, swap != 0, hasSwap {
+                try write(memsw, "\(swap)")
+            }
             if let res = m.reservation, res != 0 { try write(d + "/memory.soft_limit_in_bytes", "\(res)") }
             if let s = m.swappiness, s <= 100 { try? write(d + "/memory.swappiness", "\(s)") }
             if m.disableOOMKiller == true { try write(d + "/memory.oom_control", "1") }
@@ -44,8 +46,10 @@ extension Cgroup {
         }
         if let b = r.blockIO, let d = dir(for: "blkio") {
             if let w = b.weight, w > 0, Files.exists(d + "/blkio.weight") { try write(d + "/blkio.weight", "\(w)") }
-            for (list, file) in [(b.throttleReadBpsDevice, "read_bps_device"), (b.throttleWriteBpsDevice, "write_bps_device"),
-                                 (b.throttleReadIOPSDevice, "read_iops_device"), (b.throttleWriteIOPSDevice, "write_iops_device")] {
+            for (list, file) in [
+                (b.throttleReadBpsDevice, "read_bps_device"), (b.throttleWriteBpsDevice, "write_bps_device"),
+                (b.throttleReadIOPSDevice, "read_iops_device"), (b.throttleWriteIOPSDevice, "write_iops_device"),
+            ] {
                 for t in list ?? [] { try write(d + "/blkio.throttle." + file, "\(t.major):\(t.minor) \(t.rate)") }
             }
         }

@@ -23,8 +23,10 @@ public struct CgroupLayout: Codable, Sendable, Equatable {
             if fstype == "cgroup2" {
                 list.append(Hierarchy(mountpoint: mountpoint, controllers: [], version: 2))
             } else if fstype == "cgroup" {
-                let known: Set<String> = ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
-                                          "net_cls", "net_prio", "perf_event", "hugetlb", "rdma", "misc"]
+                let known: Set<String> = [
+                    "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
+                    "net_cls", "net_prio", "perf_event", "hugetlb", "rdma", "misc",
+                ]
                 let ctrls = parts[dash + 3].split(separator: ",").map(String.init)
                     .filter { known.contains($0) || $0.hasPrefix("name=") }
                 guard !ctrls.isEmpty, !list.contains(where: { $0.controllers == ctrls }) else { continue }
@@ -54,8 +56,10 @@ extension CgroupLayout {
             let f = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
             guard f.count == 3 else { continue }
             let controllers = Set(f[1].split(separator: ",").map(String.init))
-            let h = controllers.isEmpty ? hierarchies.first { $0.version == 2 }
-                                        : hierarchies.first { $0.version == 1 && Set($0.controllers) == controllers }
+            let h =
+                controllers.isEmpty
+                ? hierarchies.first { $0.version == 2 }
+                : hierarchies.first { $0.version == 1 && Set($0.controllers) == controllers }
             guard let h else { continue }
             if (try? Files.write(h.mountpoint + f[2] + "/cgroup.procs", "\(getpid())", flags: O_WRONLY)) != nil { return }
         }

@@ -80,8 +80,9 @@ final class ContainerFiles: @unchecked Sendable {
         case .cpuOnline: text = CPUInfo.online(visible: visibleCPUs())
         case .stat:
             let stat = host.read("/proc/stat"), cpu = reader.cpu(online: host.online)
-            text = ProcStatFile.render(host: stat, cpu: cpu, visible: cpu.visible(quotaView: reg.cpuQuotaView),
-                                       tasks: tasks, bootTime: reader.bootTime(hostBtime: HostFiles.btime(stat)))
+            text = ProcStatFile.render(
+                host: stat, cpu: cpu, visible: cpu.visible(quotaView: reg.cpuQuotaView),
+                tasks: tasks, bootTime: reader.bootTime(hostBtime: HostFiles.btime(stat)))
         case .loadavg: text = load.render(tasks: tasks)
         case .productUUID: text = ProductUUID.render(host: host.read(path), containerID: reg.id)
         case .privateValue, .maxWins: text = values[path] ?? host.read(path)

@@ -105,8 +105,9 @@ public final class FSServer: @unchecked Sendable {
         let fd: Int32
         do { fd = try FuseMount.mount(on: dir) } catch {
             rmdir(dir)
-            throw RuntimeError("sysbox-fs: cannot mount the virtual files of \(r.id) on \(dir): \(error)",
-                               hint: "is /dev/fuse present (modprobe fuse)?")
+            throw RuntimeError(
+                "sysbox-fs: cannot mount the virtual files of \(r.id) on \(dir): \(error)",
+                hint: "is /dev/fuse present (modprobe fuse)?")
         }
         let files = ContainerFiles(reg: r, host: host)
         let session = FuseSession(files: files, fd: fd)
@@ -152,8 +153,9 @@ public final class FSServer: @unchecked Sendable {
     func keep(_ id: String, _ entry: Entry) {
         guard let keeper else { return }
         do { try keeper.put(tag: Self.keeperTag(id), fd: entry.session.fd) } catch {
-            logger.warning("FUSE fd not left with sysbox-keep: a crash of sysbox-fs now would break this container's files",
-                           metadata: ["id": "\(id)", "error": "\(error)"])
+            logger.warning(
+                "FUSE fd not left with sysbox-keep: a crash of sysbox-fs now would break this container's files",
+                metadata: ["id": "\(id)", "error": "\(error)"])
         }
     }
 
@@ -229,8 +231,9 @@ public final class FSServer: @unchecked Sendable {
                 continue
             }
             guard let fd = kept.removeValue(forKey: id) else {
-                logger.error("no FUSE fd kept for a running container: its virtual files stay broken until it restarts",
-                             metadata: ["id": "\(id)"])
+                logger.error(
+                    "no FUSE fd kept for a running container: its virtual files stay broken until it restarts",
+                    metadata: ["id": "\(id)"])
                 unregister(id)
                 continue
             }
@@ -242,8 +245,9 @@ public final class FSServer: @unchecked Sendable {
                 try start(entry, id: id)
                 // Requests the old server read but never answered would wait forever.
                 if !session.resendUnanswered() {
-                    logger.warning("the kernel cannot resend requests a killed sysbox-fs left unanswered (Linux < 6.9): their readers wait",
-                                   metadata: ["id": "\(id)"])
+                    logger.warning(
+                        "the kernel cannot resend requests a killed sysbox-fs left unanswered (Linux < 6.9): their readers wait",
+                        metadata: ["id": "\(id)"])
                 }
                 // The kernel may hold pages the old server rendered: refresh them all.
                 files.markAllHot()
@@ -337,11 +341,13 @@ public final class FSServer: @unchecked Sendable {
         guard !FuseMount.isShared(config.mountRoot) else { return }
         do {
             try FuseMount.makeShared(config.mountRoot)
-            logger.warning("the mount root had lost its shared propagation (something changed the host's mounts): made it shared again",
-                           metadata: ["dir": "\(config.mountRoot)"])
+            logger.warning(
+                "the mount root had lost its shared propagation (something changed the host's mounts): made it shared again",
+                metadata: ["dir": "\(config.mountRoot)"])
         } catch {
-            logger.error("the mount root is not a shared mount and could not be made one: new containers cannot see their virtual files",
-                         metadata: ["dir": "\(config.mountRoot)", "error": "\(error)", "fix": "mount --make-shared \(config.mountRoot)"])
+            logger.error(
+                "the mount root is not a shared mount and could not be made one: new containers cannot see their virtual files",
+                metadata: ["dir": "\(config.mountRoot)", "error": "\(error)", "fix": "mount --make-shared \(config.mountRoot)"])
         }
     }
 

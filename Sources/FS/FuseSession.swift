@@ -39,8 +39,11 @@ final class FuseSession: @unchecked Sendable {
         argv[1] = nil
         var args = fuse_args(argc: 1, argv: argv, allocated: 0)
         var ops = FuseSession.operations
-        guard let se = fuse_session_new(&args, &ops, MemoryLayout<fuse_lowlevel_ops>.size,
-                                        Unmanaged.passUnretained(self).toOpaque()) else {
+        guard
+            let se = fuse_session_new(
+                &args, &ops, MemoryLayout<fuse_lowlevel_ops>.size,
+                Unmanaged.passUnretained(self).toOpaque())
+        else {
             throw RuntimeError("fuse_session_new failed for container \(files.reg.id)")
         }
         var io = fuse_custom_io()
@@ -78,7 +81,7 @@ final class FuseSession: @unchecked Sendable {
             return min(len, r.count)
         }
         let n = Foundation.read(fd, buf, len)
-        if n >= 40 && initRequest.isEmpty && buf.load(fromByteOffset: 4, as: UInt32.self) == 26 {   // FUSE_INIT
+        if n >= 40 && initRequest.isEmpty && buf.load(fromByteOffset: 4, as: UInt32.self) == 26 {  // FUSE_INIT
             initRequest = Array(UnsafeRawBufferPointer(start: buf, count: n))
             onInit?(initRequest)
         }
@@ -87,7 +90,8 @@ final class FuseSession: @unchecked Sendable {
 
     func writeDevice(_ fd: Int32, _ iov: UnsafeMutablePointer<iovec>, _ count: Int32) -> Int {
         if swallowUnique != 0, count > 0, let base = iov[0].iov_base, iov[0].iov_len >= 16,
-           base.load(fromByteOffset: 8, as: UInt64.self) == swallowUnique {
+            base.load(fromByteOffset: 8, as: UInt64.self) == swallowUnique
+        {
             // libfuse's answer to the replayed INIT: the kernel had its answer long ago.
             swallowUnique = 0
             return (0..<Int(count)).reduce(0) { $0 + iov[$1].iov_len }
@@ -102,7 +106,7 @@ final class FuseSession: @unchecked Sendable {
     @discardableResult
     func resendUnanswered() -> Bool {
         // struct fuse_out_header { uint32 len; int32 error (the notify code); uint64 unique = 0 }
-        var header: (UInt32, Int32, UInt64) = (16, 7, 0)   // FUSE_NOTIFY_RESEND
+        var header: (UInt32, Int32, UInt64) = (16, 7, 0)  // FUSE_NOTIFY_RESEND
         return withUnsafeBytes(of: &header) { Foundation.write(fd, $0.baseAddress, 16) } == 16
     }
 
@@ -140,7 +144,8 @@ final class FuseSession: @unchecked Sendable {
         ops.lookup = { req, parent, name in
             let s = FuseSession.from(req)
             guard let name, let ino = s.files.tree.lookup(parent: parent, name: String(cString: name)),
-                  let st = s.files.attributes(ino) else { fuse_reply_err(req, ENOENT); return }
+                let st = s.files.attributes(ino)
+            else { fuse_reply_err(req, ENOENT); return }
             var e = FuseSession.entry(ino, st)
             fuse_reply_entry(req, &e)
         }
@@ -152,8 +157,11 @@ final class FuseSession: @unchecked Sendable {
         ops.setattr = { req, ino, _, toSet, _ in
             let s = FuseSession.from(req)
             guard var st = s.files.attributes(ino) else { fuse_reply_err(req, ENOENT); return }
-            guard toSet & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW
-                            | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME) == 0 else { fuse_reply_err(req, EPERM); return }
+            guard
+                toSet
+                    & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW
+                    | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME) == 0
+            else { fuse_reply_err(req, EPERM); return }
             if toSet & FUSE_SET_ATTR_SIZE != 0 {
                 // O_TRUNC before a knob write; the value itself changes with the write.
                 guard s.files.tree[ino]?.kind?.writable == true else { fuse_reply_err(req, EACCES); return }
@@ -173,9 +181,10 @@ final class FuseSession: @unchecked Sendable {
             let data = s.files.content(ino, markHot: true)
             let start = min(Int(off), data.count), end = min(data.count, start + size)
             data.withUnsafeBufferPointer { b in
-                _ = b.baseAddress.map { p in
-                    p.withMemoryRebound(to: CChar.self, capacity: data.count) { fuse_reply_buf(req, $0 + start, end - start) }
-                } ?? fuse_reply_buf(req, nil, 0)
+                _ =
+                    b.baseAddress.map { p in
+                        p.withMemoryRebound(to: CChar.self, capacity: data.count) { fuse_reply_buf(req, $0 + start, end - start) }
+                    } ?? fuse_reply_buf(req, nil, 0)
             }
         }
         ops.write = { req, ino, buf, size, off, _ in

@@ -18,7 +18,8 @@ struct CgroupReader: Sendable {
     /// v1 reports "unlimited" as a huge page-aligned number, v2 as "max".
     static func limit(_ raw: String?) -> UInt64? {
         guard let first = raw?.split(whereSeparator: { $0 == "\n" || $0 == " " }).first, first != "max",
-              let v = UInt64(first), v < (1 << 62) else { return nil }
+            let v = UInt64(first), v < (1 << 62)
+        else { return nil }
         return v
     }
 
@@ -36,9 +37,10 @@ struct CgroupReader: Sendable {
         }
         if unified != nil && dirs["memory"] == nil {
             let limit = Self.limit(text("memory", "memory.max"))
-            return MemorySample(limit: limit, usage: number("memory", "memory.current") ?? 0, stat: stat,
-                                swapLimit: Self.limit(text("memory", "memory.swap.max")),
-                                swapUsage: number("memory", "memory.swap.current") ?? 0)
+            return MemorySample(
+                limit: limit, usage: number("memory", "memory.current") ?? 0, stat: stat,
+                swapLimit: Self.limit(text("memory", "memory.swap.max")),
+                swapUsage: number("memory", "memory.swap.current") ?? 0)
         }
         let limit = Self.limit(text("memory", "memory.limit_in_bytes"))
         var swapLimit: UInt64? = nil
@@ -47,13 +49,15 @@ struct CgroupReader: Sendable {
         }
         let usage = number("memory", "memory.usage_in_bytes") ?? 0
         let memswUsage = number("memory", "memory.memsw.usage_in_bytes") ?? usage
-        return MemorySample(limit: limit, usage: usage, stat: stat, swapLimit: swapLimit,
-                            swapUsage: memswUsage > usage ? memswUsage - usage : 0)
+        return MemorySample(
+            limit: limit, usage: usage, stat: stat, swapLimit: swapLimit,
+            swapUsage: memswUsage > usage ? memswUsage - usage : 0)
     }
 
     func cpu(online: [Int]) -> CPUSample {
-        let cpus = (text("cpuset", "cpuset.effective_cpus") ?? text("cpuset", "cpuset.cpus.effective")
-                    ?? text("cpuset", "cpuset.cpus")).map(CPUList.parse) ?? []
+        let cpus =
+            (text("cpuset", "cpuset.effective_cpus") ?? text("cpuset", "cpuset.cpus.effective")
+            ?? text("cpuset", "cpuset.cpus")).map(CPUList.parse) ?? []
         var sample = CPUSample(cpuset: cpus.isEmpty ? online : cpus.filter { online.contains($0) })
         if dirs["cpu"] == nil, unified != nil {
             // v2: cpu.max "quota period", cpu.stat totals in µs.
@@ -102,7 +106,9 @@ struct CgroupReader: Sendable {
                 if line.hasPrefix("State:") {
                     if line.contains("R (") { running += 1 } else if line.contains("D (") { blocked += 1 }
                 } else if line.hasPrefix("NSpid:") {
-                    if let inner = line.split(whereSeparator: { $0 == "\t" || $0 == " " }).last.flatMap({ Int($0) }) { last = max(last, inner) }
+                    if let inner = line.split(whereSeparator: { $0 == "\t" || $0 == " " }).last.flatMap({ Int($0) }) {
+                        last = max(last, inner)
+                    }
                     break
                 }
             }

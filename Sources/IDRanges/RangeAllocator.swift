@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import SysboxCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Exclusive 65,536-id ranges for containers, carved first-fit from the `sysbox` subuid/subgid
 /// entries and persisted, so a restart of the manager keeps every allocation.
@@ -46,19 +47,23 @@ public struct RangeAllocator: Sendable {
         if let a = allocations[id] { return a }
         let used = Set(allocations.values.filter(\.exclusive).map { ($0.uid - UInt32(uidEntry.start)) / rangeSize })
         guard let slot = (0..<UInt32(capacity)).first(where: { !used.contains($0) }) else {
-            throw RuntimeError("no free id range: all \(capacity) ranges of \(rangeSize) ids in /etc/subuid entry "
-                + "\"sysbox:\(uidEntry.start):\(uidEntry.count)\" are in use",
+            throw RuntimeError(
+                "no free id range: all \(capacity) ranges of \(rangeSize) ids in /etc/subuid entry "
+                    + "\"sysbox:\(uidEntry.start):\(uidEntry.count)\" are in use",
                 hint: "delete unused system containers or enlarge the sysbox entry in /etc/subuid and /etc/subgid")
         }
-        let a = Allocation(id: id, uid: UInt32(uidEntry.start) + slot * rangeSize, gid: UInt32(gidEntry.start) + slot * rangeSize,
-                           size: rangeSize, exclusive: true, registered: now, stateDir: stateDir, since: epoch)
+        let a = Allocation(
+            id: id, uid: UInt32(uidEntry.start) + slot * rangeSize, gid: UInt32(gidEntry.start) + slot * rangeSize,
+            size: rangeSize, exclusive: true, registered: now, stateDir: stateDir, since: epoch)
         try change { $0[id] = a }
         return a
     }
 
     /// Records a container that brought its own mapping.
-    public mutating func record(id: String, uid: UInt32, gid: UInt32, size: UInt32, now: String,
-                                stateDir: String? = nil, epoch: Double = 0) throws -> Allocation {
+    public mutating func record(
+        id: String, uid: UInt32, gid: UInt32, size: UInt32, now: String,
+        stateDir: String? = nil, epoch: Double = 0
+    ) throws -> Allocation {
         let a = Allocation(id: id, uid: uid, gid: gid, size: size, exclusive: false, registered: now, stateDir: stateDir, since: epoch)
         try change { $0[id] = a }
         return a

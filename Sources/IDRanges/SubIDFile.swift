@@ -39,7 +39,8 @@ public struct SubIDFile: Equatable, Sendable {
             let p = Self.fields(line)
             // Ids are 32-bit: an entry past 2^32 names ids no process can have.
             guard p.count == 3, let st = UInt64(p[1]), let c = UInt64(p[2]), c >= minimumCount,
-                  Entry(name: name, start: st, count: c).end <= Self.idLimit else { return (i + 1, line) }
+                Entry(name: name, start: st, count: c).end <= Self.idLimit
+            else { return (i + 1, line) }
         }
         return nil
     }

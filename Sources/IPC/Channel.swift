@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import SysboxCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A typed message channel over a connected unix stream socket.
 ///
@@ -65,9 +66,11 @@ public struct Channel: ~Copyable {
         frame += [UInt8(n & 0xff), UInt8((n >> 8) & 0xff), UInt8((n >> 16) & 0xff), UInt8(n >> 24)]
         frame += payload
         let sent = try sys("sendmsg") {
-            frame.withUnsafeBytes { b in fds.withUnsafeBufferPointer { f in
-                sbx_send_with_fds(fd, b.baseAddress, b.count, f.baseAddress, Int32(f.count))
-            } }
+            frame.withUnsafeBytes { b in
+                fds.withUnsafeBufferPointer { f in
+                    sbx_send_with_fds(fd, b.baseAddress, b.count, f.baseAddress, Int32(f.count))
+                }
+            }
         }
         if sent < frame.count {
             try Files.writeAll(fd, Array(frame[sent...]), "socket")
@@ -80,9 +83,11 @@ public struct Channel: ~Copyable {
         var fds = [Int32](repeating: -1, count: 64)
         var nfds: Int32 = 0
         let got = try sys("recvmsg") {
-            header.withUnsafeMutableBytes { h in fds.withUnsafeMutableBufferPointer { f in
-                sbx_recv_with_fds(fd, h.baseAddress, 4, f.baseAddress, 64, &nfds)
-            } }
+            header.withUnsafeMutableBytes { h in
+                fds.withUnsafeMutableBufferPointer { f in
+                    sbx_recv_with_fds(fd, h.baseAddress, 4, f.baseAddress, 64, &nfds)
+                }
+            }
         }
         let received = Array(fds[0..<Int(nfds)])
         // A truncated, oversized or undecodable frame: its fds are closed, none is kept.
@@ -201,18 +206,22 @@ extension Channel {
 
     /// Sends one request and takes from its answer what `pick` finds there; an `error` answer
     /// throws its message, any other "<daemon> answered <what> with an unexpected message".
-    public func ask<Request: Encodable, Response: DaemonResponse, T>(_ request: Request, fds sent: [Int32] = [],
-                                                                     daemon: String, what: String,
-                                                                     _ pick: (Response) -> T?) throws -> T {
+    public func ask<Request: Encodable, Response: DaemonResponse, T>(
+        _ request: Request, fds sent: [Int32] = [],
+        daemon: String, what: String,
+        _ pick: (Response) -> T?
+    ) throws -> T {
         let response: Response
         do { response = try call(request, fds: sent, as: Response.self) } catch let e as SysError where e.errno == .EAGAIN {
             var tv = timeval(), len = socklen_t(MemoryLayout<timeval>.size)
             getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len)
-            throw RuntimeError("\(daemon) did not answer \(what) within \(tv.tv_sec) s",
-                               hint: "it is running but stuck: see its log, then restart it")
-        } catch let e as SysError where e.errno == .EPIPE || e.errno == Errno(104) {   // ECONNRESET
-            throw RuntimeError("\(daemon) closed the connection before answering \(what): it stopped or restarted meanwhile",
-                               hint: "try again once it runs")
+            throw RuntimeError(
+                "\(daemon) did not answer \(what) within \(tv.tv_sec) s",
+                hint: "it is running but stuck: see its log, then restart it")
+        } catch let e as SysError where e.errno == .EPIPE || e.errno == Errno(104) {  // ECONNRESET
+            throw RuntimeError(
+                "\(daemon) closed the connection before answering \(what): it stopped or restarted meanwhile",
+                hint: "try again once it runs")
         }
         if let value = pick(response) { return value }
         if let m = response.errorMessage { throw RuntimeError(m) }
@@ -220,8 +229,10 @@ extension Channel {
     }
 
     /// Sends one request and reads its response; fds that come back with it are closed.
-    public func call<Request: Encodable, Response: Decodable>(_ request: Request, fds sent: [Int32] = [],
-                                                              as: Response.Type) throws -> Response {
+    public func call<Request: Encodable, Response: Decodable>(
+        _ request: Request, fds sent: [Int32] = [],
+        as: Response.Type
+    ) throws -> Response {
         try send(request, fds: sent)
         let (response, fds) = try receive(Response.self)
         fds.forEach { close($0) }

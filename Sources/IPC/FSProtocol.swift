@@ -35,8 +35,10 @@ public struct FSRegistration: Codable, Sendable, Equatable {
     public var cpuQuotaView: Bool
     /// The runtime's state dir of the container: when it is gone, so is the container.
     public var stateDir: String?
-    public init(id: String, uid: UInt32, gid: UInt32, cgroupDirs: [String: String], files: [String: String],
-                cpuQuotaView: Bool, stateDir: String?) {
+    public init(
+        id: String, uid: UInt32, gid: UInt32, cgroupDirs: [String: String], files: [String: String],
+        cpuQuotaView: Bool, stateDir: String?
+    ) {
         self.id = id
         self.uid = uid
         self.gid = gid
@@ -64,8 +66,9 @@ public struct FSClient: Sendable {
     }
 
     func connect() throws -> Channel {
-        try Channel.connect(socketPath, daemon: "sysbox-fs",
-                            hint: "start it: sysbox-fs & (or systemctl start sysbox-fs), or use a policy without fs.files")
+        try Channel.connect(
+            socketPath, daemon: "sysbox-fs",
+            hint: "start it: sysbox-fs & (or systemctl start sysbox-fs), or use a policy without fs.files")
     }
 
     func ask<T>(_ request: FSRequest, fds: [Int32] = [], _ what: String, _ pick: (FSResponse) -> T?) throws -> T {

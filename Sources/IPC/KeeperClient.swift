@@ -66,7 +66,8 @@ public struct KeeperClient: Sendable {
     func connect() throws -> Int32 {
         let s: Int32
         do { s = try Channel.connectSocket(socketPath, type: Int32(SOCK_SEQPACKET.rawValue)) } catch {
-            throw RuntimeError("cannot reach sysbox-keep at \(socketPath): \(error.errno)", hint: "start it: sysbox-keep --socket \(socketPath)")
+            throw RuntimeError(
+                "cannot reach sysbox-keep at \(socketPath): \(error.errno)", hint: "start it: sysbox-keep --socket \(socketPath)")
         }
         var tv = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -90,11 +91,15 @@ public struct KeeperClient: Sendable {
         var buf = [UInt8](repeating: 0, count: Self.header + Self.maxTag + Self.maxData)
         var fds = [Int32](repeating: -1, count: 4)
         var nfds: Int32 = 0
-        let n = buf.withUnsafeMutableBytes { b in fds.withUnsafeMutableBufferPointer { f in
-            sbx_recv_with_fds(s, b.baseAddress, b.count, f.baseAddress, 4, &nfds)
-        } }
+        let n = buf.withUnsafeMutableBytes { b in
+            fds.withUnsafeMutableBufferPointer { f in
+                sbx_recv_with_fds(s, b.baseAddress, b.count, f.baseAddress, 4, &nfds)
+            }
+        }
         let got = Array(fds[0..<Int(max(0, nfds))])
-        guard n >= Self.header else { got.forEach { close($0) }; throw RuntimeError("sysbox-keep: no answer (\(n < 0 ? "\(Errno.current)" : "closed"))") }
+        guard n >= Self.header else {
+            got.forEach { close($0) }; throw RuntimeError("sysbox-keep: no answer (\(n < 0 ? "\(Errno.current)" : "closed"))")
+        }
         let tagLen = Int(buf[2]) | Int(buf[3]) << 8
         let dataLen = Int(buf[4]) | Int(buf[5]) << 8 | Int(buf[6]) << 16 | Int(buf[7]) << 24
         guard Self.header + tagLen + dataLen == n else { got.forEach { close($0) }; throw RuntimeError("sysbox-keep: malformed answer") }

@@ -25,7 +25,7 @@ public struct ManagerClient: Sendable {
         let (response, fds) = try channel.receive(ManagerResponse.self)
         fds.forEach { close($0) }
         if case .error(let m) = response { throw RuntimeError(m) }
-        channel.setTimeout(seconds: 0)   // lines come when calls are trapped
+        channel.setTimeout(seconds: 0)  // lines come when calls are trapped
         return channel.take()
     }
 

@@ -35,8 +35,10 @@ public struct ListenerRequest: Codable, Sendable {
     /// From the container's policy: filesystem types a new mount inside may have (nil: the
     /// built-in list).
     public var mountAllowed: [String]?
-    public init(id: String, pid: Int32, hostnameLocked: Bool, protectedMounts: [String]? = nil, mountAllowed: [String]? = nil,
-                virtualFiles: String? = nil) {
+    public init(
+        id: String, pid: Int32, hostnameLocked: Bool, protectedMounts: [String]? = nil, mountAllowed: [String]? = nil,
+        virtualFiles: String? = nil
+    ) {
         self.virtualFiles = virtualFiles
         self.mountAllowed = mountAllowed
         self.id = id
@@ -94,8 +96,10 @@ public struct RegisterRequest: Codable, Sendable {
     public var stateDir: String?
     /// Container paths that get a host directory of their own (inner Docker's data root, ...).
     public var storage: StorageRequest?
-    public init(id: String, bundle: String, rootfs: String, uidMappings: [IDMapping]? = nil, gidMappings: [IDMapping]? = nil,
-                stateDir: String? = nil, storage: StorageRequest? = nil) {
+    public init(
+        id: String, bundle: String, rootfs: String, uidMappings: [IDMapping]? = nil, gidMappings: [IDMapping]? = nil,
+        stateDir: String? = nil, storage: StorageRequest? = nil
+    ) {
         self.stateDir = stateDir
         self.storage = storage
         self.id = id
@@ -155,8 +159,10 @@ public struct ContainerEntry: Codable, Sendable, Equatable {
     /// What the container set with sethostname/setdomainname in its own UTS namespace (nil: unchanged).
     public var hostname: String?
     public var domainname: String?
-    public init(id: String, bundle: String, registration: Registration, exclusive: Bool, registered: String,
-                hostname: String? = nil, domainname: String? = nil) {
+    public init(
+        id: String, bundle: String, registration: Registration, exclusive: Bool, registered: String,
+        hostname: String? = nil, domainname: String? = nil
+    ) {
         self.hostname = hostname
         self.domainname = domainname
         self.id = id

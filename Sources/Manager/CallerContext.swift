@@ -44,11 +44,13 @@ final class CallerContext {
             fds[d] = fd
         }
         guard let status = try? Files.readString("/proc/\(pid)/status"),
-              let uidMap = try? Files.readString("/proc/\(pid)/uid_map"),
-              let gidMap = try? Files.readString("/proc/\(pid)/gid_map") else { return false }
+            let uidMap = try? Files.readString("/proc/\(pid)/uid_map"),
+            let gidMap = try? Files.readString("/proc/\(pid)/gid_map")
+        else { return false }
         let s = Self.parseStatus(status)
         guard let u = s.fsuid, let g = s.fsgid,
-              let nu = Self.toNamespace(u, map: uidMap), let ng = Self.toNamespace(g, map: gidMap) else { return false }
+            let nu = Self.toNamespace(u, map: uidMap), let ng = Self.toNamespace(g, map: gidMap)
+        else { return false }
         uid = nu
         gid = ng
         groups = s.groups.compactMap { Self.toNamespace($0, map: gidMap) }
@@ -117,9 +119,11 @@ final class CallerContext {
     /// Runs one mount operation as the caller, in its namespaces; returns 0 or -errno and the step
     /// that failed. Operations decided on a file (umount, remount, move, bind) call `decide` with
     /// what the kernel says of the file the helper opened, and the helper then acts on that file.
-    func run(op: Int32, source: String?, target: String, fstype: String?, flags: UInt, data: String?,
-             nofollow: Bool = false, options: [(String, String?)] = [], overs: [(src: String, rel: String)] = [],
-             oversFromNamespaceRoot: Bool = false, joinPID: Bool, decide: ((NsopFacts) -> NsopAnswer)? = nil) -> NsopResult {
+    func run(
+        op: Int32, source: String?, target: String, fstype: String?, flags: UInt, data: String?,
+        nofollow: Bool = false, options: [(String, String?)] = [], overs: [(src: String, rel: String)] = [],
+        oversFromNamespaceRoot: Bool = false, joinPID: Bool, decide: ((NsopFacts) -> NsopAnswer)? = nil
+    ) -> NsopResult {
         var strings: [UnsafeMutablePointer<CChar>?] = []
         func c(_ s: String?) -> UnsafePointer<CChar>? {
             guard let s else { return nil }
@@ -203,7 +207,8 @@ final class CallerContext {
         }
         if started < 0 { return NsopResult(rc: started, step: Int32(SBX_NSOP_FORK)) }
         let r = h.result
-        return NsopResult(rc: r.step == Int32(SBX_NSOP_OK) ? 0 : -r.err, step: r.step, skipped: r.skipped, visibleEarly: r.visible_early != 0)
+        return NsopResult(
+            rc: r.step == Int32(SBX_NSOP_OK) ? 0 : -r.err, step: r.step, skipped: r.skipped, visibleEarly: r.visible_early != 0)
     }
 }
 
@@ -230,8 +235,9 @@ struct NsopFacts: Equatable {
 
     init(_ f: sbx_nsop_facts) {
         // PROC_SUPER_MAGIC, SYSFS_MAGIC (linux/magic.h)
-        self.init(mountID: f.mnt_id, device: "\(f.dev_major):\(f.dev_minor)", kernelFS: f.fs_magic == 0x9fa0 || f.fs_magic == 0x6265_6572,
-                  mountRoot: f.mount_root != 0, needPath: f.need_path != 0)
+        self.init(
+            mountID: f.mnt_id, device: "\(f.dev_major):\(f.dev_minor)", kernelFS: f.fs_magic == 0x9fa0 || f.fs_magic == 0x6265_6572,
+            mountRoot: f.mount_root != 0, needPath: f.need_path != 0)
     }
 
     var found: ProtectedMounts.Found { ProtectedMounts.Found(id: mountID, device: device, kernelFS: kernelFS) }

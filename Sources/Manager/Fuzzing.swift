@@ -60,7 +60,8 @@ public enum Fuzzing {
 
     /// A notify loop that belongs to no container, for `trappedCall`.
     static let fuzzLoop: NotifyLoop = {
-        NotifyLoop(request: ListenerRequest(id: "fuzz", pid: 1, hostnameLocked: false, virtualFiles: "/nonexistent"), fd: -1,
-                   tracer: Tracer(), logger: Logger(label: "fuzz"), protected: ProtectedMounts(entries: [], mountpoints: []))
+        NotifyLoop(
+            request: ListenerRequest(id: "fuzz", pid: 1, hostnameLocked: false, virtualFiles: "/nonexistent"), fd: -1,
+            tracer: Tracer(), logger: Logger(label: "fuzz"), protected: ProtectedMounts(entries: [], mountpoints: []))
     }()
 }

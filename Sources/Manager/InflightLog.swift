@@ -1,5 +1,5 @@
 import CSeccomp
-import Foundation   // NSLock (a daemon, not on a container's start path)
+import Foundation  // NSLock (a daemon, not on a container's start path)
 import IPC
 import SysboxCore
 
@@ -12,9 +12,9 @@ import SysboxCore
 /// keeper tag, the seccomp_notif as received. Writing one is a memcpy into shared pages, on the
 /// hot path of every trapped call; they stay readable after the process dies because the
 /// keeper holds the memfd.
-public final class InflightLog: @unchecked Sendable {   // slots handed out under `lock`
+public final class InflightLog: @unchecked Sendable {  // slots handed out under `lock`
     static let slotSize = 128, slots = 4096, headerSize = 64
-    static let magic: UInt64 = 0x7379_7362_6f78_6966   // "sysboxif"
+    static let magic: UInt64 = 0x7379_7362_6f78_6966  // "sysboxif"
     let fd: Int32
     let base: UnsafeMutableRawPointer
     private let lock = NSLock()
@@ -41,7 +41,7 @@ public final class InflightLog: @unchecked Sendable {   // slots handed out unde
             for k in kept.dropFirst() { close(k.fd) }
             if let k = kept.first, let log = InflightLog(fd: k.fd) { return (log, log.takeInFlight()) }
         }
-        let fd = sbx_memfd_create("sysbox-mgr-inflight", 1)   // MFD_CLOEXEC
+        let fd = sbx_memfd_create("sysbox-mgr-inflight", 1)  // MFD_CLOEXEC
         guard fd >= 0, let log = InflightLog(fd: fd) else { if fd >= 0 { close(fd) }; return (nil, []) }
         try? keeper?.put(tag: "inflight", fd: fd)
         return (log, [])
@@ -78,7 +78,7 @@ public final class InflightLog: @unchecked Sendable {   // slots handed out unde
     }
 
     /// One notify thread's slot.
-    final class Slot: @unchecked Sendable {   // used by its one thread only
+    final class Slot: @unchecked Sendable {  // used by its one thread only
         let log: InflightLog
         let at: UnsafeMutableRawPointer
         let index: Int

@@ -1,5 +1,5 @@
 import CSeccomp
-import Foundation   // Thread (a daemon, not on a container's start path)
+import Foundation  // Thread (a daemon, not on a container's start path)
 import IDRanges
 import IPC
 import Logging
@@ -7,7 +7,7 @@ import SysboxCore
 
 /// The sysbox-mgr daemon core: serves registrations on its unix socket. Requests are small and are
 /// answered one at a time in one loop, so the allocator's check-and-update never races.
-public final class ManagerServer: @unchecked Sendable {   // served by one thread; state is not shared
+public final class ManagerServer: @unchecked Sendable {  // served by one thread; state is not shared
     public struct Config: Sendable {
         public var socketPath = "/run/sysbox/mgr.sock"
         /// sysbox-keep, which holds a copy of every seccomp listener, so that a killed sysbox-mgr's
@@ -40,15 +40,21 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
         self.config = config
         self.logger = logger
         let defs = try? Files.readString(config.loginDefs)
-        let uid = try ManagerServer.ensureEntry(config.subuidFile, size: config.subidSize,
-                                                minimum: SubIDFile.minimum(loginDefs: defs, key: "SUB_UID_MIN"))
-        let gid = try ManagerServer.ensureEntry(config.subgidFile, size: config.subidSize,
-                                                minimum: SubIDFile.minimum(loginDefs: defs, key: "SUB_GID_MIN"))
+        let uid = try ManagerServer.ensureEntry(
+            config.subuidFile, size: config.subidSize,
+            minimum: SubIDFile.minimum(loginDefs: defs, key: "SUB_UID_MIN"))
+        let gid = try ManagerServer.ensureEntry(
+            config.subgidFile, size: config.subidSize,
+            minimum: SubIDFile.minimum(loginDefs: defs, key: "SUB_GID_MIN"))
         storage = StorageDirs(root: config.dataRoot + "/storage")
         (inflight, leftUnanswered) = InflightLog.open(keeper: config.keepSocket.isEmpty ? nil : KeeperClient(socketPath: config.keepSocket))
         allocator = try RangeAllocator(uidEntry: uid, gidEntry: gid, stateFile: config.dataRoot + "/idranges.json")
-        logger.info("id ranges", metadata: ["subuid": "sysbox:\(uid.start):\(uid.count)", "capacity": "\(allocator.capacity)",
-                                            "allocated": "\(allocator.allocations.count)"])
+        logger.info(
+            "id ranges",
+            metadata: [
+                "subuid": "sysbox:\(uid.start):\(uid.count)", "capacity": "\(allocator.capacity)",
+                "allocated": "\(allocator.allocations.count)",
+            ])
     }
 
     /// Reads the file, adds a `sysbox` entry if missing (without overlapping others), writes it back.
@@ -56,14 +62,16 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
         let text = Files.exists(path) ? try Files.readString(path) : ""
         var file = SubIDFile(text: text)
         if let (n, line) = file.malformed(name: "sysbox", minimumCount: 65536) {
-            throw RuntimeError("\(path) line \(n): \"\(line.prefix(120))\" is not a usable sysbox entry",
-                               hint: "expected sysbox:START:COUNT with COUNT of at least 65536 ids; fix or remove the line")
+            throw RuntimeError(
+                "\(path) line \(n): \"\(line.prefix(120))\" is not a usable sysbox entry",
+                hint: "expected sysbox:START:COUNT with COUNT of at least 65536 ids; fix or remove the line")
         }
         let before = file.entries.count
         let entry = file.ensure(name: "sysbox", size: size, minimum: minimum)
         guard entry.end <= SubIDFile.idLimit else {
-            throw RuntimeError("\(path): no room for \(size) ids below 2^32 beside its other entries",
-                               hint: "add a sysbox:START:COUNT line yourself, or free a range")
+            throw RuntimeError(
+                "\(path): no room for \(size) ids below 2^32 beside its other entries",
+                hint: "add a sysbox:START:COUNT line yourself, or free a range")
         }
         if file.entries.count != before { try Files.writeAtomic(path, Array(file.text.utf8), mode: 0o644) }
         return entry
@@ -153,8 +161,9 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
         Thread.detachNewThread {
             defer { close(copy) }
             do { try keep.put(tag: Self.keeperTag(r), data: Array(try JSONEncoder().encode(r)), fd: copy) } catch {
-                logger.warning("seccomp listener not left with sysbox-keep: a crash of sysbox-mgr would fail this process's trapped calls",
-                               metadata: ["id": "\(r.id)", "pid": "\(r.pid)", "error": "\(error)"])
+                logger.warning(
+                    "seccomp listener not left with sysbox-keep: a crash of sysbox-mgr would fail this process's trapped calls",
+                    metadata: ["id": "\(r.id)", "pid": "\(r.pid)", "error": "\(error)"])
             }
         }
     }
@@ -179,7 +188,9 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
                     guard !held.contains(Self.keeperTag(r)) else { continue }
                     if (try? keep.put(tag: Self.keeperTag(r), data: Array(try JSONEncoder().encode(r)), fd: copy)) != nil { again += 1 }
                 }
-                if again > 0 || missing { logger.info("seccomp listeners left with sysbox-keep again", metadata: ["listeners": "\(again)"]) }
+                if again > 0 || missing {
+                    logger.info("seccomp listeners left with sysbox-keep again", metadata: ["listeners": "\(again)"])
+                }
                 missing = false
             }
         }
@@ -196,7 +207,9 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
                 for k in try KeeperClient(socketPath: config.keepSocket).get(prefix: "listener/") {
                     if let r = try? JSONDecoder().decode(ListenerRequest.self, from: Data(k.data)), ContainerID.isValid(r.id) {
                         kept.append((r, k.fd))
-                    } else { close(k.fd) }
+                    } else {
+                        close(k.fd)
+                    }
                 }
             } catch {
                 logger.info("sysbox-keep not reached for the seccomp listeners", metadata: ["reason": "\(error)"])
@@ -240,7 +253,8 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
                 let a: RangeAllocator.Allocation
                 if let um = r.uidMappings, !um.isEmpty {
                     let (u, size) = try RangeAllocator.validate(um.map { ($0.containerID, $0.hostID, $0.size) }, what: "uid")
-                    let (g, _) = try RangeAllocator.validate((r.gidMappings ?? um).map { ($0.containerID, $0.hostID, $0.size) }, what: "gid")
+                    let (g, _) = try RangeAllocator.validate(
+                        (r.gidMappings ?? um).map { ($0.containerID, $0.hostID, $0.size) }, what: "gid")
                     a = try allocator.record(id: r.id, uid: u, gid: g, size: size, now: now, stateDir: r.stateDir, epoch: epoch)
                 } else {
                     a = try allocator.allocate(id: r.id, now: now, stateDir: r.stateDir, epoch: epoch)
@@ -269,11 +283,13 @@ public final class ManagerServer: @unchecked Sendable {   // served by one threa
             case .listener, .trace:
                 return .error("\(request) needs its own connection handling")
             case .status:
-                return .status(allocator.allocations.values.sorted { $0.id < $1.id }.map {
-                    let names = utsNames.get($0.id)
-                    return ContainerEntry(id: $0.id, bundle: "", registration: Registration(uidStart: $0.uid, gidStart: $0.gid, size: $0.size),
-                                          exclusive: $0.exclusive, registered: $0.registered, hostname: names.host, domainname: names.domain)
-                })
+                return .status(
+                    allocator.allocations.values.sorted { $0.id < $1.id }.map {
+                        let names = utsNames.get($0.id)
+                        return ContainerEntry(
+                            id: $0.id, bundle: "", registration: Registration(uidStart: $0.uid, gidStart: $0.gid, size: $0.size),
+                            exclusive: $0.exclusive, registered: $0.registered, hostname: names.host, domainname: names.domain)
+                    })
             }
         } catch {
             return .error("\(error)")

@@ -84,10 +84,12 @@ enum MountCall {
 
     static func describe(_ rawFlags: UInt64) -> String {
         let f = strip(rawFlags)
-        let names: [(UInt64, String)] = [(rdonly, "MS_RDONLY"), (nosuid, "MS_NOSUID"), (nodev, "MS_NODEV"), (noexec, "MS_NOEXEC"),
-                                         (remount, "MS_REMOUNT"), (bind, "MS_BIND"), (move, "MS_MOVE"), (rec, "MS_REC"),
-                                         (1 << 15, "MS_SILENT"), (1 << 17, "MS_UNBINDABLE"), (1 << 18, "MS_PRIVATE"), (1 << 19, "MS_SLAVE"),
-                                         (1 << 20, "MS_SHARED"), (1 << 21, "MS_RELATIME")]
+        let names: [(UInt64, String)] = [
+            (rdonly, "MS_RDONLY"), (nosuid, "MS_NOSUID"), (nodev, "MS_NODEV"), (noexec, "MS_NOEXEC"),
+            (remount, "MS_REMOUNT"), (bind, "MS_BIND"), (move, "MS_MOVE"), (rec, "MS_REC"),
+            (1 << 15, "MS_SILENT"), (1 << 17, "MS_UNBINDABLE"), (1 << 18, "MS_PRIVATE"), (1 << 19, "MS_SLAVE"),
+            (1 << 20, "MS_SHARED"), (1 << 21, "MS_RELATIME"),
+        ]
         let set = names.filter { f & $0.0 != 0 }.map(\.1)
         let rest = names.reduce(f) { $0 & ~$1.0 }
         let all = set + (rest != 0 ? ["0x" + String(rest, radix: 16)] : [])

@@ -41,12 +41,14 @@ struct MountEntry: Equatable, Sendable {
         }
         guard fields.count >= 10, let id = int(b, fields[0]), let parent = int(b, fields[1]) else { return nil }
         guard let dash = fields.indices.first(where: { $0 >= 6 && fields[$0].count == 1 && b[fields[$0].lowerBound] == UInt8(ascii: "-") }),
-              dash + 2 < fields.count else { return nil }
+            dash + 2 < fields.count
+        else { return nil }
         func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: b[r]), as: UTF8.self) }
         func path(_ r: Range<Int>) -> String { unescape(UnsafeBufferPointer(rebasing: b[r])) }
-        return MountEntry(id: id, parent: parent, device: text(fields[2]), root: path(fields[3]), mountpoint: path(fields[4]),
-                          options: text(fields[5]).split(separator: ",").map(String.init), fstype: text(fields[dash + 1]),
-                          source: path(fields[dash + 2]))
+        return MountEntry(
+            id: id, parent: parent, device: text(fields[2]), root: path(fields[3]), mountpoint: path(fields[4]),
+            options: text(fields[5]).split(separator: ",").map(String.init), fstype: text(fields[dash + 1]),
+            source: path(fields[dash + 2]))
     }
 
     static func int(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Int64? {
@@ -102,9 +104,12 @@ struct MountEntry: Equatable, Sendable {
         var i = 0
         func octal(_ c: UInt8) -> UInt8? { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "7") ? c - UInt8(ascii: "0") : nil }
         while i < b.count {
-            if b[i] == UInt8(ascii: "\\"), i + 3 < b.count, let x = octal(b[i + 1]), let y = octal(b[i + 2]), let z = octal(b[i + 3]), x < 4 {
+            if b[i] == UInt8(ascii: "\\"), i + 3 < b.count, let x = octal(b[i + 1]), let y = octal(b[i + 2]), let z = octal(b[i + 3]), x < 4
+            {
                 out.append(x << 6 | y << 3 | z); i += 4
-            } else { out.append(b[i]); i += 1 }
+            } else {
+                out.append(b[i]); i += 1
+            }
         }
         return String(decoding: out, as: UTF8.self)
     }
@@ -132,7 +137,8 @@ extension Array where Element == MountEntry {
         var current = id
         var seen: Set<Int64> = [id]
         while let here = entry(id: current),
-              let above = last(where: { $0.parent == current && $0.mountpoint == here.mountpoint }), seen.insert(above.id).inserted {
+            let above = last(where: { $0.parent == current && $0.mountpoint == here.mountpoint }), seen.insert(above.id).inserted
+        {
             current = above.id
         }
         return current

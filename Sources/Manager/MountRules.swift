@@ -52,8 +52,11 @@ struct ProtectedMounts: Sendable {
             if wanted.contains(e.mountpoint) || below {
                 ids.insert(e.id)
                 let parentFS = entries.entry(id: e.parent)?.fstype
-                let place: Protected.Place = e.mountpoint == "/" ? .root
-                    : ["/proc", "/sys"].contains(e.mountpoint) || parentFS.map(Self.kernelFS.contains) != true ? .atPath(e.mountpoint) : .onKernelFS
+                let place: Protected.Place =
+                    e.mountpoint == "/"
+                    ? .root
+                    : ["/proc", "/sys"].contains(e.mountpoint) || parentFS.map(Self.kernelFS.contains) != true
+                        ? .atPath(e.mountpoint) : .onKernelFS
                 protected.insert(Protected(identity: e.identity, place: place))
             }
             if e.readOnly {

@@ -35,7 +35,8 @@ struct MountHandler: TrapHandler {
     func memory(_ r: Registers, _ m: CallerMemory, _ loop: NotifyLoop) -> MemoryVerdict {
         let flags = r.args[3]
         guard let source = m.optionalString(at: r.args[0]), let targetOpt = m.optionalString(at: r.args[1]), let target = targetOpt,
-              let fstype = m.optionalString(at: r.args[2]) else {
+            let fstype = m.optionalString(at: r.args[2])
+        else {
             return .refuse(EFAULT, why: "", args: "flags=\(MountCall.describe(flags))")
         }
         let kind = MountCall.kind(flags)
@@ -53,31 +54,43 @@ struct MountHandler: TrapHandler {
             // `registers` sends these back to the kernel; should that change without this, fail closed.
             return .refuse(EPERM, why: "decided on the registers alone", args: args)
         case .remount:
-            return loop.emulate(m, args: args, op: SBX_NSOP_REMOUNT, call, decide: { f in
-                guard f.mountRoot, loop.protected.mayConcern(f.found) else { return (.act(0), nil) }
-                let all = MountEntry.read(pid: pid)
-                guard let e = all.entry(id: f.mountID), MountCall.refusesRemount(target: e, flags: flags, protected: loop.protected) else {
-                    return (.act(0), nil)
+            return loop.emulate(
+                m, args: args, op: SBX_NSOP_REMOUNT, call,
+                decide: { f in
+                    guard f.mountRoot, loop.protected.mayConcern(f.found) else { return (.act(0), nil) }
+                    let all = MountEntry.read(pid: pid)
+                    guard let e = all.entry(id: f.mountID), MountCall.refusesRemount(target: e, flags: flags, protected: loop.protected)
+                    else {
+                        return (.act(0), nil)
+                    }
+                    return (.refuse(EPERM), "initial read-only mount stays read-only")
                 }
-                return (.refuse(EPERM), "initial read-only mount stays read-only")
-            }) { _ in "emulated" }
+            ) { _ in "emulated" }
         case .move:
-            return loop.emulate(m, args: args, op: SBX_NSOP_MOVE, call, decide: { f in
-                guard f.mountRoot, loop.protected.mayConcern(f.found) else { return (.act(0), nil) }
-                let all = MountEntry.read(pid: pid)
-                guard loop.protected.ids.contains(f.mountID) || all.entry(id: f.mountID).map({ loop.protected.isProtected($0, in: all) }) == true
-                else { return (.act(0), nil) }
-                return (.refuse(EPERM), "protected initial mount")
-            }) { _ in "emulated" }
+            return loop.emulate(
+                m, args: args, op: SBX_NSOP_MOVE, call,
+                decide: { f in
+                    guard f.mountRoot, loop.protected.mayConcern(f.found) else { return (.act(0), nil) }
+                    let all = MountEntry.read(pid: pid)
+                    guard
+                        loop.protected.ids.contains(f.mountID)
+                            || all.entry(id: f.mountID).map({ loop.protected.isProtected($0, in: all) }) == true
+                    else { return (.act(0), nil) }
+                    return (.refuse(EPERM), "protected initial mount")
+                }
+            ) { _ in "emulated" }
         case .bind:
             var recursive = false
-            return loop.emulate(m, args: args, op: SBX_NSOP_BIND, call, decide: { f in
-                guard f.kernelFS else { return (.act(0), nil) }
-                let all = MountEntry.read(pid: pid)
-                guard let e = all.entry(id: f.mountID), MountCall.needsRecursiveBind(source: e, in: all) else { return (.act(0), nil) }
-                recursive = true
-                return (.act(UInt(MountCall.rec)), nil)
-            }) { _ in recursive ? "emulated (recursive bind: the masks come along)" : "emulated" }
+            return loop.emulate(
+                m, args: args, op: SBX_NSOP_BIND, call,
+                decide: { f in
+                    guard f.kernelFS else { return (.act(0), nil) }
+                    let all = MountEntry.read(pid: pid)
+                    guard let e = all.entry(id: f.mountID), MountCall.needsRecursiveBind(source: e, in: all) else { return (.act(0), nil) }
+                    recursive = true
+                    return (.act(UInt(MountCall.rec)), nil)
+                }
+            ) { _ in recursive ? "emulated (recursive bind: the masks come along)" : "emulated" }
         case .new:
             guard let t = fstype else { return .refuse(EINVAL, why: "no filesystem type", args: args) }
             let family = String(t.split(separator: ".", maxSplits: 1).first ?? "")
@@ -106,35 +119,38 @@ struct UmountHandler: TrapHandler {
         let dotted = MountCall.endsInDots(path)
         var detached = false
         let call = MountCall.Arguments(source: nil, target: path, fstype: nil, flags: UInt64(UInt32(bitPattern: flags)), data: nil)
-        return loop.emulate(m, args: args, op: SBX_NSOP_UMOUNT, call, nofollow: flags & 8 != 0, decide: { f in   // UMOUNT_NOFOLLOW
-            // Not a mount root: the kernel says EINVAL itself.
-            guard f.mountRoot else { return (.act(0), nil) }
-            // The name the helper tried reached another file (a symlink): the mount point.
-            if f.needPath {
-                let e = MountEntry.read(pid: pid).entry(id: f.mountID)
-                return (.act(0, byName: e.map { ($0.mountpoint, f.mountID) }), nil)
+        return loop.emulate(
+            m, args: args, op: SBX_NSOP_UMOUNT, call, nofollow: flags & 8 != 0,
+            decide: { f in  // UMOUNT_NOFOLLOW
+                // Not a mount root: the kernel says EINVAL itself.
+                guard f.mountRoot else { return (.act(0), nil) }
+                // The name the helper tried reached another file (a symlink): the mount point.
+                if f.needPath {
+                    let e = MountEntry.read(pid: pid).entry(id: f.mountID)
+                    return (.act(0, byName: e.map { ($0.mountpoint, f.mountID) }), nil)
+                }
+                let lazy = flags & 2 != 0  // MNT_DETACH
+                // The helper's open file keeps its own mount busy: an unmount that is not lazy goes by a
+                // name, checked by the helper to still reach the same mount: first the caller's own.
+                guard dotted || loop.protected.mayConcern(f.found) else { return (.act(0, byName: lazy ? nil : (path, f.mountID)), nil) }
+                // A path ending in "." or ".." names the topmost mount stacked there for umount2
+                // (LOOKUP_MOUNTPOINT), which an open does not reach: it is found in mountinfo.
+                let all = MountEntry.read(pid: pid)
+                let id = dotted ? all.topmost(over: f.mountID) : f.mountID
+                if loop.protected.ids.contains(id) || all.entry(id: id).map({ loop.protected.isProtected($0, in: all) }) == true {
+                    return (.refuse(EBUSY), "protected initial mount")
+                }
+                var add: UInt = 0
+                if let e = all.entry(id: id), loop.protected.isOwnKernelFSWithProtectedChildren(e, in: all) {
+                    detached = true
+                    add = 2  // MNT_DETACH
+                }
+                if !lazy, add == 0, id == f.mountID, let e = all.entry(id: id), e.mountpoint != "/" {
+                    return (.act(0, byName: (e.mountpoint, id)), nil)
+                }
+                return (.act(add), nil)
             }
-            let lazy = flags & 2 != 0   // MNT_DETACH
-            // The helper's open file keeps its own mount busy: an unmount that is not lazy goes by a
-            // name, checked by the helper to still reach the same mount: first the caller's own.
-            guard dotted || loop.protected.mayConcern(f.found) else { return (.act(0, byName: lazy ? nil : (path, f.mountID)), nil) }
-            // A path ending in "." or ".." names the topmost mount stacked there for umount2
-            // (LOOKUP_MOUNTPOINT), which an open does not reach: it is found in mountinfo.
-            let all = MountEntry.read(pid: pid)
-            let id = dotted ? all.topmost(over: f.mountID) : f.mountID
-            if loop.protected.ids.contains(id) || all.entry(id: id).map({ loop.protected.isProtected($0, in: all) }) == true {
-                return (.refuse(EBUSY), "protected initial mount")
-            }
-            var add: UInt = 0
-            if let e = all.entry(id: id), loop.protected.isOwnKernelFSWithProtectedChildren(e, in: all) {
-                detached = true
-                add = 2   // MNT_DETACH
-            }
-            if !lazy, add == 0, id == f.mountID, let e = all.entry(id: id), e.mountpoint != "/" {
-                return (.act(0, byName: (e.mountpoint, id)), nil)
-            }
-            return (.act(add), nil)
-        }) { _ in detached ? "emulated (detached with its bind-overs)" : "emulated" }
+        ) { _ in detached ? "emulated (detached with its bind-overs)" : "emulated" }
     }
 }
 
@@ -156,29 +172,42 @@ extension NotifyLoop {
         let prefix = base.mountpoint == "/" ? "/" : base.mountpoint + "/"
         let overs = all.bindOvers(below: base).map { (src: prefix + $0, rel: $0) }
         return emulate(m, args: args) { ctx in
-            ctx.run(op: Int32(SBX_NSOP_KERNELFS), source: call.source, target: call.target ?? "", fstype: t, flags: UInt(call.flags),
-                    data: call.data, options: MountCall.parameters(call.data), overs: overs, oversFromNamespaceRoot: fromNamespaceRoot,
-                    joinPID: t == "proc")
-        } verdict: { r in "emulated (\(overs.count - Int(r.skipped)) bind-overs\(r.visibleEarly ? ", attached first" : ""))" }
+            ctx.run(
+                op: Int32(SBX_NSOP_KERNELFS), source: call.source, target: call.target ?? "", fstype: t, flags: UInt(call.flags),
+                data: call.data, options: MountCall.parameters(call.data), overs: overs, oversFromNamespaceRoot: fromNamespaceRoot,
+                joinPID: t == "proc")
+        } verdict: { r in
+            "emulated (\(overs.count - Int(r.skipped)) bind-overs\(r.visibleEarly ? ", attached first" : ""))"
+        }
     }
 
     /// One call carried out by the helper, with the manager's copy of its arguments; `decide`
     /// judges the file the helper opened (nil: no file to judge) and may give a reason for a refusal.
-    func emulate(_ m: CallerMemory, args: String, op: Int, _ call: MountCall.Arguments, nofollow: Bool = false,
-                 decide: ((NsopFacts) -> (NsopAnswer, String?))? = nil, verdict: (NsopResult) -> String) -> MemoryVerdict {
+    func emulate(
+        _ m: CallerMemory, args: String, op: Int, _ call: MountCall.Arguments, nofollow: Bool = false,
+        decide: ((NsopFacts) -> (NsopAnswer, String?))? = nil, verdict: (NsopResult) -> String
+    ) -> MemoryVerdict {
         var why: String? = nil
-        return emulate(m, args: args, { ctx in
-            ctx.run(op: Int32(op), source: call.source, target: call.target ?? "", fstype: call.fstype, flags: UInt(call.flags),
-                    data: call.data, nofollow: nofollow, joinPID: false, decide: decide.map { d in
-                        { f in let (a, reason) = d(f); why = reason; return a }
+        return emulate(
+            m, args: args,
+            { ctx in
+                ctx.run(
+                    op: Int32(op), source: call.source, target: call.target ?? "", fstype: call.fstype, flags: UInt(call.flags),
+                    data: call.data, nofollow: nofollow, joinPID: false,
+                    decide: decide.map { d in
+                        { f in
+                            let (a, reason) = d(f); why = reason; return a
+                        }
                     })
-        }, why: { why }, verdict: verdict)
+            }, why: { why }, verdict: verdict)
     }
 
     /// Runs a mount as the caller: its namespaces and credentials are opened first, the
     /// notification id checked valid afterwards (so they are the caller's), then the helper acts.
-    func emulate(_ m: CallerMemory, args: String, _ body: (CallerContext) -> NsopResult, why: () -> String? = { nil },
-                 verdict: (NsopResult) -> String) -> MemoryVerdict {
+    func emulate(
+        _ m: CallerMemory, args: String, _ body: (CallerContext) -> NsopResult, why: () -> String? = { nil },
+        verdict: (NsopResult) -> String
+    ) -> MemoryVerdict {
         let ctx = CallerContext(pid: m.pid)
         guard ctx.load(), m.isValid else { return .refuse(ESRCH, why: "caller gone", args: args) }
         // The kernel's own first check (may_mount): CAP_SYS_ADMIN in the caller's namespace.
@@ -186,7 +215,8 @@ extension NotifyLoop {
         let r = body(ctx)
         if r.step == Int32(SBX_NSOP_REFUSED) { return .refuse(-r.rc, why: why() ?? "refused", args: args) }
         if r.rc != 0 {
-            logger.debug("emulated mount failed", metadata: ["id": "\(request.id)", "pid": "\(m.pid)", "step": "\(r.step)", "rc": "\(r.rc)"])
+            logger.debug(
+                "emulated mount failed", metadata: ["id": "\(request.id)", "pid": "\(m.pid)", "step": "\(r.step)", "rc": "\(r.rc)"])
             return .refuse(-r.rc, why: "helper step \(r.step)", args: args)
         }
         return .done(verdict(r), args: args)

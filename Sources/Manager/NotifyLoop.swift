@@ -60,7 +60,7 @@ final class NotifyLoop: @unchecked Sendable {
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let r = poll(&pfd, 1, -1)
             if r < 0 { if errno == EINTR { continue }; return }
-            if pfd.revents & Int16(POLLIN) == 0 { return }   // POLLHUP: no filter users are left
+            if pfd.revents & Int16(POLLIN) == 0 { return }  // POLLHUP: no filter users are left
             // The kernel rejects (EINVAL) a receive buffer that is not zeroed.
             memset(req, 0, MemoryLayout<seccomp_notif>.size)
             let rc = seccomp_notify_receive(fd, req)
@@ -69,7 +69,8 @@ final class NotifyLoop: @unchecked Sendable {
             // would turn every later trapped call of the container into ENOSYS.
             if rc == -ENOENT || rc == -EINTR || rc == -ECANCELED { continue }
             if rc != 0 {
-                logger.error("seccomp receive failed, trapped calls of this container now fail", metadata: ["id": "\(request.id)", "rc": "\(rc)"])
+                logger.error(
+                    "seccomp receive failed, trapped calls of this container now fail", metadata: ["id": "\(request.id)", "rc": "\(rc)"])
                 return
             }
             let start = monotonicMicros()
@@ -79,8 +80,10 @@ final class NotifyLoop: @unchecked Sendable {
             inflight?.end()
             if !tracer.isEmpty {
                 let name = syscallName(req.pointee.data)
-                tracer.emit(TraceEvent(time: LineLogHandler.timestamp(), container: request.id, pid: Int32(req.pointee.pid),
-                                       syscall: name, args: args, verdict: verdict, micros: monotonicMicros() - start))
+                tracer.emit(
+                    TraceEvent(
+                        time: LineLogHandler.timestamp(), container: request.id, pid: Int32(req.pointee.pid),
+                        syscall: name, args: args, verdict: verdict, micros: monotonicMicros() - start))
             }
         }
     }
@@ -95,8 +98,9 @@ final class NotifyLoop: @unchecked Sendable {
         req.pointee = n
         let (verdict, _) = decide(n, resp)
         _ = seccomp_notify_respond(fd, resp)
-        logger.info("answered a trapped call left unanswered by a killed sysbox-mgr",
-                    metadata: ["id": "\(request.id)", "pid": "\(n.pid)", "syscall": "\(syscallName(n.data))", "verdict": "\(verdict)"])
+        logger.info(
+            "answered a trapped call left unanswered by a killed sysbox-mgr",
+            metadata: ["id": "\(request.id)", "pid": "\(n.pid)", "syscall": "\(syscallName(n.data))", "verdict": "\(verdict)"])
     }
 
     func syscallName(_ d: seccomp_data) -> String {
@@ -136,9 +140,11 @@ final class NotifyLoop: @unchecked Sendable {
     }
 
     static func errnoName(_ e: Int32) -> String {
-        let names: [Int32: String] = [EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EIO: "EIO", EBUSY: "EBUSY", EINVAL: "EINVAL",
-                                      ENOTDIR: "ENOTDIR", EACCES: "EACCES", EFAULT: "EFAULT", ENODEV: "ENODEV", ELOOP: "ELOOP",
-                                      EXDEV: "EXDEV", EEXIST: "EEXIST", ENOSYS: "ENOSYS", ENOMEM: "ENOMEM"]
+        let names: [Int32: String] = [
+            EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EIO: "EIO", EBUSY: "EBUSY", EINVAL: "EINVAL",
+            ENOTDIR: "ENOTDIR", EACCES: "EACCES", EFAULT: "EFAULT", ENODEV: "ENODEV", ELOOP: "ELOOP",
+            EXDEV: "EXDEV", EEXIST: "EEXIST", ENOSYS: "ENOSYS", ENOMEM: "ENOMEM",
+        ]
         return names[e] ?? "errno \(e)"
     }
 }
@@ -176,8 +182,9 @@ struct SysinfoHandler: TrapHandler {
         let uptime = Sysinfo.uptime(pid: m.pid)
         // Unreadable virtual files (sysbox-fs restarting): the kernel's figures, as written here.
         guard let dir = loop.request.virtualFiles,
-              let meminfo = try? Files.readString(dir + "/proc/meminfo"),
-              let loadavg = try? Files.readString(dir + "/proc/loadavg") else {
+            let meminfo = try? Files.readString(dir + "/proc/meminfo"),
+            let loadavg = try? Files.readString(dir + "/proc/loadavg")
+        else {
             guard m.write(Sysinfo.kernel(uptime: uptime), at: r.args[0]) else { return .refuse(EFAULT, why: "", args: "") }
             return .done("emulated (the kernel's figures)", args: "")
         }
@@ -195,7 +202,7 @@ struct NewMountAPIHandler: TrapHandler {
     var syscalls: [String] { NotifyLoop.newMountAPI }
 
     func registers(_ r: Registers, _ loop: NotifyLoop) -> RegisterVerdict {
-        if r.nr == seccomp_syscall_resolve_name("open_tree") && r.args[2] & 1 == 0 {   // OPEN_TREE_CLONE
+        if r.nr == seccomp_syscall_resolve_name("open_tree") && r.args[2] & 1 == 0 {  // OPEN_TREE_CLONE
             return .kernel(args: "flags=0x\(String(r.args[2], radix: 16))")
         }
         return .refuse(ENOSYS, why: "new mount API: mount(2) is the one decided", args: "")

@@ -1,4 +1,4 @@
-import Foundation   // JSONDecoder, JSONSerialization (a daemon, not on a container's start path)
+import Foundation  // JSONDecoder, JSONSerialization (a daemon, not on a container's start path)
 import IPC
 import Logging
 import Policy
@@ -17,7 +17,7 @@ import SysboxCore
 ///       |                                            | one NotifyLoop for the listener
 ///
 /// One state per connection, no reply (the spec defines none): the runtime closes after sending.
-public final class SeccompAgent: @unchecked Sendable {   // one thread serves connections in turn
+public final class SeccompAgent: @unchecked Sendable {  // one thread serves connections in turn
     let tracer: Tracer
     let logger: Logger
 
@@ -86,7 +86,9 @@ public final class SeccompAgent: @unchecked Sendable {   // one thread serves co
         var fds = [Int32](repeating: -1, count: 8)
         var nfds: Int32 = 0
         var buf = [UInt8](repeating: 0, count: 65536)
-        let first = buf.withUnsafeMutableBytes { b in fds.withUnsafeMutableBufferPointer { sbx_recv_with_fds(c, b.baseAddress, b.count, $0.baseAddress, 8, &nfds) } }
+        let first = buf.withUnsafeMutableBytes { b in
+            fds.withUnsafeMutableBufferPointer { sbx_recv_with_fds(c, b.baseAddress, b.count, $0.baseAddress, 8, &nfds) }
+        }
         let received = Array(fds.prefix(Int(max(nfds, 0))))
         guard first > 0 else { received.forEach { close($0) }; return nil }
         out += buf[0..<first]
@@ -111,15 +113,17 @@ public final class SeccompAgent: @unchecked Sendable {   // one thread serves co
     static func listenerRequest(_ s: ProcessState) throws -> ListenerRequest {
         var masked: [String] = [], env: [String]? = nil
         if let bundle = s.state.bundle,
-           let data = FileManager.default.contents(atPath: bundle + "/config.json"),
-           let spec = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            let data = FileManager.default.contents(atPath: bundle + "/config.json"),
+            let spec = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        {
             let linux = spec["linux"] as? [String: Any]
             masked = ((linux?["maskedPaths"] as? [String]) ?? []) + ((linux?["readonlyPaths"] as? [String]) ?? [])
             env = (spec["process"] as? [String: Any])?["env"] as? [String]
         }
         let policy = try Policy.select(annotations: s.state.annotations, env: env).policy
         let protected = Array(Set(["/", "/proc", "/sys"] + masked.map { "/" + $0.split(separator: "/").joined(separator: "/") })).sorted()
-        return ListenerRequest(id: s.state.id, pid: s.pid, hostnameLocked: policy.hostname.locked,
-                               protectedMounts: protected, mountAllowed: policy.mountAllowed)
+        return ListenerRequest(
+            id: s.state.id, pid: s.pid, hostnameLocked: policy.hostname.locked,
+            protectedMounts: protected, mountAllowed: policy.mountAllowed)
     }
 }

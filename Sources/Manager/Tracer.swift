@@ -1,6 +1,6 @@
+import Foundation  // NSLock (a daemon, not on a container's start path)
 import IPC
 import SysboxCore
-import Foundation   // NSLock (a daemon, not on a container's start path)
 
 /// One trapped call, as `sysbox-mgr trace` shows it.
 public struct TraceEvent: Codable, Sendable {
@@ -52,7 +52,7 @@ public final class Tracer: @unchecked Sendable {
 /// The names each container gave itself, shown by `sysbox-mgr status`: read from the UTS namespace
 /// of its first process when asked (an inner namespace's names are not the container's), never
 /// from a trapped call's memory, which the caller could change after the call was judged.
-public final class UTSNames: @unchecked Sendable {   // every access under `lock`
+public final class UTSNames: @unchecked Sendable {  // every access under `lock`
     private let lock = NSLock()
     /// An fd on each container's UTS namespace.
     private var namespaces: [String: Int32] = [:]
@@ -84,7 +84,7 @@ public final class UTSNames: @unchecked Sendable {   // every access under `lock
 }
 
 /// The notify loops by the hash of their listener's keeper tag.
-final class LoopsByTag: @unchecked Sendable {   // every access under `lock`
+final class LoopsByTag: @unchecked Sendable {  // every access under `lock`
     private let lock = NSLock()
     private var loops: [UInt64: NotifyLoop] = [:]
     func set(_ tag: UInt64, _ loop: NotifyLoop) { lock.lock(); loops[tag] = loop; lock.unlock() }

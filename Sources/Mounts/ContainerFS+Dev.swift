@@ -58,8 +58,11 @@ extension ContainerFS {
         for p in spec.linux?.maskedPaths ?? [] {
             guard let isDir = k.isDirectory(p) else { continue }
             try step("mask \"\(p)\"") { () throws(SysError) in
-                if isDir { try k.mount("tmpfs", p, "tmpfs", MountFlags.rdonly, nil) }
-                else { try k.mount("/dev/null", p, nil, MountFlags.bind, nil) }
+                if isDir {
+                    try k.mount("tmpfs", p, "tmpfs", MountFlags.rdonly, nil)
+                } else {
+                    try k.mount("/dev/null", p, nil, MountFlags.bind, nil)
+                }
             }
         }
         for p in spec.linux?.readonlyPaths ?? [] where k.isDirectory(p) != nil {

@@ -91,9 +91,11 @@ public struct ContainerFS<K: MountKernel> {
     func bind(source: String, dest: String, opts: MountOptions, what: String) throws {
         guard let srcIsDir = k.isDirectory(source) else {
             if let root = plan.sharedRoots.first(where: { source.hasPrefix($0 + "/") }) {
-                throw MountError(what, "\(source) is not visible in the container's mount namespace: \(root) is no longer a shared mount "
-                                 + "(a container run without a mount namespace of its own can change the host's propagation); "
-                                 + "sysbox-fs makes it shared again within 2 s: retry, or run `mount --make-shared \(root)`")
+                throw MountError(
+                    what,
+                    "\(source) is not visible in the container's mount namespace: \(root) is no longer a shared mount "
+                        + "(a container run without a mount namespace of its own can change the host's propagation); "
+                        + "sysbox-fs makes it shared again within 2 s: retry, or run `mount --make-shared \(root)`")
             }
             throw MountError(what, SysError("stat", source, errno: .ENOENT))
         }

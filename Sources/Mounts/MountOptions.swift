@@ -1,22 +1,34 @@
 /// OCI mount options ("ro", "nosuid", "rbind", "rprivate", "size=64m"...) turned into mount(2) flags.
 public struct MountOptions: Equatable, Sendable {
-    public var flags: UInt = 0          ///< MS_* flags set
-    public var clearFlags: UInt = 0     ///< MS_* flags explicitly cleared ("rw", "suid"...)
-    public var propagation: [UInt] = [] ///< MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (+MS_REC)
-    public var data: [String] = []      ///< filesystem-specific options, joined with ","
+    public var flags: UInt = 0
+    ///< MS_* flags set
+    public var clearFlags: UInt = 0
+    ///< MS_* flags explicitly cleared ("rw", "suid"...)
+    public var propagation: [UInt] = []
+    ///< MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (+MS_REC)
+    public var data: [String] = []
+    ///< filesystem-specific options, joined with ","
     public var isBind: Bool { flags & MountFlags.bind != 0 }
     public var isRecursiveBind: Bool { isBind && flags & MountFlags.rec != 0 }
     public var isReadOnly: Bool { flags & MountFlags.rdonly != 0 }
 
     public init(_ options: [String]) {
         for o in options {
-            if let f = MountOptions.setters[o] { flags |= f; clearFlags &= ~f }
-            else if let f = MountOptions.clearers[o] { clearFlags |= f; flags &= ~f }
-            else if let p = MountOptions.propagations[o] { propagation.append(p) }
-            else if o == "bind" { flags |= MountFlags.bind }
-            else if o == "rbind" { flags |= MountFlags.bind | MountFlags.rec }
-            else if o == "idmap" || o == "ridmap" || o.hasPrefix("tmpcopyup") { continue }
-            else { data.append(o) }
+            if let f = MountOptions.setters[o] {
+                flags |= f; clearFlags &= ~f
+            } else if let f = MountOptions.clearers[o] {
+                clearFlags |= f; flags &= ~f
+            } else if let p = MountOptions.propagations[o] {
+                propagation.append(p)
+            } else if o == "bind" {
+                flags |= MountFlags.bind
+            } else if o == "rbind" {
+                flags |= MountFlags.bind | MountFlags.rec
+            } else if o == "idmap" || o == "ridmap" || o.hasPrefix("tmpcopyup") {
+                continue
+            } else {
+                data.append(o)
+            }
         }
     }
 

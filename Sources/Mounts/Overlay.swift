@@ -3,7 +3,8 @@ public struct OverlayLayers: Equatable, Sendable {
     public var lower: [String]
     public var upper: String?
     public var work: String?
-    public var options: [String]   ///< other super options worth keeping (index, metacopy, redirect_dir...)
+    public var options: [String]
+    ///< other super options worth keeping (index, metacopy, redirect_dir...)
 
     /// Finds the mount at `mountpoint` in mountinfo text and returns its layers when it is an overlay.
     /// Docker mounts with paths relative to its overlay2 directory when the options are long; those
@@ -14,7 +15,7 @@ public struct OverlayLayers: Equatable, Sendable {
             let parts = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
             guard let dash = parts.firstIndex(of: "-"), parts.count > dash + 3, parts.count > 4 else { continue }
             guard unescape(parts[4]) == mountpoint else { continue }
-            guard parts[dash + 1] == "overlay" else { found = nil; continue }   // the last mount there wins
+            guard parts[dash + 1] == "overlay" else { found = nil; continue }  // the last mount there wins
             var layers = OverlayLayers(lower: [], upper: nil, work: nil, options: [])
             for opt in splitOptions(parts[dash + 3]) {
                 let kv = opt.split(separator: "=", maxSplits: 1).map(String.init)
@@ -65,9 +66,12 @@ public struct OverlayLayers: Equatable, Sendable {
         var out = [UInt8](), bytes = Array(s.utf8), i = 0
         while i < bytes.count {
             if bytes[i] == UInt8(ascii: "\\"), i + 3 < bytes.count + 0,
-               let v = UInt8(String(decoding: bytes[(i + 1)...(i + 3)], as: UTF8.self), radix: 8) {
+                let v = UInt8(String(decoding: bytes[(i + 1)...(i + 3)], as: UTF8.self), radix: 8)
+            {
                 out.append(v); i += 4
-            } else { out.append(bytes[i]); i += 1 }
+            } else {
+                out.append(bytes[i]); i += 1
+            }
         }
         return String(decoding: out, as: UTF8.self)
     }

@@ -24,8 +24,10 @@ public struct RootfsPlan: Codable, Sendable, Equatable {
     /// root): a bind source missing below one gets an error naming that cause.
     public var sharedRoots: [String] = []
 
-    public init(rootfs: String, root: Root, readonly: Bool = false, bindSources: [Int: String] = [:],
-                cgroups: [CgroupMount] = [], noPivot: Bool = false) {
+    public init(
+        rootfs: String, root: Root, readonly: Bool = false, bindSources: [Int: String] = [:],
+        cgroups: [CgroupMount] = [], noPivot: Bool = false
+    ) {
         self.rootfs = rootfs
         self.root = root
         self.readonly = readonly
@@ -37,10 +39,14 @@ public struct RootfsPlan: Codable, Sendable, Equatable {
 
 /// One cgroup hierarchy as the container mounts it under its cgroup mount point.
 public struct CgroupMount: Codable, Sendable, Equatable {
-    public var name: String        ///< directory under /sys/fs/cgroup ("memory", "cpu,cpuacct", "unified"; "" = the mount point itself)
-    public var fstype: String      ///< "cgroup" (v1) or "cgroup2"
-    public var options: String     ///< v1 controller list or "name=systemd"; empty for cgroup2
-    public var links: [String]     ///< symlinks to `name` ("cpu" and "cpuacct" for "cpu,cpuacct")
+    public var name: String
+    ///< directory under /sys/fs/cgroup ("memory", "cpu,cpuacct", "unified"; "" = the mount point itself)
+    public var fstype: String
+    ///< "cgroup" (v1) or "cgroup2"
+    public var options: String
+    ///< v1 controller list or "name=systemd"; empty for cgroup2
+    public var links: [String]
+    ///< symlinks to `name` ("cpu" and "cpuacct" for "cpu,cpuacct")
 
     public init(name: String, fstype: String, options: String, links: [String] = []) {
         self.name = name

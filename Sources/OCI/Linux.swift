@@ -8,7 +8,10 @@ public struct LinuxCapabilities: Codable, Equatable, Sendable {
     public var permitted: [String]?
     public var ambient: [String]?
 
-    public init(bounding: [String]? = nil, effective: [String]? = nil, inheritable: [String]? = nil, permitted: [String]? = nil, ambient: [String]? = nil) {
+    public init(
+        bounding: [String]? = nil, effective: [String]? = nil, inheritable: [String]? = nil, permitted: [String]? = nil,
+        ambient: [String]? = nil
+    ) {
         self.bounding = bounding
         self.effective = effective
         self.inheritable = inheritable
@@ -34,7 +37,12 @@ public struct Linux: Codable, Equatable, Sendable {
     public var personality: LinuxPersonality?
     public var timeOffsets: [String: LinuxTimeOffset]?
 
-    public init(uidMappings: [LinuxIDMapping]? = nil, gidMappings: [LinuxIDMapping]? = nil, sysctl: [String: String]? = nil, resources: LinuxResources? = nil, cgroupsPath: String? = nil, namespaces: [LinuxNamespace]? = nil, devices: [LinuxDevice]? = nil, seccomp: LinuxSeccomp? = nil, rootfsPropagation: String? = nil, maskedPaths: [String]? = nil, readonlyPaths: [String]? = nil, mountLabel: String? = nil, personality: LinuxPersonality? = nil, timeOffsets: [String: LinuxTimeOffset]? = nil) {
+    public init(
+        uidMappings: [LinuxIDMapping]? = nil, gidMappings: [LinuxIDMapping]? = nil, sysctl: [String: String]? = nil,
+        resources: LinuxResources? = nil, cgroupsPath: String? = nil, namespaces: [LinuxNamespace]? = nil, devices: [LinuxDevice]? = nil,
+        seccomp: LinuxSeccomp? = nil, rootfsPropagation: String? = nil, maskedPaths: [String]? = nil, readonlyPaths: [String]? = nil,
+        mountLabel: String? = nil, personality: LinuxPersonality? = nil, timeOffsets: [String: LinuxTimeOffset]? = nil
+    ) {
         self.uidMappings = uidMappings
         self.gidMappings = gidMappings
         self.sysctl = sysctl
@@ -108,7 +116,11 @@ public struct LinuxResources: Codable, Equatable, Sendable {
     public var network: LinuxNetwork?
     public var unified: [String: String]?
 
-    public init(devices: [LinuxDeviceCgroup]? = nil, memory: LinuxMemory? = nil, cpu: LinuxCPU? = nil, pids: LinuxPids? = nil, blockIO: LinuxBlockIO? = nil, hugepageLimits: [LinuxHugepageLimit]? = nil, network: LinuxNetwork? = nil, unified: [String: String]? = nil) {
+    public init(
+        devices: [LinuxDeviceCgroup]? = nil, memory: LinuxMemory? = nil, cpu: LinuxCPU? = nil, pids: LinuxPids? = nil,
+        blockIO: LinuxBlockIO? = nil, hugepageLimits: [LinuxHugepageLimit]? = nil, network: LinuxNetwork? = nil,
+        unified: [String: String]? = nil
+    ) {
         self.devices = devices
         self.memory = memory
         self.cpu = cpu
@@ -149,7 +161,10 @@ public struct LinuxMemory: Codable, Equatable, Sendable {
     public var useHierarchy: Bool?
     public var checkBeforeUpdate: Bool?
 
-    public init(limit: Int64? = nil, reservation: Int64? = nil, swap: Int64? = nil, kernel: Int64? = nil, kernelTCP: Int64? = nil, swappiness: UInt64? = nil, disableOOMKiller: Bool? = nil, useHierarchy: Bool? = nil, checkBeforeUpdate: Bool? = nil) {
+    public init(
+        limit: Int64? = nil, reservation: Int64? = nil, swap: Int64? = nil, kernel: Int64? = nil, kernelTCP: Int64? = nil,
+        swappiness: UInt64? = nil, disableOOMKiller: Bool? = nil, useHierarchy: Bool? = nil, checkBeforeUpdate: Bool? = nil
+    ) {
         self.limit = limit
         self.reservation = reservation
         self.swap = swap
@@ -174,7 +189,10 @@ public struct LinuxCPU: Codable, Equatable, Sendable {
     public var mems: String?
     public var idle: Int64?
 
-    public init(shares: UInt64? = nil, quota: Int64? = nil, burst: UInt64? = nil, period: UInt64? = nil, realtimeRuntime: Int64? = nil, realtimePeriod: UInt64? = nil, cpus: String? = nil, mems: String? = nil, idle: Int64? = nil) {
+    public init(
+        shares: UInt64? = nil, quota: Int64? = nil, burst: UInt64? = nil, period: UInt64? = nil, realtimeRuntime: Int64? = nil,
+        realtimePeriod: UInt64? = nil, cpus: String? = nil, mems: String? = nil, idle: Int64? = nil
+    ) {
         self.shares = shares
         self.quota = quota
         self.burst = burst
@@ -206,7 +224,11 @@ public struct LinuxBlockIO: Codable, Equatable, Sendable {
     public var throttleReadIOPSDevice: [LinuxThrottleDevice]?
     public var throttleWriteIOPSDevice: [LinuxThrottleDevice]?
 
-    public init(weight: UInt16? = nil, leafWeight: UInt16? = nil, weightDevice: [LinuxWeightDevice]? = nil, throttleReadBpsDevice: [LinuxThrottleDevice]? = nil, throttleWriteBpsDevice: [LinuxThrottleDevice]? = nil, throttleReadIOPSDevice: [LinuxThrottleDevice]? = nil, throttleWriteIOPSDevice: [LinuxThrottleDevice]? = nil) {
+    public init(
+        weight: UInt16? = nil, leafWeight: UInt16? = nil, weightDevice: [LinuxWeightDevice]? = nil,
+        throttleReadBpsDevice: [LinuxThrottleDevice]? = nil, throttleWriteBpsDevice: [LinuxThrottleDevice]? = nil,
+        throttleReadIOPSDevice: [LinuxThrottleDevice]? = nil, throttleWriteIOPSDevice: [LinuxThrottleDevice]? = nil
+    ) {
         self.weight = weight
         self.leafWeight = leafWeight
         self.weightDevice = weightDevice
@@ -288,7 +310,10 @@ public struct LinuxSeccomp: Codable, Equatable, Sendable {
     public var listenerMetadata: String?
     public var syscalls: [LinuxSyscall]?
 
-    public init(defaultAction: String, defaultErrnoRet: UInt32? = nil, architectures: [String]? = nil, flags: [String]? = nil, listenerPath: String? = nil, listenerMetadata: String? = nil, syscalls: [LinuxSyscall]? = nil) {
+    public init(
+        defaultAction: String, defaultErrnoRet: UInt32? = nil, architectures: [String]? = nil, flags: [String]? = nil,
+        listenerPath: String? = nil, listenerMetadata: String? = nil, syscalls: [LinuxSyscall]? = nil
+    ) {
         self.defaultAction = defaultAction
         self.defaultErrnoRet = defaultErrnoRet
         self.architectures = architectures

@@ -4,29 +4,37 @@ extension Spec {
     public static func defaultSpec() -> Spec {
         let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
         return Spec(
-            process: Process(terminal: true, user: User(uid: 0, gid: 0), args: ["sh"],
-                             env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
-                             cwd: "/",
-                             capabilities: LinuxCapabilities(bounding: caps, effective: caps, permitted: caps),
-                             rlimits: [POSIXRlimit(type: "RLIMIT_NOFILE", hard: 1024, soft: 1024)],
-                             noNewPrivileges: true),
+            process: Process(
+                terminal: true, user: User(uid: 0, gid: 0), args: ["sh"],
+                env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+                cwd: "/",
+                capabilities: LinuxCapabilities(bounding: caps, effective: caps, permitted: caps),
+                rlimits: [POSIXRlimit(type: "RLIMIT_NOFILE", hard: 1024, soft: 1024)],
+                noNewPrivileges: true),
             root: Root(path: "rootfs", readonly: true),
             hostname: "sysbox",
             mounts: [
                 Mount(destination: "/proc", type: "proc", source: "proc"),
                 Mount(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
-                Mount(destination: "/dev/pts", type: "devpts", source: "devpts",
-                      options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
-                Mount(destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+                Mount(
+                    destination: "/dev/pts", type: "devpts", source: "devpts",
+                    options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
+                Mount(
+                    destination: "/dev/shm", type: "tmpfs", source: "shm",
+                    options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
                 Mount(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
                 Mount(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]),
-                Mount(destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid", "noexec", "nodev", "relatime", "ro"]),
+                Mount(
+                    destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup",
+                    options: ["nosuid", "noexec", "nodev", "relatime", "ro"]),
             ],
             linux: Linux(
                 resources: LinuxResources(devices: [LinuxDeviceCgroup(allow: false, access: "rwm")]),
                 namespaces: [.pid, .network, .ipc, .uts, .mount, .cgroup].map { LinuxNamespace(type: $0) },
-                maskedPaths: ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                              "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+                maskedPaths: [
+                    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
+                ],
                 readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]))
     }
 }

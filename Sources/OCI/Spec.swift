@@ -13,7 +13,10 @@ public struct Spec: Codable, Equatable, Sendable {
     public var annotations: [String: String]?
     public var linux: Linux?
 
-    public init(ociVersion: String = "1.2.0", process: Process? = nil, root: Root? = nil, hostname: String? = nil, domainname: String? = nil, mounts: [Mount]? = nil, hooks: Hooks? = nil, annotations: [String: String]? = nil, linux: Linux? = nil) {
+    public init(
+        ociVersion: String = "1.2.0", process: Process? = nil, root: Root? = nil, hostname: String? = nil, domainname: String? = nil,
+        mounts: [Mount]? = nil, hooks: Hooks? = nil, annotations: [String: String]? = nil, linux: Linux? = nil
+    ) {
         self.ociVersion = ociVersion
         self.process = process
         self.root = root
@@ -42,7 +45,11 @@ public struct Process: Codable, Equatable, Sendable {
     public var oomScoreAdj: Int?
     public var selinuxLabel: String?
 
-    public init(terminal: Bool? = nil, consoleSize: Box? = nil, user: User, args: [String]? = nil, commandLine: String? = nil, env: [String]? = nil, cwd: String = "/", capabilities: LinuxCapabilities? = nil, rlimits: [POSIXRlimit]? = nil, noNewPrivileges: Bool? = nil, apparmorProfile: String? = nil, oomScoreAdj: Int? = nil, selinuxLabel: String? = nil) {
+    public init(
+        terminal: Bool? = nil, consoleSize: Box? = nil, user: User, args: [String]? = nil, commandLine: String? = nil, env: [String]? = nil,
+        cwd: String = "/", capabilities: LinuxCapabilities? = nil, rlimits: [POSIXRlimit]? = nil, noNewPrivileges: Bool? = nil,
+        apparmorProfile: String? = nil, oomScoreAdj: Int? = nil, selinuxLabel: String? = nil
+    ) {
         self.terminal = terminal
         self.consoleSize = consoleSize
         self.user = user
@@ -120,7 +127,10 @@ public struct Mount: Codable, Equatable, Sendable {
     public var uidMappings: [LinuxIDMapping]?
     public var gidMappings: [LinuxIDMapping]?
 
-    public init(destination: String, type: String? = nil, source: String? = nil, options: [String]? = nil, uidMappings: [LinuxIDMapping]? = nil, gidMappings: [LinuxIDMapping]? = nil) {
+    public init(
+        destination: String, type: String? = nil, source: String? = nil, options: [String]? = nil, uidMappings: [LinuxIDMapping]? = nil,
+        gidMappings: [LinuxIDMapping]? = nil
+    ) {
         self.destination = destination
         self.type = type
         self.source = source
@@ -139,7 +149,10 @@ public struct Hooks: Codable, Equatable, Sendable {
     public var poststart: [Hook]?
     public var poststop: [Hook]?
 
-    public init(prestart: [Hook]? = nil, createRuntime: [Hook]? = nil, createContainer: [Hook]? = nil, startContainer: [Hook]? = nil, poststart: [Hook]? = nil, poststop: [Hook]? = nil) {
+    public init(
+        prestart: [Hook]? = nil, createRuntime: [Hook]? = nil, createContainer: [Hook]? = nil, startContainer: [Hook]? = nil,
+        poststart: [Hook]? = nil, poststop: [Hook]? = nil
+    ) {
         self.prestart = prestart
         self.createRuntime = createRuntime
         self.createContainer = createContainer
@@ -173,7 +186,9 @@ public struct State: Codable, Equatable, Sendable {
     public var bundle: String
     public var annotations: [String: String]?
 
-    public init(ociVersion: String, id: String, status: ContainerStatus, pid: Int32? = nil, bundle: String, annotations: [String: String]? = nil) {
+    public init(
+        ociVersion: String, id: String, status: ContainerStatus, pid: Int32? = nil, bundle: String, annotations: [String: String]? = nil
+    ) {
         self.ociVersion = ociVersion
         self.id = id
         self.status = status

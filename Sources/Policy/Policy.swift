@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import VirtualFiles
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A JSON tuning file for system containers (policies/*.json, installed to /etc/sysbox/policies).
 /// Unknown keys are errors: a typo must not silently fall back to a default.
@@ -73,19 +74,20 @@ public struct Policy: Codable, Equatable, Sendable {
 
     /// What sysbox-fs serves unless a policy says otherwise (uptime needs nothing: the container's
     /// time namespace has its boot time).
-    public static let defaultFS = FS(files: [
-        "/proc/meminfo": "meminfo", "/proc/swaps": "swaps", "/proc/cpuinfo": "cpuinfo", "/proc/stat": "stat",
-        "/proc/loadavg": "loadavg", "/sys/devices/system/cpu/online": "cpu-online",
-        "/proc/sys/kernel/panic": "private", "/proc/sys/kernel/panic_on_oops": "private",
-        "/proc/sys/kernel/printk": "private", "/proc/sys/kernel/sysrq": "private",
-        "/proc/sys/kernel/kptr_restrict": "private", "/proc/sys/kernel/dmesg_restrict": "private",
-        "/proc/sys/vm/overcommit_memory": "private", "/proc/sys/vm/mmap_min_addr": "private",
-        "/proc/sys/fs/file-max": "max-wins", "/proc/sys/fs/nr_open": "max-wins",
-        "/proc/sys/net/netfilter/nf_conntrack_max": "max-wins",
-        "/sys/module/nf_conntrack/parameters/hashsize": "max-wins",
-        "/proc/sys/kernel/cap_last_cap": "read-only", "/proc/sys/kernel/ngroups_max": "read-only",
-        "/sys/devices/virtual/dmi/id/product_uuid": "product-uuid",
-    ], cpuQuotaView: true)
+    public static let defaultFS = FS(
+        files: [
+            "/proc/meminfo": "meminfo", "/proc/swaps": "swaps", "/proc/cpuinfo": "cpuinfo", "/proc/stat": "stat",
+            "/proc/loadavg": "loadavg", "/sys/devices/system/cpu/online": "cpu-online",
+            "/proc/sys/kernel/panic": "private", "/proc/sys/kernel/panic_on_oops": "private",
+            "/proc/sys/kernel/printk": "private", "/proc/sys/kernel/sysrq": "private",
+            "/proc/sys/kernel/kptr_restrict": "private", "/proc/sys/kernel/dmesg_restrict": "private",
+            "/proc/sys/vm/overcommit_memory": "private", "/proc/sys/vm/mmap_min_addr": "private",
+            "/proc/sys/fs/file-max": "max-wins", "/proc/sys/fs/nr_open": "max-wins",
+            "/proc/sys/net/netfilter/nf_conntrack_max": "max-wins",
+            "/sys/module/nf_conntrack/parameters/hashsize": "max-wins",
+            "/proc/sys/kernel/cap_last_cap": "read-only", "/proc/sys/kernel/ngroups_max": "read-only",
+            "/sys/devices/virtual/dmi/id/product_uuid": "product-uuid",
+        ], cpuQuotaView: true)
 
     /// Inner Docker's data root, containerd's overlayfs snapshots, BuildKit's state: overlayfs
     /// cannot stack its upper layer on the container's overlay rootfs.
@@ -102,12 +104,14 @@ public struct Policy: Codable, Equatable, Sendable {
         return "/etc/sysbox/policies"
     }
     /// What `default.json` says, for a host where it is not installed.
-    public static let builtIn = Policy(version: 1, syscalls: Syscalls(trap: [
-        "sethostname", "setdomainname", "mount", "umount2", "sysinfo",
-        "fsopen", "fspick", "fsmount", "open_tree", "move_mount", "mount_setattr",
-    ]),
-                                       hostname: Hostname(locked: false), storage: defaultStorage, mount: defaultMount,
-                                       hooks: defaultHooks, fs: defaultFS)
+    public static let builtIn = Policy(
+        version: 1,
+        syscalls: Syscalls(trap: [
+            "sethostname", "setdomainname", "mount", "umount2", "sysinfo",
+            "fsopen", "fspick", "fsmount", "open_tree", "move_mount", "mount_setattr",
+        ]),
+        hostname: Hostname(locked: false), storage: defaultStorage, mount: defaultMount,
+        hooks: defaultHooks, fs: defaultFS)
 
     /// The syscalls sysbox-mgr has an answer for: the only ones a policy may trap (a trapped call
     /// with no rule would cost a round trip for nothing). Kept equal to the manager's handler table
@@ -150,16 +154,21 @@ public struct Policy: Codable, Equatable, Sendable {
             throw PolicyError("policy \(file): at \"version\": expected \(currentVersion), found \(policy.version)")
         }
         for (i, name) in policy.syscalls.trap.enumerated() where !trappable.contains(name) {
-            throw PolicyError("policy \(file): at \"syscalls.trap.\(i)\": expected one of \(trappable.sorted().joined(separator: ", ")), found \"\(name)\"")
+            throw PolicyError(
+                "policy \(file): at \"syscalls.trap.\(i)\": expected one of \(trappable.sorted().joined(separator: ", ")), found \"\(name)\""
+            )
         }
-        for (i, dir) in (policy.storage?.dirs ?? []).enumerated() where !dir.hasPrefix("/") || dir == "/" || dir.split(separator: "/").contains("..") {
-            throw PolicyError("policy \(file): at \"storage.dirs.\(i)\": expected an absolute path below /, without \"..\", found \"\(dir)\"")
+        for (i, dir) in (policy.storage?.dirs ?? []).enumerated()
+        where !dir.hasPrefix("/") || dir == "/" || dir.split(separator: "/").contains("..") {
+            throw PolicyError(
+                "policy \(file): at \"storage.dirs.\(i)\": expected an absolute path below /, without \"..\", found \"\(dir)\"")
         }
         try checkFiles(policy.fs?.files ?? [:], file: file)
         for (i, h) in (policy.hooks?.networkOnly ?? []).enumerated() where h.isEmpty || h.contains("/") {
             throw PolicyError("policy \(file): at \"hooks.networkOnly.\(i)\": expected a program name without \"/\", found \"\(h)\"")
         }
-        for (i, t) in (policy.mount?.allowed ?? []).enumerated() where t.isEmpty || t.contains(where: { $0 == "/" || $0 == " " || $0 == "," }) {
+        for (i, t) in (policy.mount?.allowed ?? []).enumerated()
+        where t.isEmpty || t.contains(where: { $0 == "/" || $0 == " " || $0 == "," }) {
             throw PolicyError("policy \(file): at \"mount.allowed.\(i)\": expected a filesystem type name, found \"\(t)\"")
         }
         return policy
@@ -171,9 +180,11 @@ public struct Policy: Codable, Equatable, Sendable {
         for (path, raw) in files.sorted(by: { $0.key < $1.key }) {
             let at = "at \"fs.files.\(path)\""
             guard let kind = FileKind(rawValue: raw) else {
-                throw PolicyError("policy \(file): \(at): expected one of \(FileKind.allCases.map(\.rawValue).joined(separator: ", ")), found \"\(raw)\"")
+                throw PolicyError(
+                    "policy \(file): \(at): expected one of \(FileKind.allCases.map(\.rawValue).joined(separator: ", ")), found \"\(raw)\"")
             }
-            guard path.hasPrefix("/proc/") || path.hasPrefix("/sys/"), !path.split(separator: "/").contains(".."), !path.hasSuffix("/") else {
+            guard path.hasPrefix("/proc/") || path.hasPrefix("/sys/"), !path.split(separator: "/").contains(".."), !path.hasSuffix("/")
+            else {
                 throw PolicyError("policy \(file): \(at): expected a file path under /proc/ or /sys/ without \"..\"")
             }
             if let fixed = kind.computedPath, fixed != path {

@@ -53,8 +53,10 @@ final class ConsoleProxy {
                 drain(master, &buf)
                 return sbx_wait_exit_code(status)
             }
-            var fds = [pollfd(fd: master, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: stdinOpen ? 0 : -1, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: master, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: stdinOpen ? 0 : -1, events: Int16(POLLIN), revents: 0),
+            ]
             _ = poll(&fds, 2, 100)
             if fds[0].revents & Int16(POLLIN) != 0 { copy(master, 1, &buf) }
             if stdinOpen, fds[1].revents & Int16(POLLIN | POLLHUP) != 0 {

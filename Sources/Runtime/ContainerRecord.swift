@@ -1,12 +1,13 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Cgroups
 import OCI
 import Policy
 import SysboxCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What the runtime remembers of a container between commands: `<root>/<id>/state.json`.
 /// It is read by every command containerd runs (start, state, kill, delete), so it holds only what
@@ -60,8 +61,9 @@ struct ContainerRecord: Codable {
 
     func ociState(dir: String) -> State {
         let s = status(dir: dir)
-        return State(ociVersion: ociVersion, id: id, status: s, pid: s == .stopped ? 0 : pid, bundle: bundle,
-                     annotations: annotations)
+        return State(
+            ociVersion: ociVersion, id: id, status: s, pid: s == .stopped ? 0 : pid, bundle: bundle,
+            annotations: annotations)
     }
 }
 
@@ -97,7 +99,8 @@ enum ProcStat {
     /// Field 22 (starttime) and field 3 (state) of /proc/PID/stat.
     static func read(pid: Int32) -> (state: Character, startTime: UInt64)? {
         guard let text = try? Files.readString("/proc/\(pid)/stat"),
-              let close = text.lastIndex(of: ")") else { return nil }
+            let close = text.lastIndex(of: ")")
+        else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")
         // fields[0] is field 3 (state); starttime is field 22 → index 19.
         guard fields.count > 19, let st = UInt64(fields[19]), let state = fields[0].first else { return nil }

@@ -1,8 +1,3 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Cgroups
 import Dispatch
 import IPC
@@ -11,8 +6,14 @@ import Mounts
 import OCI
 import Policy
 import Seccomp
-import VirtualFiles
 import SysboxCore
+import VirtualFiles
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `create`: builds the container up to the point where only the user's program is left to exec.
 public struct CreateOptions: Sendable, Equatable {
@@ -74,21 +75,23 @@ public enum Create {
 
         // The cgroups are made on a thread: making them waits for the grace period warmAttach
         // started, which passes meanwhile. What needs them waits for `made`.
-        let cgroup = try Cgroup.resolve(cgroupsPath: spec.linux?.cgroupsPath, containerID: o.id,
-                                        layout: layout, systemd: ctx.options.systemdCgroup)
+        let cgroup = try Cgroup.resolve(
+            cgroupsPath: spec.linux?.cgroupsPath, containerID: o.id,
+            layout: layout, systemd: ctx.options.systemdCgroup)
         let resources = spec.linux?.resources
         let made = Background {
             try? warm.wait()
             try cgroup.create()
             if let resources { try cgroup.apply(resources) }
         }
-        rollback.add("cgroup") { try? made.wait(); try? cgroup.killAll(signal: SIGKILL); try? cgroup.destroy() }
+        rollback.add("cgroup") {
+            try? made.wait(); try? cgroup.killAll(signal: SIGKILL); try? cgroup.destroy()
+        }
         phases.mark("cgroup")
 
         // The console socket travels to init, which sends the pty master over it.
         var console: Int32? = nil
-        if let path = o.consoleSocket { console = try Channel.connect(path).take() }
-        else if let fd = o.consoleFD { console = dup(fd) }
+        if let path = o.consoleSocket { console = try Channel.connect(path).take() } else if let fd = o.consoleFD { console = dup(fd) }
         defer { if let c = console { close(c) } }
 
         // Namespaces: joined ones (a path in the spec) before the new user namespace, see ns.c.
@@ -111,8 +114,10 @@ public enum Create {
         let lateCgroupNS = newUserNS && unshare & Int32(CLONE_NEWCGROUP) != 0
         if lateCgroupNS { unshare &= ~Int32(CLONE_NEWCGROUP) }
 
-        let spawn = try Spawn(.init(unshareFlags: unshare, joins: joins, becomeRoot: true, newSession: true,
-                                    preserveFDs: o.preserveFDs, argv: ["sysbox-runc", "init"], env: []))
+        let spawn = try Spawn(
+            .init(
+                unshareFlags: unshare, joins: joins, becomeRoot: true, newSession: true,
+                preserveFDs: o.preserveFDs, argv: ["sysbox-runc", "init"], env: []))
         // (Spawn kills stage A itself if it is never reaped.)
         // The seccomp filter compiles beside everything else (over 10 ms for Docker's profile);
         // init only loads it.
@@ -125,7 +130,12 @@ public enum Create {
         // Without a late cgroup namespace, stage A must be in the container's cgroups before it
         // creates the cgroup namespace (after MAPPED), and before GO when it joins them all.
         let stageA = spawn.stageA, cg = cgroup
-        let attachA: Background<Void>? = lateCgroupNS ? nil : Background { try made.wait(); try cg.join(pid: stageA) }
+        let attachA: Background<Void>? =
+            lateCgroupNS
+            ? nil
+            : Background {
+                try made.wait(); try cg.join(pid: stageA)
+            }
         rollback.add("attach") { try? attachA?.wait() }
         if !newUserNS { try attachA?.wait() }
         try spawn.send(Int32(SBX_SYNC_GO))
@@ -138,13 +148,15 @@ public enum Create {
             let start = getenv("SYSBOX_TEST_RANGE").flatMap { UInt32(String(cString: $0)) } ?? 165536
             reg = Registration(uidStart: start, gidStart: start, size: 65536)
         } else {
-            reg = try manager.register(RegisterRequest(
-                id: o.id, bundle: bundle, rootfs: rootfs,
-                uidMappings: spec.linux?.uidMappings?.map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) },
-                gidMappings: spec.linux?.gidMappings?.map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) },
-                stateDir: dir,
-                storage: StorageRequest(targets: SystemWorkloads.storageTargets(spec, policy: policy),
-                                        persistentBase: SystemWorkloads.persistentBase(spec, id: o.id))))
+            reg = try manager.register(
+                RegisterRequest(
+                    id: o.id, bundle: bundle, rootfs: rootfs,
+                    uidMappings: spec.linux?.uidMappings?.map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) },
+                    gidMappings: spec.linux?.gidMappings?.map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) },
+                    stateDir: dir,
+                    storage: StorageRequest(
+                        targets: SystemWorkloads.storageTargets(spec, policy: policy),
+                        persistentBase: SystemWorkloads.persistentBase(spec, id: o.id))))
             rollback.add("unregister") { try? manager.unregister(id: o.id) }
             SystemWorkloads.addStorage(&spec, reg.storage ?? [])
         }
@@ -169,7 +181,9 @@ public enum Create {
                 return (try fs.register(registration), files)
             })
             virtualFiles = registering
-            rollback.add("virtual files") { _ = try? registering.value(); try? fs.unregister(id: o.id) }
+            rollback.add("virtual files") {
+                _ = try? registering.value(); try? fs.unregister(id: o.id)
+            }
         }
 
         var rootfsSetup: RootfsSetup? = nil
@@ -177,8 +191,10 @@ public enum Create {
             _ = try spawn.expect(Int32(SBX_SYNC_USERMAP))
             try writeIDMaps(pid: spawn.stageA, spec: spec, reg: reg)
             let userns = try Files.open("/proc/\(spawn.stageA)/ns/user", O_RDONLY)
-            rootfsSetup = try RootfsSetup.prepare(id: o.id, spec: spec, rootfs: rootfs, usernsFD: userns.raw,
-                                                  uid: reg.uidStart, gid: reg.gidStart, size: reg.size, mode: shift) {
+            rootfsSetup = try RootfsSetup.prepare(
+                id: o.id, spec: spec, rootfs: rootfs, usernsFD: userns.raw,
+                uid: reg.uidStart, gid: reg.gidStart, size: reg.size, mode: shift
+            ) {
                 ctx.logger.debug("\($0)")
             }
             rollback.add("rootfs") {
@@ -194,10 +210,15 @@ public enum Create {
         let pid = try spawn.expect(Int32(SBX_SYNC_PID))
         phases.mark("namespaces")
         // Init waits for its config, sent only once it is in the container's cgroups.
-        let attachInit: Background<Void>? = lateCgroupNS ? Background { try made.wait(); try cg.join(pid: pid) } : nil
+        let attachInit: Background<Void>? =
+            lateCgroupNS
+            ? Background {
+                try made.wait(); try cg.join(pid: pid)
+            } : nil
         rollback.add("attach init") { try? attachInit?.wait() }
-        let state = State(ociVersion: ociVersion, id: o.id, status: .creating, pid: pid, bundle: bundle,
-                          annotations: spec.annotations)
+        let state = State(
+            ociVersion: ociVersion, id: o.id, status: .creating, pid: pid, bundle: bundle,
+            annotations: spec.annotations)
         // Hooks that only set up the network namespace (Docker's, over a hundred ms) need nothing
         // but init's pid: they run now, beside init's filesystem setup.
         var hooks = RuntimeHooks(spec.hooks, networkOnly: policy.networkOnlyHooks, state: state)
@@ -220,8 +241,9 @@ public enum Create {
             let (mountDir, files) = try virtualFiles.value()
             var st = stat()
             guard stat(mountDir, &st) == 0, st.st_ino == 1 else {
-                throw RuntimeError("sysbox-fs mounted the virtual files of \(o.id) on \(mountDir), but this mount namespace does not see that mount",
-                                   hint: "run sysbox-runc in sysbox-fs's mount namespace or a slave of it")
+                throw RuntimeError(
+                    "sysbox-fs mounted the virtual files of \(o.id) on \(mountDir), but this mount namespace does not see that mount",
+                    hint: "run sysbox-runc in sysbox-fs's mount namespace or a slave of it")
             }
             VirtualFS.addMounts(&spec, mountDir: mountDir, files: files)
             phases.mark("sysbox-fs")
@@ -236,10 +258,11 @@ public enum Create {
         // With the filter compiled, init has no use for the profile (the bulk of Docker's spec).
         var initSpec = spec
         if compiled != nil { initSpec.linux?.seccomp = nil }
-        let config = InitConfig(mode: .create, id: o.id, spec: initSpec, process: process, rootfs: plan,
-                                hasConsoleSocket: console != nil, hasExecFifo: true, joinMountAndUser: false,
-                                waitForRuntimeHooks: !hooks.isEmpty, unshareCgroup: lateCgroupNS, preserveFDs: o.preserveFDs,
-                                trapped: trapped, compiledSeccomp: compiled, state: state)
+        let config = InitConfig(
+            mode: .create, id: o.id, spec: initSpec, process: process, rootfs: plan,
+            hasConsoleSocket: console != nil, hasExecFifo: true, joinMountAndUser: false,
+            waitForRuntimeHooks: !hooks.isEmpty, unshareCgroup: lateCgroupNS, preserveFDs: o.preserveFDs,
+            trapped: trapped, compiledSeccomp: compiled, state: state)
         let channel = Channel(borrowing: spawn.sync)
         var fds: [Int32] = []
         if let c = console { fds.append(c) }
@@ -269,10 +292,11 @@ public enum Create {
         // sysbox-mgr takes the seccomp listener while the state is saved.
         var handOver: Background<Void>? = nil
         if let listener = readyFDs.first, !ctx.options.noManager {
-            let request = ListenerRequest(id: o.id, pid: pid, hostnameLocked: policy.hostname.locked,
-                                          protectedMounts: SystemWorkloads.protectedMounts(spec),
-                                          mountAllowed: policy.mountAllowed,
-                                          virtualFiles: VirtualFS.sysinfoSource(spec))
+            let request = ListenerRequest(
+                id: o.id, pid: pid, hostnameLocked: policy.hostname.locked,
+                protectedMounts: SystemWorkloads.protectedMounts(spec),
+                mountAllowed: policy.mountAllowed,
+                virtualFiles: VirtualFS.sysinfoSource(spec))
             handOver = Background { try manager.handOver(request, listener: listener) }
         }
         rootfsSetup?.releaseStaging()
@@ -288,8 +312,10 @@ public enum Create {
 
     /// Serves the init until it is ready: runs prestart and createRuntime hooks when it asks.
     /// Returns the fds that came with `ready` (the seccomp listener, when calls are trapped).
-    static func awaitReady(_ channel: borrowing Channel, hooks: inout RuntimeHooks, state: State, phases: Phases? = nil,
-                           filesystemBuilt: () -> Void = {}) throws -> [Int32] {
+    static func awaitReady(
+        _ channel: borrowing Channel, hooks: inout RuntimeHooks, state: State, phases: Phases? = nil,
+        filesystemBuilt: () -> Void = {}
+    ) throws -> [Int32] {
         while true {
             let (message, extra) = try receiveOrExplain(channel)
             if case .ready = message { return extra }

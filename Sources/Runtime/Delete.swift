@@ -13,7 +13,7 @@ public enum Delete {
             // A create that died half-way may leave a state dir without state.json.
             let dir = ctx.stateDir(id)
             if Files.isDirectory(dir) { try? Files.removeAll(dir); return }
-            if force { return }   // runc: deleting what is not there is not an error with --force
+            if force { return }  // runc: deleting what is not there is not an error with --force
             throw e
         }
         let status = c.status
@@ -37,19 +37,20 @@ public enum Delete {
         let logger = ctx.logger, options = ctx.options
         let fsGone = Background {
             guard r.managed, r.servedByFS ?? true else { return }
-            do { try FSClient(socketPath: options.fsSocket).unregister(id: id) }
-            catch { logger.warning("sysbox-fs unregister: \(error)") }
+            do { try FSClient(socketPath: options.fsSocket).unregister(id: id) } catch { logger.warning("sysbox-fs unregister: \(error)") }
         }
         let managerSocket = ctx.options.managerSocket
         let rangeFreed = Background {
             guard r.managed else { return }
-            do { try ManagerClient(socketPath: managerSocket).unregister(id: id) }
-            catch { logger.warning("sysbox-mgr unregister: \(error)") }
+            do { try ManagerClient(socketPath: managerSocket).unregister(id: id) } catch {
+                logger.warning("sysbox-mgr unregister: \(error)")
+            }
         }
         do { try r.cgroup.destroy() } catch { ctx.logger.warning("cgroup removal: \(error)") }
         if r.chownedRootfs {
-            do { try Chown.shift(r.rootfs, uid: r.uidStart, gid: r.gidStart, size: r.idSize, forward: false) }
-            catch { ctx.logger.warning("rootfs chown revert: \(error)") }
+            do { try Chown.shift(r.rootfs, uid: r.uidStart, gid: r.gidStart, size: r.idSize, forward: false) } catch {
+                ctx.logger.warning("rootfs chown revert: \(error)")
+            }
         }
         phases.mark("cgroups")
         try? fsGone.wait()

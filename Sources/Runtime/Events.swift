@@ -1,10 +1,11 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Cgroups
 import SysboxCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `events [--stats] [--interval D]`: JSON lines {"type":"stats","id":...,"data":{...}}.
 public enum Events {
@@ -14,8 +15,10 @@ public enum Events {
         let data: CgroupStats
     }
 
-    public static func run(_ ctx: RuntimeContext, id: String, statsOnce: Bool, interval: Double,
-                           write: (String) -> Void) throws {
+    public static func run(
+        _ ctx: RuntimeContext, id: String, statsOnce: Bool, interval: Double,
+        write: (String) -> Void
+    ) throws {
         while true {
             let c = try Container(ctx, id: id)
             guard c.status != .stopped else {

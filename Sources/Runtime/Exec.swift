@@ -1,11 +1,12 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import IPC
 import OCI
 import SysboxCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `exec`: a new process in a running container, inside all its namespaces and its cgroup.
 public struct ExecOptions: Sendable {
@@ -42,8 +43,9 @@ public enum Exec {
         // The console socket travels to init, which sends the pty master over it.
         var console: Int32? = nil
         var proxy: ConsoleProxy? = nil
-        if let path = o.consoleSocket { console = try Channel.connect(path).take() }
-        else if process.terminal == true && !o.detach {
+        if let path = o.consoleSocket {
+            console = try Channel.connect(path).take()
+        } else if process.terminal == true && !o.detach {
             let p = try ConsoleProxy()
             proxy = p
             console = dup(p.childEnd)
@@ -65,18 +67,21 @@ public enum Exec {
             joins.append((fd, SystemSpec.cloneFlag(t)))
         }
         let late = joins.suffix(2).map(\.fd)
-        let spawn = try Spawn(.init(unshareFlags: 0, joins: Array(joins.dropLast(2)), becomeRoot: false, newSession: true,
-                                    preserveFDs: o.preserveFDs, argv: ["sysbox-runc", "init"], env: []))
+        let spawn = try Spawn(
+            .init(
+                unshareFlags: 0, joins: Array(joins.dropLast(2)), becomeRoot: false, newSession: true,
+                preserveFDs: o.preserveFDs, argv: ["sysbox-runc", "init"], env: []))
         try c.record.cgroup.join(pid: spawn.stageA)
         try spawn.send(Int32(SBX_SYNC_GO))
         let pid = try spawn.expect(Int32(SBX_SYNC_PID))
         spawn.reapA()
 
-        let config = InitConfig(mode: .exec, id: o.id, spec: spec, process: process, rootfs: nil,
-                                hasConsoleSocket: console != nil, hasExecFifo: false, joinMountAndUser: true,
-                                waitForRuntimeHooks: false,
-                                preserveFDs: o.preserveFDs, trapped: saved.policy?.syscalls.trap ?? [],
-                                state: c.record.ociState(dir: c.dir))
+        let config = InitConfig(
+            mode: .exec, id: o.id, spec: spec, process: process, rootfs: nil,
+            hasConsoleSocket: console != nil, hasExecFifo: false, joinMountAndUser: true,
+            waitForRuntimeHooks: false,
+            preserveFDs: o.preserveFDs, trapped: saved.policy?.syscalls.trap ?? [],
+            state: c.record.ociState(dir: c.dir))
         let channel = Channel(borrowing: spawn.sync)
         try channel.send(InitMessage.config(config), fds: (console.map { [$0] } ?? []) + late)
         do {
@@ -85,10 +90,11 @@ public enum Exec {
             defer { fds.forEach { close($0) } }
             if let listener = fds.first, let policy = saved.policy {
                 try ManagerClient(socketPath: ctx.options.managerSocket).handOver(
-                    ListenerRequest(id: o.id, pid: pid, hostnameLocked: policy.hostname.locked,
-                                    protectedMounts: SystemWorkloads.protectedMounts(spec),
-                                    mountAllowed: policy.mountAllowed,
-                                    virtualFiles: VirtualFS.sysinfoSource(spec)), listener: listener)
+                    ListenerRequest(
+                        id: o.id, pid: pid, hostnameLocked: policy.hostname.locked,
+                        protectedMounts: SystemWorkloads.protectedMounts(spec),
+                        mountAllowed: policy.mountAllowed,
+                        virtualFiles: VirtualFS.sysinfoSource(spec)), listener: listener)
             }
             // After ready only a failed exec speaks; a successful one closes the socket.
             if case (.failed(let m), _) = try channel.receive(InitMessage.self) { throw RuntimeError(m) }

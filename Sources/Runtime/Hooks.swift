@@ -1,10 +1,11 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import OCI
 import SysboxCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// OCI hooks: each gets the container state as JSON on stdin; a non-zero exit or a timeout fails
 /// the lifecycle step it belongs to (runtime.md "Lifecycle").
@@ -18,8 +19,9 @@ enum Hooks {
     }
 
     static func runOne(_ hook: Hook, kind: String, input: [UInt8]) throws {
-        let (pid, stdinFD) = try Child.spawn(hook.path, args: hook.args ?? [hook.path], env: hook.env ?? [], pipeTo: 0,
-                                             what: "\(kind) hook")
+        let (pid, stdinFD) = try Child.spawn(
+            hook.path, args: hook.args ?? [hook.path], env: hook.env ?? [], pipeTo: 0,
+            what: "\(kind) hook")
         // A hook that does not read its stdin must not block us: ignore EPIPE.
         signal(SIGPIPE, SIG_IGN)
         try? Files.writeAll(stdinFD, input, "hook stdin")

@@ -1,12 +1,13 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import IPC
 import Mounts
 import OCI
 import SysboxCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The container's init (and exec) process: `sysbox-runc init`, started by the namespace stage
 /// already inside every namespace. It must stay single-threaded (no Dispatch, no async) because it
@@ -49,8 +50,9 @@ public enum ContainerInit {
         if c.joinMountAndUser, let mnt = take(true), let user = take(true) {
             try joinContainer(mount: mnt, user: user)
         }
-        let setup = ProcessSetup(process: c.process, seccomp: c.spec.linux?.seccomp, trapped: c.trapped, compiled: c.compiledSeccomp,
-                                 preserveFDs: c.preserveFDs)
+        let setup = ProcessSetup(
+            process: c.process, seccomp: c.spec.linux?.seccomp, trapped: c.trapped, compiled: c.compiledSeccomp,
+            preserveFDs: c.preserveFDs)
         if c.mode == .create, let plan = c.rootfs {
             try buildFilesystem(c, plan: plan, channel: channel)
         }
@@ -103,7 +105,8 @@ public enum ContainerInit {
         for (key, value) in (c.spec.linux?.sysctl ?? [:]).sorted(by: { $0.key < $1.key }) {
             let path = "/proc/sys/" + key.split(separator: ".").joined(separator: "/")
             do throws(SysError) { try Files.write(path, value, flags: O_WRONLY | O_TRUNC) } catch {
-                throw RuntimeError("write sysctl \(key)=\(value): \(error.errno)", hint: "only namespaced sysctls can be set in a container")
+                throw RuntimeError(
+                    "write sysctl \(key)=\(value): \(error.errno)", hint: "only namespaced sysctls can be set in a container")
             }
         }
     }

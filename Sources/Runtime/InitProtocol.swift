@@ -1,6 +1,6 @@
 import Mounts
-import Seccomp
 import OCI
+import Seccomp
 
 /// Messages between the runtime and the container's init after the namespace stage, as Channel
 /// frames on the sync socket.

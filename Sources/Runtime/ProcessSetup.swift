@@ -61,7 +61,8 @@ struct ProcessSetup {
             }
             return arg0
         }
-        let path = (process.env ?? []).first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
+        let path =
+            (process.env ?? []).first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
             ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         for dir in path.split(separator: ":") {
             let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + arg0

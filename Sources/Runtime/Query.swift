@@ -1,10 +1,11 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import OCI
 import SysboxCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `state`, `list`, `ps`: read-only views of containers.
 public enum Query {
@@ -81,8 +82,9 @@ public enum Query {
 
     /// Runs a command and returns its stdout.
     static func capture(_ path: String, _ args: [String]) throws -> String {
-        let (pid, stdoutFD) = try Child.spawn(path, args: [path] + args, env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
-                                              pipeTo: 1, what: "run")
+        let (pid, stdoutFD) = try Child.spawn(
+            path, args: [path] + args, env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+            pipeTo: 1, what: "run")
         defer { close(stdoutFD) }
         let out = try Files.readAll(stdoutFD, path)
         var st: Int32 = 0

@@ -37,16 +37,20 @@ struct RootfsSetup {
     /// roots, because init looks these paths up from inside its user namespace.
     static let stagingRoot = "/run/sysbox-staging"
 
-    static func prepare(id: String, spec: Spec, rootfs: String, usernsFD: Int32, uid: UInt32, gid: UInt32,
-                        size: UInt32, mode: ShiftMode, log: (String) -> Void) throws -> RootfsSetup {
+    static func prepare(
+        id: String, spec: Spec, rootfs: String, usernsFD: Int32, uid: UInt32, gid: UInt32,
+        size: UInt32, mode: ShiftMode, log: (String) -> Void
+    ) throws -> RootfsSetup {
         try Files.mkdirAll(stagingRoot, mode: 0o711)
         let dir = stagingRoot + "/" + id
         var staging = IDMappedStaging(dir: dir)
         try Files.mkdirAll(dir + "/rootfs", mode: 0o711)
         // The container's root is assembled on <staging>/rootfs, then pivoted into.
-        var setup = RootfsSetup(plan: RootfsPlan(rootfs: dir + "/rootfs", root: .bind(rootfs),
-                                                 readonly: spec.root?.readonly ?? false),
-                                staging: staging)
+        var setup = RootfsSetup(
+            plan: RootfsPlan(
+                rootfs: dir + "/rootfs", root: .bind(rootfs),
+                readonly: spec.root?.readonly ?? false),
+            staging: staging)
         do {
             // An overlay itself cannot be id-mapped (EINVAL on 6.18), its layers can: probe a layer.
             let probe = Overlayish.layers(of: rootfs)?.lower.first ?? rootfs
@@ -65,8 +69,9 @@ struct RootfsSetup {
                 guard m.type == "bind" || opts.isBind, let src = m.source, !VirtualFS.isVirtual(src), Files.exists(src) else { continue }
                 do {
                     guard shouldIDMap(src) else { throw SysError("mount_setattr", src, errno: .EINVAL) }
-                    setup.plan.bindSources[i] = try staging.add(source: src, name: "b\(i)", usernsFD: usernsFD,
-                                                                recursive: opts.isRecursiveBind)
+                    setup.plan.bindSources[i] = try staging.add(
+                        source: src, name: "b\(i)", usernsFD: usernsFD,
+                        recursive: opts.isRecursiveBind)
                 } catch {
                     // Filesystems without id-mapping support keep their host owners (shown as nobody).
                     log("bind \(src) not id-mapped: \(error)")
@@ -89,8 +94,9 @@ struct RootfsSetup {
         // upperdir and workdir must stay on one mount (overlayfs refuses otherwise): map their parent.
         let parent = Files.dirname(upper)
         guard Files.dirname(work) == parent else {
-            throw RuntimeError("overlay rootfs \"\(rootfs)\": upperdir and workdir have different parents",
-                               hint: "use SYSBOX_ROOTFS_SHIFT=chown")
+            throw RuntimeError(
+                "overlay rootfs \"\(rootfs)\": upperdir and workdir have different parents",
+                hint: "use SYSBOX_ROOTFS_SHIFT=chown")
         }
         var lower: [String] = []
         for (i, l) in layers.lower.enumerated() {

@@ -26,7 +26,8 @@ enum SystemSpec {
         }
         for (type, flag) in required where !seen.contains(type) {
             let how = flag.isEmpty ? "" : " (remove \(flag))"
-            throw RuntimeError("system containers need their own \(type.rawValue) namespace, but config.json in \"\(bundle)\" shares the host's\(how)")
+            throw RuntimeError(
+                "system containers need their own \(type.rawValue) namespace, but config.json in \"\(bundle)\" shares the host's\(how)")
         }
         if let net = namespaces.first(where: { $0.type == .network }), let path = net.path, sameNamespace(path, "/proc/1/ns/net") {
             throw RuntimeError("system containers cannot join the host network namespace (\(path))", hint: "remove --net=host")

@@ -21,7 +21,8 @@ enum SystemWorkloads {
     /// /etc/hostname from it: storage there lives as long as the container does for its user.
     static func persistentBase(_ spec: Spec, id: String) -> String? {
         guard let m = spec.mounts?.first(where: { clean($0.destination) == "/etc/hostname" }), let src = m.source,
-              src.hasSuffix("/containers/\(id)/hostname") else { return nil }
+            src.hasSuffix("/containers/\(id)/hostname")
+        else { return nil }
         let dir = Files.dirname(src)
         return Files.isDirectory(dir) ? dir : nil
     }
@@ -56,8 +57,10 @@ enum SystemWorkloads {
         var mounts = spec.mounts ?? []
         let present = Set(mounts.map { clean($0.destination) })
         for (path, size) in [("/run", "64m"), ("/run/lock", "4m")] where !present.contains(path) {
-            mounts.append(Mount(destination: path, type: "tmpfs", source: "tmpfs",
-                                options: ["rw", "nosuid", "nodev", "mode=755", "size=\(size)"]))
+            mounts.append(
+                Mount(
+                    destination: path, type: "tmpfs", source: "tmpfs",
+                    options: ["rw", "nosuid", "nodev", "mode=755", "size=\(size)"]))
         }
         spec.mounts = mounts
     }
@@ -70,10 +73,13 @@ enum SystemWorkloads {
         var mounts = spec.mounts ?? []
         guard mounts.contains(where: { clean($0.destination) == "/sys" && $0.type == "sysfs" }) else { return }
         let present = Set(mounts.map { clean($0.destination) })
-        for path in ["/sys/kernel/debug", "/sys/kernel/tracing", "/sys/kernel/security", "/sys/kernel/config"] where !present.contains(path) && Files.isDirectory(path) {
+        for path in ["/sys/kernel/debug", "/sys/kernel/tracing", "/sys/kernel/security", "/sys/kernel/config"]
+        where !present.contains(path) && Files.isDirectory(path) {
             // (The container's sysfs has the host's kernel directories: configfs may not be built in.)
-            mounts.append(Mount(destination: path, type: "tmpfs", source: "tmpfs",
-                                options: ["ro", "nosuid", "nodev", "noexec", "mode=755", "size=4k"]))
+            mounts.append(
+                Mount(
+                    destination: path, type: "tmpfs", source: "tmpfs",
+                    options: ["ro", "nosuid", "nodev", "noexec", "mode=755", "size=4k"]))
         }
         spec.mounts = mounts
     }
@@ -84,8 +90,11 @@ enum SystemWorkloads {
     static func protectedMounts(_ spec: Spec) -> [String] {
         let linux = spec.linux
         let virtual = (spec.mounts ?? []).filter { $0.source.map(VirtualFS.isVirtual) ?? false }.map { clean($0.destination) }
-        return Array(Set(["/", "/proc", "/sys"] + (linux?.maskedPaths ?? []).map(clean) + (linux?.readonlyPaths ?? []).map(clean)
-                         + virtual)).sorted()
+        return Array(
+            Set(
+                ["/", "/proc", "/sys"] + (linux?.maskedPaths ?? []).map(clean) + (linux?.readonlyPaths ?? []).map(clean)
+                    + virtual)
+        ).sorted()
     }
 
     /// "/var/lib/docker/" -> "/var/lib/docker".

@@ -41,11 +41,14 @@ public struct FilterPlan: Equatable, Sendable {
     /// one filter: across stacked filters the kernel applies the strictest action and ERRNO outranks
     /// USER_NOTIF (seccomp(2) "multiple filters"), so a separate notify filter would never fire for a
     /// call the profile denies. `resolve` maps a name to its number (nil if unknown).
-    public static func systemContainer(from profile: LinuxSeccomp?, trapped: [String] = [],
-                                       resolve: (String) -> Int32?) throws -> FilterPlan {
+    public static func systemContainer(
+        from profile: LinuxSeccomp?, trapped: [String] = [],
+        resolve: (String) -> Int32?
+    ) throws -> FilterPlan {
         guard let profile else {
-            return FilterPlan(defaultAction: .allow, architectures: [],
-                              rules: trapped.map { Rule(syscall: $0, action: .notify, conditions: []) })
+            return FilterPlan(
+                defaultAction: .allow, architectures: [],
+                rules: trapped.map { Rule(syscall: $0, action: .notify, conditions: []) })
         }
         let def = try action(profile.defaultAction, errno: profile.defaultErrnoRet)
         var rules: [Rule] = []
@@ -54,7 +57,9 @@ public struct FilterPlan: Equatable, Sendable {
         for s in profile.syscalls ?? [] {
             let act = try action(s.action, errno: s.errnoRet)
             for name in s.names where !overridden.contains(name) {
-                var conds = (s.args ?? []).map { Condition(index: UInt32($0.index), op: $0.op, value: $0.value, valueTwo: $0.valueTwo ?? 0) }
+                var conds = (s.args ?? []).map {
+                    Condition(index: UInt32($0.index), op: $0.op, value: $0.value, valueTwo: $0.valueTwo ?? 0)
+                }
                 if act == .allow && !keepConditions.contains(name) { conds = [] }
                 let rule = Rule(syscall: name, action: act, conditions: conds)
                 if conds.isEmpty && rules.contains(rule) { continue }

@@ -3,10 +3,11 @@
 /// an id reaching a daemon over its socket is checked there too, not trusted from the runtime.
 public enum ContainerID {
     public static func isValid(_ id: String) -> Bool {
-        !id.isEmpty && id.utf8.count <= 1024 && id != "." && id != ".." && id.utf8.allSatisfy {
-            ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a)
-                || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "+")
-        }
+        !id.isEmpty && id.utf8.count <= 1024 && id != "." && id != ".."
+            && id.utf8.allSatisfy {
+                ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a)
+                    || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "+")
+            }
     }
 
     /// The one line a refused id gets.

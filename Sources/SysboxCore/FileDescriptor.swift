@@ -49,7 +49,9 @@ public enum Files {
     }
 
     /// Writes a whole file (truncating), e.g. a cgroup or /proc knob.
-    public static func write(_ path: String, _ text: String, flags: Int32 = O_WRONLY | O_CREAT | O_TRUNC, mode: mode_t = 0o644) throws(SysError) {
+    public static func write(_ path: String, _ text: String, flags: Int32 = O_WRONLY | O_CREAT | O_TRUNC, mode: mode_t = 0o644)
+        throws(SysError)
+    {
         let fd = try open(path, flags, mode)
         try writeAll(fd.raw, Array(text.utf8), path)
     }

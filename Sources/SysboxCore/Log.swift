@@ -108,6 +108,6 @@ public enum Daemon {
         }
         ftruncate(fd, 0)
         try Files.writeAll(fd, Array("\(getpid())\n".utf8), path)
-        return path   // the fd stays open (and locked) for the life of the process
+        return path  // the fd stays open (and locked) for the life of the process
     }
 }

@@ -1,11 +1,12 @@
+@_exported import CShim
+
 // The one place that imports the C library for the whole package: every module imports
 // SysboxCore instead of repeating the Glibc/Musl ladder.
 #if canImport(Glibc)
-@_exported import Glibc
+    @_exported import Glibc
 #elseif canImport(Musl)
-@_exported import Musl
+    @_exported import Musl
 #endif
-@_exported import CShim
 
 /// errno as a typed value with its C name and text.
 public struct Errno: Error, Equatable, Sendable, CustomStringConvertible {

@@ -57,7 +57,7 @@ public enum ProcStatFile {
         var sum = [UInt64](repeating: 0, count: 10)
         for n in visible {
             let h = hostCPU[n] ?? []
-            let hostTotal = h.prefix(8).reduce(0, +)   // guest times are already inside user/nice
+            let hostTotal = h.prefix(8).reduce(0, +)  // guest times are already inside user/nice
             let user = ticks(spread ? cpu.totalUser / share : cpu.perCPUUser[n] ?? 0)
             let system = ticks(spread ? cpu.totalSystem / share : cpu.perCPUSystem[n] ?? 0)
             let idle = hostTotal > user + system ? hostTotal - user - system : 0
@@ -68,10 +68,15 @@ public enum ProcStatFile {
         var out = "cpu  " + sum.map(String.init).joined(separator: " ") + "\n"
         out += lines.joined(separator: "\n") + (lines.isEmpty ? "" : "\n")
         for line in rest {
-            if let t = tasks, line.hasPrefix("procs_running ") { out += "procs_running \(max(1, t.running))\n" }
-            else if let t = tasks, line.hasPrefix("procs_blocked ") { out += "procs_blocked \(t.blocked)\n" }
-            else if let b = bootTime, line.hasPrefix("btime ") { out += "btime \(b)\n" }
-            else { out += line + "\n" }
+            if let t = tasks, line.hasPrefix("procs_running ") {
+                out += "procs_running \(max(1, t.running))\n"
+            } else if let t = tasks, line.hasPrefix("procs_blocked ") {
+                out += "procs_blocked \(t.blocked)\n"
+            } else if let b = bootTime, line.hasPrefix("btime ") {
+                out += "btime \(b)\n"
+            } else {
+                out += line + "\n"
+            }
         }
         return out
     }

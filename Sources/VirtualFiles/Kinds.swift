@@ -71,7 +71,7 @@ public enum ProductUUID {
         let hex = containerID.lowercased().filter { $0.isHexDigit }
         var tail = hex.count >= 12 ? String(hex.suffix(12)) : ""
         if tail.isEmpty {
-            var x: UInt64 = 0xcbf2_9ce4_8422_2325   // FNV-1a
+            var x: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
             for b in containerID.utf8 { x = (x ^ UInt64(b)) &* 0x100_0000_01b3 }
             let h = String(x & 0xffff_ffff_ffff, radix: 16)
             tail = String(repeating: "0", count: 12 - h.count) + h

@@ -33,8 +33,10 @@ public struct CPUSample: Equatable, Sendable {
     public var totalUser: UInt64
     public var totalSystem: UInt64
 
-    public init(cpuset: [Int], quota: Int64? = nil, period: Int64 = 100_000, perCPUUser: [Int: UInt64] = [:],
-                perCPUSystem: [Int: UInt64] = [:], totalUser: UInt64 = 0, totalSystem: UInt64 = 0) {
+    public init(
+        cpuset: [Int], quota: Int64? = nil, period: Int64 = 100_000, perCPUUser: [Int: UInt64] = [:],
+        perCPUSystem: [Int: UInt64] = [:], totalUser: UInt64 = 0, totalSystem: UInt64 = 0
+    ) {
         self.cpuset = cpuset
         self.quota = quota
         self.period = period
@@ -73,8 +75,11 @@ public enum CPUList {
         var out: [Int] = []
         for part in text.split(whereSeparator: { $0 == "," || $0 == "\n" || $0 == " " }) {
             let bounds = part.split(separator: "-").compactMap { Int($0) }
-            if bounds.count == 1 { out.append(bounds[0]) }
-            else if bounds.count == 2, bounds[0] <= bounds[1] { out.append(contentsOf: bounds[0]...bounds[1]) }
+            if bounds.count == 1 {
+                out.append(bounds[0])
+            } else if bounds.count == 2, bounds[0] <= bounds[1] {
+                out.append(contentsOf: bounds[0]...bounds[1])
+            }
         }
         return Array(Set(out)).sorted()
     }

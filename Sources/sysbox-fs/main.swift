@@ -19,7 +19,8 @@ let defaultSocket: String = getenv("SYSBOX_FS_SOCKET").map { String(cString: $0)
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "serve", abstract: "run the daemon (default)")
     @Option(help: "unix socket (default $SYSBOX_FS_SOCKET or /run/sysbox/fs.sock)") var socket = defaultSocket
-    @Option(name: .customLong("keep-socket"), help: "sysbox-keep's socket, which holds the FUSE fds while both daemons are down (\"\": none)")
+    @Option(
+        name: .customLong("keep-socket"), help: "sysbox-keep's socket, which holds the FUSE fds while both daemons are down (\"\": none)")
     var keepSocket = getenv("SYSBOX_KEEP_SOCKET").map { String(cString: $0) } ?? "/run/sysbox/keep.sock"
     @Option(name: .customLong("mount-root"), help: "where each container's FUSE mount is made") var mountRoot = "/var/lib/sysboxfs"
     @Option(name: .customLong("state-root"), help: "state kept across restarts (default: fs-state beside the socket)")

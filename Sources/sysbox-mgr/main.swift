@@ -1,7 +1,7 @@
 // sysbox-mgr: the manager daemon of sysboxd (exclusive id ranges, container registry).
 import ArgumentParser
 import CShim
-import Foundation   // Thread
+import Foundation  // Thread
 import IPC
 import Logging
 import Manager
@@ -19,13 +19,19 @@ struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "serve", abstract: "run the daemon (default)")
     @Option(help: "unix socket (default $SYSBOX_MGR_SOCKET or /run/sysbox/mgr.sock)") var socket = defaultSocket
     @Option(name: .customLong("data-root"), help: "persistent state") var dataRoot = "/var/lib/sysbox"
-    @Option(name: .customLong("subid-size"), help: "ids reserved for the sysbox entry when it is created") var subidSize: UInt64 = 268_435_456
+    @Option(name: .customLong("subid-size"), help: "ids reserved for the sysbox entry when it is created") var subidSize: UInt64 =
+        268_435_456
     @Option(name: .customLong("subuid-file"), help: "subordinate uid file") var subuidFile = "/etc/subuid"
     @Option(name: .customLong("subgid-file"), help: "subordinate gid file") var subgidFile = "/etc/subgid"
-    @Option(name: .customLong("seccomp-agent-socket"),
-            help: "OCI seccomp agent socket for runc/crun's linux.seccomp.listenerPath (default: seccomp-agent.sock beside --socket; \"\" for none)")
+    @Option(
+        name: .customLong("seccomp-agent-socket"),
+        help:
+            "OCI seccomp agent socket for runc/crun's linux.seccomp.listenerPath (default: seccomp-agent.sock beside --socket; \"\" for none)"
+    )
     var seccompAgentSocket: String?
-    @Option(name: .customLong("keep-socket"), help: "sysbox-keep's socket, which holds the seccomp listeners while both daemons are down (\"\": none)")
+    @Option(
+        name: .customLong("keep-socket"),
+        help: "sysbox-keep's socket, which holds the seccomp listeners while both daemons are down (\"\": none)")
     var keepSocket = getenv("SYSBOX_KEEP_SOCKET").map { String(cString: $0) } ?? "/run/sysbox/keep.sock"
     @Option(help: "log file (default stderr)") var log: String?
     @Option(name: .customLong("log-level")) var logLevel = "info"
@@ -91,7 +97,9 @@ struct Status: ParsableCommand {
         let list = try ManagerClient(socketPath: socket).status()
         print("ID\tUID\tGID\tSIZE\tEXCLUSIVE\tREGISTERED\tHOSTNAME")
         for e in list {
-            print("\(e.id)\t\(e.registration.uidStart)\t\(e.registration.gidStart)\t\(e.registration.size)\t\(e.exclusive)\t\(e.registered)\t\(e.hostname ?? "-")")
+            print(
+                "\(e.id)\t\(e.registration.uidStart)\t\(e.registration.gidStart)\t\(e.registration.size)\t\(e.exclusive)\t\(e.registered)\t\(e.hostname ?? "-")"
+            )
         }
     }
 }

@@ -78,12 +78,12 @@ enum CLI {
     }
 
     static let help = """
-    sysbox-runc: an OCI runtime for system containers (runc's command line)
+        sysbox-runc: an OCI runtime for system containers (runc's command line)
 
-    USAGE: sysbox-runc [--root DIR] [--log FILE] [--log-format text|json] [--debug] [--systemd-cgroup] COMMAND ...
+        USAGE: sysbox-runc [--root DIR] [--log FILE] [--log-format text|json] [--debug] [--systemd-cgroup] COMMAND ...
 
-    COMMANDS:
-      create, start, run, exec, state, list, ps, kill, delete, pause, resume, update, events,
-      features, spec; `sysbox-runc COMMAND --help` for each
-    """
+        COMMANDS:
+          create, start, run, exec, state, list, ps, kill, delete, pause, resume, update, events,
+          features, spec; `sysbox-runc COMMAND --help` for each
+        """
 }

@@ -1,12 +1,13 @@
 import ArgumentParser
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import OCI
 import Runtime
 import SysboxCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 struct ExecCommand: RuntimeCommand {
     static let configuration = CommandConfiguration(commandName: "exec", abstract: "run a process in a container")
@@ -74,7 +75,8 @@ struct UpdateCommand: RuntimeCommand {
             r.memory = m
         }
         if cpuShares != nil || cpuQuota != nil || cpuPeriod != nil || cpusetCpus != nil || cpusetMems != nil
-            || cpuRtRuntime != nil || cpuRtPeriod != nil {
+            || cpuRtRuntime != nil || cpuRtPeriod != nil
+        {
             var c = LinuxCPU()
             c.shares = cpuShares; c.quota = cpuQuota; c.period = cpuPeriod
             c.cpus = cpusetCpus; c.mems = cpusetMems
@@ -110,9 +112,14 @@ struct EventsCommand: RuntimeCommand {
     func execute(_ ctx: RuntimeContext) throws -> Int32 {
         var t = interval
         let secs: Double
-        if t.hasSuffix("ms") { t.removeLast(2); secs = (Double(t) ?? 5000) / 1000 }
-        else { if t.hasSuffix("s") { t.removeLast() }; secs = Double(t) ?? 5 }
-        try Events.run(ctx, id: id, statsOnce: stats, interval: secs) { print($0, terminator: ""); fflush(nil) }
+        if t.hasSuffix("ms") {
+            t.removeLast(2); secs = (Double(t) ?? 5000) / 1000
+        } else {
+            if t.hasSuffix("s") { t.removeLast() }; secs = Double(t) ?? 5
+        }
+        try Events.run(ctx, id: id, statsOnce: stats, interval: secs) {
+            print($0, terminator: ""); fflush(nil)
+        }
         return 0
     }
 }
@@ -134,8 +141,9 @@ struct SpecCommand: RuntimeCommand {
         if Files.exists(path) { throw RuntimeError("File \(path) exists. Remove it first") }
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try Files.write(path, String(decoding: try e.encode(Spec.defaultSpec()), as: UTF8.self) + "\n",
-                        flags: O_WRONLY | O_CREAT | O_EXCL)
+        try Files.write(
+            path, String(decoding: try e.encode(Spec.defaultSpec()), as: UTF8.self) + "\n",
+            flags: O_WRONLY | O_CREAT | O_EXCL)
         return 0
     }
 }

@@ -48,7 +48,9 @@ enum Commands {
         var passthrough = false
         for a in args {
             if a == "--" { passthrough = true }
-            if !passthrough, a.hasPrefix("-"), !a.hasPrefix("--"), longFlags.contains(String(a.dropFirst()).split(separator: "=").first.map(String.init) ?? "") {
+            if !passthrough, a.hasPrefix("-"), !a.hasPrefix("--"),
+                longFlags.contains(String(a.dropFirst()).split(separator: "=").first.map(String.init) ?? "")
+            {
                 out.append("-" + a)
             } else {
                 out.append(a)

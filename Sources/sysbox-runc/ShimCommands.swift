@@ -31,9 +31,10 @@ enum ShimCommand: Equatable {
             return .kill(id: p[0], signal: p.count == 2 ? p[1] : "SIGTERM", all: all)
         case "create":
             guard let bundle = scan.value(["bundle", "b"]), let pidFile = scan.value(["pid-file"]),
-                  let console = scan.value(["console-socket"]), let fds = scan.value(["preserve-fds"]),
-                  let noPivot = scan.bool(["no-pivot"]), let noKeyring = scan.bool(["no-new-keyring"]),
-                  scan.flags.isEmpty, scan.rest.count == 1 else { return nil }
+                let console = scan.value(["console-socket"]), let fds = scan.value(["preserve-fds"]),
+                let noPivot = scan.bool(["no-pivot"]), let noKeyring = scan.bool(["no-new-keyring"]),
+                scan.flags.isEmpty, scan.rest.count == 1
+            else { return nil }
             var o = CreateOptions(id: scan.rest[0], bundle: bundle ?? ".")
             o.pidFile = pidFile
             o.consoleSocket = console
@@ -106,7 +107,9 @@ enum ShimCommand: Equatable {
         /// Positionals are what is neither a flag nor a claimed value; read after the claims.
         var rest: [String] {
             let flagIndexes = Set(flags.map(\.index))
-            return tokens.indices.filter { !taken.contains($0) && !flagIndexes.contains($0) && !tokens[$0].hasPrefix("-") }.map { tokens[$0] }
+            return tokens.indices.filter { !taken.contains($0) && !flagIndexes.contains($0) && !tokens[$0].hasPrefix("-") }.map {
+                tokens[$0]
+            }
         }
     }
 }

@@ -1,22 +1,26 @@
 import Foundation
 import Testing
+
 @testable import Cgroups
 @testable import OCI
 
 @Suite struct CgroupPathTests {
     static let hybrid = """
-    31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-    32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
-    35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
-    40 31 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd
-    41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
-    """
+        31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+        32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
+        35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
+        40 31 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd
+        41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+        """
     static let unified = "30 23 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n"
 
     @Test func detectsHybridLayout() throws {
         let l = try CgroupLayout.detect(mountinfo: Self.hybrid)
-        #expect(l.hierarchies.map(\.mountpoint) == ["/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/memory",
-                                                   "/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified"])
+        #expect(
+            l.hierarchies.map(\.mountpoint) == [
+                "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/memory",
+                "/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified",
+            ])
         #expect(l.hierarchies[0].controllers == ["cpu", "cpuacct"])
         #expect(l.hierarchies[2].controllers == ["name=systemd"])
         #expect(!l.isUnified)
@@ -99,19 +103,24 @@ import Testing
     func read(_ path: String) -> String { ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").trimmed }
 
     @Test func v2Mapping() throws {
-        let (cg, dir) = try fakeCgroup(version: 2, files: ["memory.max", "memory.swap.max", "memory.low", "cpu.weight",
-                                                           "cpu.max", "pids.max", "cpuset.cpus", "io.weight"])
-        try cg.apply(LinuxResources(
-            memory: LinuxMemory(limit: 1 << 30, reservation: 1 << 20, swap: (1 << 30) + (1 << 29)),
-            cpu: LinuxCPU(shares: 1024, quota: 50000, period: 100000, cpus: "0"),
-            pids: LinuxPids(limit: 0), blockIO: LinuxBlockIO(weight: 500), unified: ["memory.low": "12345"]))
+        let (cg, dir) = try fakeCgroup(
+            version: 2,
+            files: [
+                "memory.max", "memory.swap.max", "memory.low", "cpu.weight",
+                "cpu.max", "pids.max", "cpuset.cpus", "io.weight",
+            ])
+        try cg.apply(
+            LinuxResources(
+                memory: LinuxMemory(limit: 1 << 30, reservation: 1 << 20, swap: (1 << 30) + (1 << 29)),
+                cpu: LinuxCPU(shares: 1024, quota: 50000, period: 100000, cpus: "0"),
+                pids: LinuxPids(limit: 0), blockIO: LinuxBlockIO(weight: 500), unified: ["memory.low": "12345"]))
         #expect(read(dir + "/memory.max") == "\(1 << 30)")
         #expect(read(dir + "/memory.swap.max") == "\(1 << 29)")
         #expect(read(dir + "/cpu.weight") == "39")
         #expect(read(dir + "/cpu.max") == "50000 100000")
         #expect(read(dir + "/pids.max") == "max")
         #expect(read(dir + "/cpuset.cpus") == "0")
-        #expect(read(dir + "/memory.low") == "12345")   // `unified` is written last, verbatim
+        #expect(read(dir + "/memory.low") == "12345")  // `unified` is written last, verbatim
     }
 
     @Test func v2UnlimitedMemory() throws {
@@ -121,14 +130,22 @@ import Testing
     }
 
     @Test func v1Mapping() throws {
-        let (cg, dir) = try fakeCgroup(version: 1, files: ["memory.limit_in_bytes", "memory.soft_limit_in_bytes", "cpu.shares",
-                                                           "cpu.cfs_quota_us", "cpu.cfs_period_us", "pids.max", "devices.allow",
-                                                           "devices.deny"],
-                                       controllers: ["memory", "cpu", "pids", "devices"])
-        try cg.apply(LinuxResources(
-            devices: [LinuxDeviceCgroup(allow: false, access: "rwm"), LinuxDeviceCgroup(allow: true, type: "c", major: 1, minor: 3, access: "rwm")],
-            memory: LinuxMemory(limit: 100 << 20, reservation: 50 << 20),
-            cpu: LinuxCPU(shares: 512, quota: 25000, period: 50000), pids: LinuxPids(limit: 64)))
+        let (cg, dir) = try fakeCgroup(
+            version: 1,
+            files: [
+                "memory.limit_in_bytes", "memory.soft_limit_in_bytes", "cpu.shares",
+                "cpu.cfs_quota_us", "cpu.cfs_period_us", "pids.max", "devices.allow",
+                "devices.deny",
+            ],
+            controllers: ["memory", "cpu", "pids", "devices"])
+        try cg.apply(
+            LinuxResources(
+                devices: [
+                    LinuxDeviceCgroup(allow: false, access: "rwm"),
+                    LinuxDeviceCgroup(allow: true, type: "c", major: 1, minor: 3, access: "rwm"),
+                ],
+                memory: LinuxMemory(limit: 100 << 20, reservation: 50 << 20),
+                cpu: LinuxCPU(shares: 512, quota: 25000, period: 50000), pids: LinuxPids(limit: 64)))
         #expect(read(dir + "/memory.limit_in_bytes") == "\(100 << 20)")
         #expect(read(dir + "/memory.soft_limit_in_bytes") == "\(50 << 20)")
         #expect(read(dir + "/cpu.shares") == "512")

@@ -1,12 +1,15 @@
 import Foundation
-import Testing
-@testable import FS
 import IPC
+import Testing
 import VirtualFiles
+
+@testable import FS
 
 @Suite struct FSTests {
     @Test func treeHasStableInodesAndDirectories() {
-        let t = Tree(files: ["/proc/meminfo": .meminfo, "/proc/sys/kernel/panic": .privateValue, "/sys/devices/system/cpu/online": .cpuOnline])
+        let t = Tree(files: [
+            "/proc/meminfo": .meminfo, "/proc/sys/kernel/panic": .privateValue, "/sys/devices/system/cpu/online": .cpuOnline,
+        ])
         let proc = t.lookup(parent: 1, name: "proc")
         #expect(proc != nil)
         let meminfo = proc.flatMap { t.lookup(parent: $0, name: "meminfo") }
@@ -15,7 +18,9 @@ import VirtualFiles
         #expect(proc.flatMap { t[$0]?.isDirectory } == true)
         #expect(t.files.count == 3)
         // The same file list gives the same inode numbers (a restarted server serves the same inodes).
-        let again = Tree(files: ["/sys/devices/system/cpu/online": .cpuOnline, "/proc/sys/kernel/panic": .privateValue, "/proc/meminfo": .meminfo])
+        let again = Tree(files: [
+            "/sys/devices/system/cpu/online": .cpuOnline, "/proc/sys/kernel/panic": .privateValue, "/proc/meminfo": .meminfo,
+        ])
         #expect(again.files.map(\.ino) == t.files.map(\.ino))
         #expect(again.files.map(\.node.path) == t.files.map(\.node.path))
     }
@@ -24,7 +29,9 @@ import VirtualFiles
     func fakeCgroup() throws -> (String, [String: String]) {
         let root = NSTemporaryDirectory() + "fstest-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fm = FileManager.default
-        for c in ["memory", "cpuset", "cpu", "cpuacct"] { try fm.createDirectory(atPath: root + "/" + c, withIntermediateDirectories: true) }
+        for c in ["memory", "cpuset", "cpu", "cpuacct"] {
+            try fm.createDirectory(atPath: root + "/" + c, withIntermediateDirectories: true)
+        }
         func w(_ p: String, _ s: String) throws { try s.write(toFile: root + "/" + p, atomically: true, encoding: .utf8) }
         try w("memory/memory.limit_in_bytes", "536870912\n")
         try w("memory/memory.usage_in_bytes", "104857600\n")
@@ -47,7 +54,7 @@ import VirtualFiles
         #expect(m.limit == 536870912)
         #expect(m.usage == 104857600)
         #expect(m.swapLimit == 536870912)
-        #expect(m.stat["cache"] == 4096)          // the subtree's total, not the cgroup's own
+        #expect(m.stat["cache"] == 4096)  // the subtree's total, not the cgroup's own
         #expect(m.stat["active_file"] == 8192)
         let c = r.cpu(online: [0, 1])
         #expect(c.cpuset == [1])
@@ -69,16 +76,17 @@ import VirtualFiles
         try FileManager.default.createDirectory(atPath: root + "/proc/sys/kernel", withIntermediateDirectories: true)
         try "1\n".write(toFile: root + "/proc/sys/kernel/panic", atomically: true, encoding: .utf8)
         try "40\n".write(toFile: root + "/proc/sys/kernel/cap_last_cap", atomically: true, encoding: .utf8)
-        let reg = FSRegistration(id: "c1", uid: 165536, gid: 165536, cgroupDirs: dirs,
-                                 files: ["/proc/sys/kernel/panic": "private", "/proc/sys/kernel/cap_last_cap": "read-only"],
-                                 cpuQuotaView: true, stateDir: nil)
+        let reg = FSRegistration(
+            id: "c1", uid: 165536, gid: 165536, cgroupDirs: dirs,
+            files: ["/proc/sys/kernel/panic": "private", "/proc/sys/kernel/cap_last_cap": "read-only"],
+            cpuQuotaView: true, stateDir: nil)
         let files = ContainerFiles(reg: reg, host: HostFiles(root: root))
         let panic = files.tree.files.first { $0.node.path == "/proc/sys/kernel/panic" }!.ino
         let cap = files.tree.files.first { $0.node.path == "/proc/sys/kernel/cap_last_cap" }!.ino
         #expect(files.content(panic, markHot: true) == Array("1\n".utf8))
         #expect(files.write(panic, Array("7\n".utf8), offset: 0) == 0)
         #expect(files.content(panic, markHot: true) == Array("7\n".utf8))
-        #expect(try String(contentsOfFile: root + "/proc/sys/kernel/panic", encoding: .utf8) == "1\n")   // host untouched
+        #expect(try String(contentsOfFile: root + "/proc/sys/kernel/panic", encoding: .utf8) == "1\n")  // host untouched
         #expect(files.write(panic, Array("x\n".utf8), offset: 0) == EINVAL)
         #expect(files.write(cap, Array("3\n".utf8), offset: 0) == EACCES)
         let st = files.attributes(cap)

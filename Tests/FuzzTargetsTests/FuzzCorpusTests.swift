@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import FuzzTargets
 
 /// Every input the fuzzers kept (and every crash they found, once fixed) is replayed here, so CI

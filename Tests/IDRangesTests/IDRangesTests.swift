@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import IDRanges
 
 @Suite struct SubIDFileTests {
@@ -104,7 +105,7 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("full-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try #require(mount("t", dir, "tmpfs", 0, "size=64k") == 0, "tmpfs")
-        defer { umount2(dir, 2); rmdir(dir) }   // MNT_DETACH
+        defer { umount2(dir, 2); rmdir(dir) }  // MNT_DETACH
         let file = dir + "/idranges.json"
         let e = SubIDFile.Entry(name: "sysbox", start: 100000, count: 65536 * 8)
         var a = try RangeAllocator(uidEntry: e, gidEntry: e, stateFile: file)

@@ -1,8 +1,9 @@
-import Foundation
-import Testing
-@testable import IPC
-import SysboxCore
 import CShim
+import Foundation
+import SysboxCore
+import Testing
+
+@testable import IPC
 
 @Suite struct ChannelTests {
     struct Message: Codable, Equatable { var text: String; var numbers: [Int] }
@@ -29,7 +30,7 @@ import CShim
         defer { unlink(path) }
         let listener = try Listener(path: path, mode: 0o600)
         let client = try Channel.connect(path, daemon: "sysbox-test", hint: "", timeout: 1)
-        let held = try listener.accept()   // accepted, never read nor answered
+        let held = try listener.accept()  // accepted, never read nor answered
         #expect(throws: RuntimeError.self) {
             do { _ = try client.ask(FSRequest.ping, daemon: "sysbox-test", what: "ping") { (r: FSResponse) in r.isOK ? () : nil } } catch {
                 #expect("\(error)".contains("sysbox-test did not answer ping within 1 s"))
@@ -64,9 +65,9 @@ import CShim
     /// A hostile or broken peer: a frame cut short, a frame that is not JSON, a length past the
     /// limit, each with an fd riding along. Each is one error, and the fd is not kept.
     @Test(arguments: [
-        (UInt32(100), Array("{\"text\":".utf8)),         // truncated, then the peer closes
-        (UInt32(8), Array("not json".utf8)),              // undecodable
-        (UInt32(65 << 20), [UInt8]()),                    // over the 64 MiB limit
+        (UInt32(100), Array("{\"text\":".utf8)),  // truncated, then the peer closes
+        (UInt32(8), Array("not json".utf8)),  // undecodable
+        (UInt32(65 << 20), [UInt8]()),  // over the 64 MiB limit
     ])
     func badFramesCloseTheirFds(length: UInt32, payload: [UInt8]) throws {
         let marker = FileManager.default.temporaryDirectory.appendingPathComponent("fd-\(UUID().uuidString)").path
@@ -96,8 +97,10 @@ import CShim
     }
 
     @Test func managerProtocolRoundTrip() throws {
-        let req = ManagerRequest.register(RegisterRequest(id: "c", bundle: "/b", rootfs: "/b/rootfs",
-                                                          uidMappings: [IDMapping(containerID: 0, hostID: 1, size: 2)], stateDir: "/run/x/c"))
+        let req = ManagerRequest.register(
+            RegisterRequest(
+                id: "c", bundle: "/b", rootfs: "/b/rootfs",
+                uidMappings: [IDMapping(containerID: 0, hostID: 1, size: 2)], stateDir: "/run/x/c"))
         let data = try JSONEncoder().encode(req)
         guard case .register(let r) = try JSONDecoder().decode(ManagerRequest.self, from: data) else {
             Issue.record("wrong case"); return

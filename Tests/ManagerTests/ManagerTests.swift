@@ -3,6 +3,7 @@ import IPC
 import Logging
 import SysboxCore
 import Testing
+
 @testable import Manager
 
 @Suite(.serialized) struct ManagerServerTests {
@@ -31,8 +32,9 @@ import Testing
     @Test func storageDirsAreMadeAndRemovedWithTheContainer() throws {
         let c = try config()
         let s = try ManagerServer(config: c, logger: Logger(label: "test"))
-        let req = RegisterRequest(id: "st1", bundle: "/b", rootfs: "/r",
-                                  storage: StorageRequest(targets: ["/var/lib/docker", "/var/lib/x/y"], persistentBase: nil))
+        let req = RegisterRequest(
+            id: "st1", bundle: "/b", rootfs: "/r",
+            storage: StorageRequest(targets: ["/var/lib/docker", "/var/lib/x/y"], persistentBase: nil))
         guard case .registered(let r) = s.respond(.register(req)) else { Issue.record("register failed"); return }
         let dirs = r.storage ?? []
         #expect(dirs.map(\.target) == ["/var/lib/docker", "/var/lib/x/y"])
@@ -42,7 +44,8 @@ import Testing
         // A persistent base (Docker's container dir) is kept after unregister: the engine removes it.
         let base = c.dataRoot + "/engine-dir"
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
-        let p = RegisterRequest(id: "st2", bundle: "/b", rootfs: "/r", storage: StorageRequest(targets: ["/var/lib/docker"], persistentBase: base))
+        let p = RegisterRequest(
+            id: "st2", bundle: "/b", rootfs: "/r", storage: StorageRequest(targets: ["/var/lib/docker"], persistentBase: base))
         guard case .registered(let r2) = s.respond(.register(p)) else { Issue.record("register failed"); return }
         #expect(r2.storage?.first?.source == base + "/sysbox-storage/var+lib+docker")
         _ = s.respond(.unregister(id: "st2"))
@@ -75,7 +78,7 @@ import Testing
         _ = register(first, "b")
         let second = try ManagerServer(config: c, logger: Logger(label: "test"))
         #expect(register(second, "a") == a)
-        #expect(second.respond(.unregister(id: "a")) .isOK)
+        #expect(second.respond(.unregister(id: "a")).isOK)
         #expect(register(second, "c")?.uidStart == a.uidStart)
     }
 
@@ -123,8 +126,10 @@ import Testing
         try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: true)
         for bad in ["../victim", "..", "a/b", "", "x y", String(repeating: "a", count: 1025)] {
             let e = #expect(throws: (any Error).self) {
-                _ = try ManagerClient(socketPath: c.socketPath).register(RegisterRequest(id: bad, bundle: "/b", rootfs: "/r",
-                                                                                          storage: StorageRequest(targets: ["/var/lib/docker"], persistentBase: nil)))
+                _ = try ManagerClient(socketPath: c.socketPath).register(
+                    RegisterRequest(
+                        id: bad, bundle: "/b", rootfs: "/r",
+                        storage: StorageRequest(targets: ["/var/lib/docker"], persistentBase: nil)))
             }
             #expect("\(e.map { "\($0)" } ?? "")".contains("invalid container id"), "\(bad)")
             #expect(throws: (any Error).self) { try ManagerClient(socketPath: c.socketPath).unregister(id: bad) }
@@ -209,7 +214,9 @@ let initMountinfo = """
 
     @Test func copiesInANewMountNamespaceAreProtected() throws {
         // `unshare -m`: the same mounts with new ids.
-        let copy = initial.map { e -> MountEntry in var c = e; c.id += 400; c.parent += 400; return c }
+        let copy = initial.map { e -> MountEntry in
+            var c = e; c.id += 400; c.parent += 400; return c
+        }
         #expect(copy.entry(id: 102) == nil)
         let p = protected
         for id: Int64 in [500, 501, 502, 503, 505, 506] {
@@ -253,11 +260,11 @@ let initMountinfo = """
 
     @Test func onlyMountsThatMayConcernTheRulesNeedMountinfo() {
         let p = protected
-        #expect(p.mayConcern(.init(id: 102, device: "9:9", kernelFS: false)))      // by id
-        #expect(p.mayConcern(.init(id: 900, device: "0:5", kernelFS: false)))      // a copy of a mask's source
-        #expect(p.mayConcern(.init(id: 901, device: "0:63", kernelFS: false)))     // the read-only volume's superblock
-        #expect(p.mayConcern(.init(id: 902, device: "0:99", kernelFS: true)))      // a procfs of its own
-        #expect(!p.mayConcern(.init(id: 903, device: "0:98", kernelFS: false)))    // its own tmpfs
+        #expect(p.mayConcern(.init(id: 102, device: "9:9", kernelFS: false)))  // by id
+        #expect(p.mayConcern(.init(id: 900, device: "0:5", kernelFS: false)))  // a copy of a mask's source
+        #expect(p.mayConcern(.init(id: 901, device: "0:63", kernelFS: false)))  // the read-only volume's superblock
+        #expect(p.mayConcern(.init(id: 902, device: "0:99", kernelFS: true)))  // a procfs of its own
+        #expect(!p.mayConcern(.init(id: 903, device: "0:98", kernelFS: false)))  // its own tmpfs
     }
 
     @Test func remountRules() throws {
@@ -305,7 +312,8 @@ let initMountinfo = """
         #expect(CallerContext.toNamespace(165536, map: "         0     165536      65536\n") == 0)
         #expect(CallerContext.toNamespace(166536, map: "0 165536 65536") == 1000)
         #expect(CallerContext.toNamespace(0, map: "0 165536 65536") == nil)
-        let s = CallerContext.parseStatus("Name:\tsh\nUid:\t0\t0\t0\t0\nGid:\t5\t5\t5\t6\nGroups:\t1 2 \nCapEff:\t000001ffffffffff\nCapPrm:\t0000000000200000\n")
+        let s = CallerContext.parseStatus(
+            "Name:\tsh\nUid:\t0\t0\t0\t0\nGid:\t5\t5\t5\t6\nGroups:\t1 2 \nCapEff:\t000001ffffffffff\nCapPrm:\t0000000000200000\n")
         #expect(s.fsuid == 0 && s.fsgid == 6 && s.groups == [1, 2])
         #expect(s.capEffective == 0x1ff_ffff_ffff && s.capPermitted == 1 << 21)
     }
@@ -313,17 +321,18 @@ let initMountinfo = """
 
 @Suite struct SysinfoTests {
     @Test func structFromTheVirtualFiles() {
-        let meminfo = "MemTotal:         524288 kB\nMemFree:          500000 kB\nBuffers:               0 kB\nShmem:              1024 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\n"
+        let meminfo =
+            "MemTotal:         524288 kB\nMemFree:          500000 kB\nBuffers:               0 kB\nShmem:              1024 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\n"
         let b = Sysinfo.render(meminfo: meminfo, loadavg: "0.50 0.25 1.00 2/7 42\n", uptime: 93)
         func u64(_ o: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[o + $1]) << (8 * UInt64($1)) } }
         #expect(b.count == 112)
         #expect(u64(0) == 93)
-        #expect(u64(8) == 32768 && u64(16) == 16384 && u64(24) == 65536)   // loads, SI_LOAD_SHIFT 16
+        #expect(u64(8) == 32768 && u64(16) == 16384 && u64(24) == 65536)  // loads, SI_LOAD_SHIFT 16
         #expect(u64(32) == 524288 * 1024)
         #expect(u64(40) == 500000 * 1024)
         #expect(u64(48) == 1024 * 1024)
         #expect(u64(64) == 0 && u64(72) == 0)
-        #expect(Int(b[80]) | Int(b[81]) << 8 == 7)   // procs
-        #expect(b[104] == 1)                          // mem_unit
+        #expect(Int(b[80]) | Int(b[81]) << 8 == 7)  // procs
+        #expect(b[104] == 1)  // mem_unit
     }
 }

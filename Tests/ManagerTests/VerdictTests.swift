@@ -4,14 +4,16 @@ import Logging
 import Policy
 import SysboxCore
 import Testing
+
 @testable import Manager
 
 /// The rule of Verdict.swift, checked over every handler: CONTINUE only from the registers, and
 /// only for the calls whose outcome no later read of the caller's memory can change.
 @Suite struct VerdictTests {
     static func loop(locked: Bool = false, virtualFiles: String? = "/var/lib/sysboxfs/t") -> NotifyLoop {
-        NotifyLoop(request: ListenerRequest(id: "t", pid: getpid(), hostnameLocked: locked, virtualFiles: virtualFiles),
-                   fd: -1, tracer: Tracer(), logger: Logger(label: "test"), protected: ProtectedMounts(entries: [], mountpoints: []))
+        NotifyLoop(
+            request: ListenerRequest(id: "t", pid: getpid(), hostnameLocked: locked, virtualFiles: virtualFiles),
+            fd: -1, tracer: Tracer(), logger: Logger(label: "test"), protected: ProtectedMounts(entries: [], mountpoints: []))
     }
 
     static func nr(_ name: String) -> Int32 { seccomp_syscall_resolve_name(name) }
@@ -27,7 +29,8 @@ import Testing
     static let privateFlag: UInt64 = 1 << 18, shared: UInt64 = 1 << 20, magic: UInt64 = 0xC0ED_0000
     /// (flags, may CONTINUE)
     static let mountCases: [(UInt64, Bool)] = [
-        (privateFlag, true), (shared | rec, true), (bind | rec, true), (bind | rec | rdonly, true), (magic | bind | rec, true), (magic | remount, false),
+        (privateFlag, true), (shared | rec, true), (bind | rec, true), (bind | rec | rdonly, true), (magic | bind | rec, true),
+        (magic | remount, false),
         (remount, false), (remount | bind, false), (remount | bind | rdonly, false), (remount | rec, false),
         (bind, false), (bind | rdonly, false), (move, false), (move | rec, false), (0, false), (rdonly, false),
         (magic, false), (remount | privateFlag, false), (bind | shared, false),
@@ -67,7 +70,9 @@ import Testing
     @Test func sysinfoIsWrittenByTheManagerWhereTheContainerHasVirtualFiles() {
         let r = Registers(nr: Self.nr("sysinfo"), args: [0x1000])
         #expect(SysinfoHandler().registers(r, Self.loop()) == .readMemory)
-        guard case .kernel = SysinfoHandler().registers(r, Self.loop(virtualFiles: nil)) else { Issue.record("no virtual files: the kernel's"); return }
+        guard case .kernel = SysinfoHandler().registers(r, Self.loop(virtualFiles: nil)) else {
+            Issue.record("no virtual files: the kernel's"); return
+        }
     }
 
     @Test func newMountAPIIsRefusedButAPlainOpenTree() {

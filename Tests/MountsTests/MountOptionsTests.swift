@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Mounts
 
 @Suite struct MountOptionsTests {
@@ -34,14 +35,15 @@ import Testing
 
 @Suite struct OverlayParseTests {
     static let info = """
-    22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
-    1204 22 0:112 / /var/lib/d/overlay2/abc/merged rw,relatime - overlay overlay rw,lowerdir=/var/lib/d/overlay2/l/AAA:/var/lib/d/overlay2/l/BBB,upperdir=/var/lib/d/overlay2/abc/diff,workdir=/var/lib/d/overlay2/abc/work,index=off
-    1300 22 0:113 / /var/lib/d/overlay2/rel/merged rw,relatime - overlay overlay rw,lowerdir=l/CCC:l/DDD,upperdir=rel/diff,workdir=rel/work
-    1400 22 0:114 / /mnt/with\\040space rw - tmpfs tmpfs rw
-    """
+        22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
+        1204 22 0:112 / /var/lib/d/overlay2/abc/merged rw,relatime - overlay overlay rw,lowerdir=/var/lib/d/overlay2/l/AAA:/var/lib/d/overlay2/l/BBB,upperdir=/var/lib/d/overlay2/abc/diff,workdir=/var/lib/d/overlay2/abc/work,index=off
+        1300 22 0:113 / /var/lib/d/overlay2/rel/merged rw,relatime - overlay overlay rw,lowerdir=l/CCC:l/DDD,upperdir=rel/diff,workdir=rel/work
+        1400 22 0:114 / /mnt/with\\040space rw - tmpfs tmpfs rw
+        """
 
     @Test func absoluteLayers() throws {
-        let l = try #require(OverlayLayers.parse(mountinfo: Self.info, mountpoint: "/var/lib/d/overlay2/abc/merged", base: "/var/lib/d/overlay2"))
+        let l = try #require(
+            OverlayLayers.parse(mountinfo: Self.info, mountpoint: "/var/lib/d/overlay2/abc/merged", base: "/var/lib/d/overlay2"))
         #expect(l.lower == ["/var/lib/d/overlay2/l/AAA", "/var/lib/d/overlay2/l/BBB"])
         #expect(l.upper == "/var/lib/d/overlay2/abc/diff")
         #expect(l.work == "/var/lib/d/overlay2/abc/work")
@@ -49,7 +51,8 @@ import Testing
     }
 
     @Test func relativeLayersResolveAgainstBase() throws {
-        let l = try #require(OverlayLayers.parse(mountinfo: Self.info, mountpoint: "/var/lib/d/overlay2/rel/merged", base: "/var/lib/d/overlay2"))
+        let l = try #require(
+            OverlayLayers.parse(mountinfo: Self.info, mountpoint: "/var/lib/d/overlay2/rel/merged", base: "/var/lib/d/overlay2"))
         #expect(l.lower == ["/var/lib/d/overlay2/l/CCC", "/var/lib/d/overlay2/l/DDD"])
         #expect(l.upper == "/var/lib/d/overlay2/rel/diff")
     }

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-@testable import Policy
 import VirtualFiles
+
+@testable import Policy
 
 @Suite struct PolicyTests {
     @Test func shippedPoliciesParse() throws {
@@ -44,7 +45,8 @@ import VirtualFiles
     @Test func storageDirsDefaultAndValidation() throws {
         let none = try Policy.parse(Data(#"{"version":1,"syscalls":{"trap":[]},"hostname":{"locked":false}}"#.utf8), file: "p")
         #expect(none.storageDirs.contains("/var/lib/docker"))
-        let own = try Policy.parse(Data(#"{"version":1,"syscalls":{"trap":[]},"hostname":{"locked":false},"storage":{"dirs":["/data"]}}"#.utf8), file: "p")
+        let own = try Policy.parse(
+            Data(#"{"version":1,"syscalls":{"trap":[]},"hostname":{"locked":false},"storage":{"dirs":["/data"]}}"#.utf8), file: "p")
         #expect(own.storageDirs == ["/data"])
         for bad in ["relative", "/", "/a/../b"] {
             let json = #"{"version":1,"syscalls":{"trap":[]},"hostname":{"locked":false},"storage":{"dirs":["\#(bad)"]}}"#
@@ -63,7 +65,8 @@ import VirtualFiles
         #expect(Policy.directory == dir)
         let chosen = try Policy.select(annotations: nil, env: nil)
         #expect(chosen.name == "default" && chosen.policy == Policy.builtIn)
-        try Data(#"{"version":1,"syscalls":{"trap":[]},"hostname":{"locked":true}}"#.utf8).write(to: URL(fileURLWithPath: dir + "/strict.json"))
+        try Data(#"{"version":1,"syscalls":{"trap":[]},"hostname":{"locked":true}}"#.utf8).write(
+            to: URL(fileURLWithPath: dir + "/strict.json"))
         #expect(try Policy.select(annotations: ["io.sysboxd.policy": "strict"], env: nil).policy.hostname.locked)
         #expect(throws: PolicyError.self) { try Policy.select(annotations: ["io.sysboxd.policy": "../etc"], env: nil) }
         #expect(throws: PolicyError.self) { try Policy.select(annotations: nil, env: ["SYSBOX_POLICY=no-such-policy"]) }

@@ -1,5 +1,6 @@
 import OCI
 import Testing
+
 @testable import Runtime
 
 @Suite struct RuntimeHooksTests {

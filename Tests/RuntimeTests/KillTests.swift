@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Runtime
 
 @Suite struct SignalParsingTests {
@@ -10,7 +11,7 @@ import Testing
     @Test func realtime() throws {
         let base = try Kill.parseSignal("RTMIN")
         #expect(try Kill.parseSignal("SIGRTMIN+3") == base + 3)
-        #expect(try Kill.parseSignal("RTMIN+3") == 37)   // systemd's halt signal
+        #expect(try Kill.parseSignal("RTMIN+3") == 37)  // systemd's halt signal
     }
 
     @Test(arguments: ["0", "65", "NOPE", "SIGRTMIN+99", ""])

@@ -2,6 +2,7 @@ import IPC
 import OCI
 import Policy
 import Testing
+
 @testable import Runtime
 
 @Suite struct SystemWorkloadsTests {
@@ -13,14 +14,18 @@ import Testing
     }
 
     @Test func storageTargetsSkipWhatAMountProvides() {
-        let s = spec(mounts: [Mount(destination: "/var/lib/docker/", type: "bind", source: "/x"),
-                              Mount(destination: "/var/lib/containerd", type: "bind", source: "/y")])
+        let s = spec(mounts: [
+            Mount(destination: "/var/lib/docker/", type: "bind", source: "/x"),
+            Mount(destination: "/var/lib/containerd", type: "bind", source: "/y"),
+        ])
         let targets = SystemWorkloads.storageTargets(s, policy: Policy.builtIn)
         #expect(targets == ["/var/lib/buildkit"])
     }
 
     @Test func storageMountGoesBeforeMountsBeneathIt() {
-        var s = spec(mounts: [Mount(destination: "/proc", type: "proc"), Mount(destination: "/var/lib/docker/volumes/v", type: "bind", source: "/v")])
+        var s = spec(mounts: [
+            Mount(destination: "/proc", type: "proc"), Mount(destination: "/var/lib/docker/volumes/v", type: "bind", source: "/v"),
+        ])
         SystemWorkloads.addStorage(&s, [StorageMount(target: "/var/lib/docker", source: "/host/d")])
         #expect(s.mounts?.map(\.destination) == ["/proc", "/var/lib/docker", "/var/lib/docker/volumes/v"])
         #expect(s.mounts?[1].options?.contains("rbind") == true)
@@ -28,7 +33,7 @@ import Testing
 
     @Test func persistentBaseIsDockersContainerDir() {
         let s = spec(mounts: [Mount(destination: "/etc/hostname", type: "bind", source: "/tmp/containers/abc/hostname")])
-        #expect(SystemWorkloads.persistentBase(s, id: "other") == nil)   // not this container's
+        #expect(SystemWorkloads.persistentBase(s, id: "other") == nil)  // not this container's
         let none = spec(mounts: [])
         #expect(SystemWorkloads.persistentBase(none, id: "abc") == nil)
     }
@@ -37,7 +42,7 @@ import Testing
         var s = spec(args: ["/sbin/init"], mounts: [Mount(destination: "/run/lock", type: "tmpfs")])
         SystemWorkloads.adaptForSystemd(&s)
         #expect(s.process?.env?.contains("container=private-users") == true)
-        #expect(s.mounts?.filter { $0.destination == "/run/lock" }.count == 1)   // the spec's own kept
+        #expect(s.mounts?.filter { $0.destination == "/run/lock" }.count == 1)  // the spec's own kept
         #expect(s.mounts?.contains { $0.destination == "/run" && $0.type == "tmpfs" } == true)
 
         var shell = spec(args: ["/bin/sh"])

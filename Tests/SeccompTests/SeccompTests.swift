@@ -1,22 +1,29 @@
 import Foundation
 import Testing
+
 @testable import OCI
 @testable import Seccomp
 
 @Suite struct FilterPlanTests {
-    static let table: [String: Int32] = ["read": 0, "write": 1, "mount": 165, "clone": 56, "personality": 135,
-                                         "socket": 41, "sethostname": 170, "unshare": 272, "clone3": 435, "openat2": 437]
+    static let table: [String: Int32] = [
+        "read": 0, "write": 1, "mount": 165, "clone": 56, "personality": 135,
+        "socket": 41, "sethostname": 170, "unshare": 272, "clone3": 435, "openat2": 437,
+    ]
     static func resolve(_ n: String) -> Int32? { table[n] }
 
     func profile() -> LinuxSeccomp {
-        LinuxSeccomp(defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 1, architectures: ["SCMP_ARCH_X86_64"], syscalls: [
-            LinuxSyscall(names: ["read", "write"], action: "SCMP_ACT_ALLOW"),
-            LinuxSyscall(names: ["clone"], action: "SCMP_ACT_ALLOW",
-                         args: [LinuxSeccompArg(index: 0, value: 2114060288, op: "SCMP_CMP_MASKED_EQ")]),
-            LinuxSyscall(names: ["personality"], action: "SCMP_ACT_ALLOW", args: [LinuxSeccompArg(index: 0, value: 0, op: "SCMP_CMP_EQ")]),
-            LinuxSyscall(names: ["sethostname"], action: "SCMP_ACT_ERRNO", errnoRet: 1),
-            LinuxSyscall(names: ["no_such_call"], action: "SCMP_ACT_ALLOW"),
-        ])
+        LinuxSeccomp(
+            defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 1, architectures: ["SCMP_ARCH_X86_64"],
+            syscalls: [
+                LinuxSyscall(names: ["read", "write"], action: "SCMP_ACT_ALLOW"),
+                LinuxSyscall(
+                    names: ["clone"], action: "SCMP_ACT_ALLOW",
+                    args: [LinuxSeccompArg(index: 0, value: 2114060288, op: "SCMP_CMP_MASKED_EQ")]),
+                LinuxSyscall(
+                    names: ["personality"], action: "SCMP_ACT_ALLOW", args: [LinuxSeccompArg(index: 0, value: 0, op: "SCMP_CMP_EQ")]),
+                LinuxSyscall(names: ["sethostname"], action: "SCMP_ACT_ERRNO", errnoRet: 1),
+                LinuxSyscall(names: ["no_such_call"], action: "SCMP_ACT_ALLOW"),
+            ])
     }
 
     @Test func relaxesSystemContainerCalls() throws {
@@ -38,7 +45,8 @@ import Testing
 
     @Test func newerCallsGetENOSYS() throws {
         FilterPlan.reverse = { nr in Self.table.first { $0.value == nr }?.key }
-        let small = LinuxSeccomp(defaultAction: "SCMP_ACT_ERRNO", syscalls: [LinuxSyscall(names: ["read", "socket"], action: "SCMP_ACT_ALLOW")])
+        let small = LinuxSeccomp(
+            defaultAction: "SCMP_ACT_ERRNO", syscalls: [LinuxSyscall(names: ["read", "socket"], action: "SCMP_ACT_ALLOW")])
         let plan = try FilterPlan.systemContainer(from: small, resolve: Self.resolve)
         // openat2 (437) is newer than every call the profile or the relaxations name (clone3, 435).
         #expect(plan.rules.contains(.init(syscall: "openat2", action: .errno(38), conditions: [])))
@@ -58,30 +66,34 @@ import Testing
 
 @Suite struct SeccompCompileTests {
     @Test func compilesWithLibseccomp() throws {
-        let profile = LinuxSeccomp(defaultAction: "SCMP_ACT_ERRNO", architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"], syscalls: [
-            LinuxSyscall(names: ["read", "write", "exit_group"], action: "SCMP_ACT_ALLOW"),
-            LinuxSyscall(names: ["socket"], action: "SCMP_ACT_ALLOW", args: [LinuxSeccompArg(index: 0, value: 40, op: "SCMP_CMP_NE")]),
-        ])
+        let profile = LinuxSeccomp(
+            defaultAction: "SCMP_ACT_ERRNO", architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+            syscalls: [
+                LinuxSyscall(names: ["read", "write", "exit_group"], action: "SCMP_ACT_ALLOW"),
+                LinuxSyscall(names: ["socket"], action: "SCMP_ACT_ALLOW", args: [LinuxSeccompArg(index: 0, value: 40, op: "SCMP_CMP_NE")]),
+            ])
         let plan = try SeccompFilter.plan(profile: profile, trapped: ["sethostname"])
         let pfc = try SeccompFilter(plan: plan).exportPFC()
         if ProcessInfo.processInfo.environment["SHOW_PFC"] != nil { print(pfc) }
         #expect(pfc.contains("# filter for syscall \"mount\""))
-        #expect(pfc.contains("action 0x7fc00000"))   // SECCOMP_RET_USER_NOTIF, which this libseccomp prints raw
+        #expect(pfc.contains("action 0x7fc00000"))  // SECCOMP_RET_USER_NOTIF, which this libseccomp prints raw
         #expect(pfc.contains("action ERRNO(38)"))
         #expect(pfc.contains("action ERRNO(1)"))
     }
 
     @Test func compiledProgramTravelsIntact() throws {
-        let profile = LinuxSeccomp(defaultAction: "SCMP_ACT_ERRNO", architectures: ["SCMP_ARCH_X86_64"], syscalls: [
-            LinuxSyscall(names: ["read", "write", "exit_group"], action: "SCMP_ACT_ALLOW"),
-        ])
+        let profile = LinuxSeccomp(
+            defaultAction: "SCMP_ACT_ERRNO", architectures: ["SCMP_ARCH_X86_64"],
+            syscalls: [
+                LinuxSyscall(names: ["read", "write", "exit_group"], action: "SCMP_ACT_ALLOW")
+            ])
         let compiled = try SeccompFilter(plan: SeccompFilter.plan(profile: profile, trapped: ["sethostname"])).exportBPF()
         #expect(compiled.hasNotify)
-        #expect(!compiled.program.isEmpty && compiled.program.count % 8 == 0)   // struct sock_filter[]
+        #expect(!compiled.program.isEmpty && compiled.program.count % 8 == 0)  // struct sock_filter[]
         // The first instruction loads the architecture (BPF_LD|BPF_W|BPF_ABS of seccomp_data.arch, offset 4).
         #expect(compiled.program[0] == 0x20 && compiled.program[4] == 4)
         let json = try JSONEncoder().encode(compiled)
-        #expect(String(decoding: json, as: UTF8.self).contains("\"program\":\""))   // hex text, not a number array
+        #expect(String(decoding: json, as: UTF8.self).contains("\"program\":\""))  // hex text, not a number array
         #expect(try JSONDecoder().decode(CompiledFilter.self, from: json) == compiled)
         #expect(throws: DecodingError.self) {
             try JSONDecoder().decode(CompiledFilter.self, from: Data(#"{"program":"0g","hasNotify":false}"#.utf8))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SysboxCore
 
 @Suite struct ContainerIDTests {
@@ -37,7 +38,7 @@ import Testing
         try Files.removeAll(root)
         #expect(!Files.exists(root))
         #expect(try Files.readString(outside + "/keep") == "host file")
-        try Files.removeAll(root)   // gone already: fine
+        try Files.removeAll(root)  // gone already: fine
     }
 
     /// `kind` is a tmpfs (another filesystem) or a bind of a directory of the same filesystem
@@ -48,7 +49,8 @@ import Testing
         defer { try? Files.removeAll(source) }
         try Files.mkdirAll(root + "/state/mnt")
         try Files.write(root + "/state/before", "x")
-        let rc = kind == "tmpfs"
+        let rc =
+            kind == "tmpfs"
             ? mount("tmpfs", root + "/state/mnt", "tmpfs", 0, nil)
             : mount(source, root + "/state/mnt", nil, UInt(MS_BIND), nil)
         #expect(rc == 0, "mount \(kind) (the tests run as root): \(Errno.current)")

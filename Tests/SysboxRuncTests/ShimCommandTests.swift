@@ -1,5 +1,6 @@
 import Runtime
 import Testing
+
 @testable import sysbox_runc
 
 /// The hand reading of containerd's commands must agree with ArgumentParser's on every shape it

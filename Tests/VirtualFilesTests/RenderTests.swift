@@ -1,29 +1,31 @@
 import Testing
+
 @testable import VirtualFiles
 
 /// Each file rendered from recorded host files and cgroup values.
 @Suite struct RenderTests {
     static let hostMeminfo = """
-    MemTotal:       24576000 kB
-    MemFree:        20000000 kB
-    MemAvailable:   22000000 kB
-    Buffers:          100000 kB
-    Cached:          1000000 kB
-    SwapCached:            0 kB
-    Active:           500000 kB
-    Inactive:         400000 kB
-    SwapTotal:       2097148 kB
-    SwapFree:        2097148 kB
-    Shmem:             10000 kB
-    Slab:              90000 kB
-    HugePages_Total:       0
-    Hugepagesize:       2048 kB
+        MemTotal:       24576000 kB
+        MemFree:        20000000 kB
+        MemAvailable:   22000000 kB
+        Buffers:          100000 kB
+        Cached:          1000000 kB
+        SwapCached:            0 kB
+        Active:           500000 kB
+        Inactive:         400000 kB
+        SwapTotal:       2097148 kB
+        SwapFree:        2097148 kB
+        Shmem:             10000 kB
+        Slab:              90000 kB
+        HugePages_Total:       0
+        Hugepagesize:       2048 kB
 
-    """
+        """
 
     @Test func meminfoUsesTheLimitAndUsage() {
-        let s = MemorySample(limit: 512 << 20, usage: 100 << 20,
-                             stat: ["active_file": 10 << 20, "inactive_file": 20 << 20, "cache": 30 << 20, "shmem": 1 << 20])
+        let s = MemorySample(
+            limit: 512 << 20, usage: 100 << 20,
+            stat: ["active_file": 10 << 20, "inactive_file": 20 << 20, "cache": 30 << 20, "shmem": 1 << 20])
         let out = MemInfo.render(host: Self.hostMeminfo, sample: s)
         let v = MemInfo.parse(out)
         #expect(v["MemTotal"] == 524288)
@@ -32,7 +34,7 @@ import Testing
         #expect(v["Cached"] == 30720)
         #expect(v["Buffers"] == 0)
         #expect(v["Shmem"] == 1024)
-        #expect(v["Slab"] == 0)   // no per-cgroup slab figure (v1): not the host's
+        #expect(v["Slab"] == 0)  // no per-cgroup slab figure (v1): not the host's
         // No swap limit: no swap shown, whatever the host has.
         #expect(v["SwapTotal"] == 0)
         // Lines the container has no value for keep the host's; layout is the kernel's.
@@ -54,12 +56,15 @@ import Testing
 
     @Test func swapsHeaderOnlyUnlessLimited() {
         #expect(MemInfo.swaps(hostMeminfo: Self.hostMeminfo, sample: MemorySample(limit: 1 << 29, usage: 0)) == MemInfo.swapsHeader)
-        let limited = MemInfo.swaps(hostMeminfo: Self.hostMeminfo,
-                                    sample: MemorySample(limit: 1 << 29, usage: 0, swapLimit: 256 << 20, swapUsage: 1 << 20))
+        let limited = MemInfo.swaps(
+            hostMeminfo: Self.hostMeminfo,
+            sample: MemorySample(limit: 1 << 29, usage: 0, swapLimit: 256 << 20, swapUsage: 1 << 20))
         #expect(limited.hasPrefix(MemInfo.swapsHeader))
         #expect(limited.contains("\t262144\t\t1024\t"))
-        let v = MemInfo.parse(MemInfo.render(host: Self.hostMeminfo,
-                                             sample: MemorySample(limit: 1 << 29, usage: 0, swapLimit: 256 << 20, swapUsage: 1 << 20)))
+        let v = MemInfo.parse(
+            MemInfo.render(
+                host: Self.hostMeminfo,
+                sample: MemorySample(limit: 1 << 29, usage: 0, swapLimit: 256 << 20, swapUsage: 1 << 20)))
         #expect(v["SwapTotal"] == 262144)
         #expect(v["SwapFree"] == 262144 - 1024)
     }
@@ -83,20 +88,21 @@ import Testing
 
     @Test func statShowsOwnTimeAndTheRestAsIdle() {
         let host = """
-        cpu  300 0 300 1400 0 0 0 0 0 0
-        cpu0 100 0 100 800 0 0 0 0 0 0
-        cpu1 200 0 200 600 0 0 0 0 0 0
-        intr 5 0
-        ctxt 77
-        btime 1000
-        processes 10
-        procs_running 4
-        procs_blocked 1
+            cpu  300 0 300 1400 0 0 0 0 0 0
+            cpu0 100 0 100 800 0 0 0 0 0 0
+            cpu1 200 0 200 600 0 0 0 0 0 0
+            intr 5 0
+            ctxt 77
+            btime 1000
+            processes 10
+            procs_running 4
+            procs_blocked 1
 
-        """
+            """
         let cpu = CPUSample(cpuset: [1], perCPUUser: [1: 500_000_000], perCPUSystem: [1: 200_000_000])
-        let out = ProcStatFile.render(host: host, cpu: cpu, visible: [1],
-                                      tasks: TaskSample(total: 3, running: 2, blocked: 0, lastPid: 9), bootTime: 5000)
+        let out = ProcStatFile.render(
+            host: host, cpu: cpu, visible: [1],
+            tasks: TaskSample(total: 3, running: 2, blocked: 0, lastPid: 9), bootTime: 5000)
         let lines = out.split(separator: "\n").map(String.init)
         #expect(lines[0] == "cpu  50 0 20 930 0 0 0 0 0 0")
         #expect(lines[1] == "cpu1 50 0 20 930 0 0 0 0 0 0")
@@ -120,10 +126,10 @@ import Testing
         var l = LoadAverage()
         let t = TaskSample(total: 5, running: 1, blocked: 0, lastPid: 42)
         #expect(l.render(tasks: t) == "0.00 0.00 0.00 1/5 42\n")
-        for _ in 0..<12 { l.update(active: 2) }   // one minute of two busy tasks
+        for _ in 0..<12 { l.update(active: 2) }  // one minute of two busy tasks
         let f = l.render(tasks: t).split(separator: " ").prefix(3).compactMap { Double($0) }
         #expect(f.count == 3)
-        #expect(f[0] > 1.1 && f[0] < 1.4)   // 2 * (1 - e^-1) = 1.26
+        #expect(f[0] > 1.1 && f[0] < 1.4)  // 2 * (1 - e^-1) = 1.26
         #expect(f[0] > f[1] && f[1] > f[2] && f[2] > 0)
         for _ in 0..<200 { l.update(active: 0) }
         #expect(l.render(tasks: t).hasPrefix("0.00 "))

@@ -13,6 +13,10 @@ trap 'bash scripts/daemons.sh stop' EXIT
 bash scripts/images.sh all
 set +e
 status=0
+echo "== format (swift format lint --strict, .swift-format)"
+findings=$(swift format lint --strict -r Sources Tests Package.swift 2>&1)
+[ -z "$findings" ] || { echo "$findings" | head -50; status=1; }
+echo "format: $(echo -n "$findings" | grep -c . || true) findings (fix with: swift format -i -r Sources Tests Package.swift)"
 echo "== unit tests (swift test)"
 swift test 2>&1 | tee /tmp/sysboxd-swift-test.log | grep -vE '^\[[0-9]+/[0-9]+\]|^(Compiling|Building|Write|Emitting|Linking)' ; [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 echo "== integration tests (sysbox-runc directly)"

@@ -84,6 +84,15 @@ enum SystemWorkloads {
         spec.mounts = mounts
     }
 
+    /// What sysbox-mgr needs to answer the trapped calls of one container process (create's init
+    /// or an exec'd process), handed over with its seccomp listener.
+    static func listenerRequest(id: String, pid: Int32, policy: Policy, spec: Spec) -> ListenerRequest {
+        ListenerRequest(
+            id: id, pid: pid, hostnameLocked: policy.hostname.locked,
+            protectedMounts: protectedMounts(spec), mountAllowed: policy.mountAllowed,
+            virtualFiles: VirtualFS.sysinfoSource(spec))
+    }
+
     /// What umount2 inside must leave in place: the root, /proc, /sys, and the masks, read-only
     /// binds and virtual files over their files (unmounting them would undo the container's
     /// protections or views).

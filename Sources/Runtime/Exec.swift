@@ -57,15 +57,8 @@ public enum Exec {
         // still be exec'd from the host's filesystem (its ELF interpreter and libraries live there),
         // and as host root, so that it is not dumpable or ptrace-able from inside the container
         // while it runs (the CVE-2016-9962 class). init joins those two itself, single-threaded.
-        var joins: [(fd: Int32, type: Int32)] = []
+        let joins = try openNamespaces(of: c.record.pid)
         defer { joins.forEach { close($0.fd) } }
-        for t: LinuxNamespaceType in [.cgroup, .ipc, .uts, .network, .pid, .time, .mount, .user] {
-            let path = "/proc/\(c.record.pid)/ns/\(SystemSpec.procName(t))"
-            // (A time namespace only where the container has one: older records, or kernels without.)
-            if t == .time && (!Files.exists(path) || SystemSpec.sameNamespace(path, "/proc/self/ns/time")) { continue }
-            let fd = try sys("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
-            joins.append((fd, SystemSpec.cloneFlag(t)))
-        }
         let late = joins.suffix(2).map(\.fd)
         let spawn = try Spawn(
             .init(
@@ -90,11 +83,7 @@ public enum Exec {
             defer { fds.forEach { close($0) } }
             if let listener = fds.first, let policy = saved.policy {
                 try ManagerClient(socketPath: ctx.options.managerSocket).handOver(
-                    ListenerRequest(
-                        id: o.id, pid: pid, hostnameLocked: policy.hostname.locked,
-                        protectedMounts: SystemWorkloads.protectedMounts(spec),
-                        mountAllowed: policy.mountAllowed,
-                        virtualFiles: VirtualFS.sysinfoSource(spec)), listener: listener)
+                    SystemWorkloads.listenerRequest(id: o.id, pid: pid, policy: policy, spec: spec), listener: listener)
             }
             // After ready only a failed exec speaks; a successful one closes the socket.
             if case (.failed(let m), _) = try channel.receive(InitMessage.self) { throw RuntimeError(m) }
@@ -108,6 +97,24 @@ public enum Exec {
         if o.detach { return 0 }
         if let proxy { return ConsoleProxy.run(master: try proxy.receiveMaster(), pid: pid) }
         return Foreground.wait(pid: pid)
+    }
+
+    /// Every namespace of the container's init, opened, the mount and user ones last (a time
+    /// namespace only where the container has one: older records, or kernels without).
+    static func openNamespaces(of pid: Int32) throws -> [(fd: Int32, type: Int32)] {
+        var joins: [(fd: Int32, type: Int32)] = []
+        do {
+            for t: LinuxNamespaceType in [.cgroup, .ipc, .uts, .network, .pid, .time, .mount, .user] {
+                let path = "/proc/\(pid)/ns/\(SystemSpec.procName(t))"
+                if t == .time && (!Files.exists(path) || SystemSpec.sameNamespace(path, "/proc/self/ns/time")) { continue }
+                let fd = try sys("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
+                joins.append((fd, SystemSpec.cloneFlag(t)))
+            }
+        } catch {
+            joins.forEach { close($0.fd) }
+            throw error
+        }
+        return joins
     }
 
     static func buildProcess(_ spec: Spec, _ o: ExecOptions) throws -> Process {

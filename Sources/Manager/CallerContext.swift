@@ -116,6 +116,47 @@ final class CallerContext {
         return nil
     }
 
+    /// The operation with the caller's namespaces, root, cwd, ids and capabilities filled in.
+    private func callerOp(_ op: Int32, joinPID: Bool) -> sbx_nsop {
+        var o = sbx_nsop()
+        o.op = op
+        o.userns_fd = fds["user"] ?? -1
+        o.mntns_fd = fds["mnt"] ?? -1
+        o.pidns_fd = joinPID ? (fds["pid"] ?? -1) : -1
+        o.netns_fd = fds["net"] ?? -1
+        o.ipcns_fd = fds["ipc"] ?? -1
+        o.cgroupns_fd = fds["cgroup"] ?? -1
+        o.root_fd = fds["root"] ?? -1
+        o.cwd_fd = fds["cwd"] ?? -1
+        o.uid = uid
+        o.gid = gid
+        o.cap_effective = capEffective
+        o.cap_permitted = capPermitted
+        o.target_fd = -1
+        o.source_fd = -1
+        return o
+    }
+
+    /// A path under /proc/self names the caller's own files (its fds): opened here, through the
+    /// caller's /proc entry, since the helper's /proc/self would be the helper. Returns the
+    /// failure to report, or nil.
+    private func openSelfPaths(_ o: inout sbx_nsop, source: String?, target: String, nofollow: Bool) -> NsopResult? {
+        let directory = o.op == Int32(SBX_NSOP_KERNELFS) ? O_DIRECTORY : 0
+        if let rest = ProtectedMounts.selfRelative(target) {
+            let fd = Glibc.open("/proc/\(pid)" + rest, Int32(SBX_O_PATH) | directory | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0))
+            if fd < 0 { return NsopResult(rc: -errno, step: Int32(SBX_NSOP_TARGET)) }
+            fds["target"] = fd
+            o.target_fd = fd
+        }
+        if o.op == Int32(SBX_NSOP_MOVE) || o.op == Int32(SBX_NSOP_BIND), let src = source, let rest = ProtectedMounts.selfRelative(src) {
+            let fd = Glibc.open("/proc/\(pid)" + rest, Int32(SBX_O_PATH) | O_CLOEXEC)
+            if fd < 0 { return NsopResult(rc: -errno, step: Int32(SBX_NSOP_SOURCE)) }
+            fds["source"] = fd
+            o.source_fd = fd
+        }
+        return nil
+    }
+
     /// Runs one mount operation as the caller, in its namespaces; returns 0 or -errno and the step
     /// that failed. Operations decided on a file (umount, remount, move, bind) call `decide` with
     /// what the kernel says of the file the helper opened, and the helper then acts on that file.
@@ -132,20 +173,7 @@ final class CallerContext {
             return UnsafePointer(p)
         }
         defer { strings.forEach { free($0) } }
-        var o = sbx_nsop()
-        o.op = op
-        o.userns_fd = fds["user"] ?? -1
-        o.mntns_fd = fds["mnt"] ?? -1
-        o.pidns_fd = joinPID ? (fds["pid"] ?? -1) : -1
-        o.netns_fd = fds["net"] ?? -1
-        o.ipcns_fd = fds["ipc"] ?? -1
-        o.cgroupns_fd = fds["cgroup"] ?? -1
-        o.root_fd = fds["root"] ?? -1
-        o.cwd_fd = fds["cwd"] ?? -1
-        o.uid = uid
-        o.gid = gid
-        o.cap_effective = capEffective
-        o.cap_permitted = capPermitted
+        var o = callerOp(op, joinPID: joinPID)
         o.source = c(source)
         o.target = c(target)
         o.fstype = c(fstype)
@@ -153,23 +181,7 @@ final class CallerContext {
         o.flags = flags
         o.nofollow = nofollow ? 1 : 0
         o.over_from_ns_root = oversFromNamespaceRoot ? 1 : 0
-        // A path under /proc/self names the caller's own files (its fds): opened here, through the
-        // caller's /proc entry, since the helper's /proc/self would be the helper.
-        o.target_fd = -1
-        o.source_fd = -1
-        let directory = op == Int32(SBX_NSOP_KERNELFS) ? O_DIRECTORY : 0
-        if let rest = ProtectedMounts.selfRelative(target) {
-            let fd = Glibc.open("/proc/\(pid)" + rest, Int32(SBX_O_PATH) | directory | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0))
-            if fd < 0 { return NsopResult(rc: -errno, step: Int32(SBX_NSOP_TARGET)) }
-            fds["target"] = fd
-            o.target_fd = fd
-        }
-        if op == Int32(SBX_NSOP_MOVE) || op == Int32(SBX_NSOP_BIND), let src = source, let rest = ProtectedMounts.selfRelative(src) {
-            let fd = Glibc.open("/proc/\(pid)" + rest, Int32(SBX_O_PATH) | O_CLOEXEC)
-            if fd < 0 { return NsopResult(rc: -errno, step: Int32(SBX_NSOP_SOURCE)) }
-            fds["source"] = fd
-            o.source_fd = fd
-        }
+        if let failed = openSelfPaths(&o, source: source, target: target, nofollow: nofollow) { return failed }
         let keys = options.map { c($0.0) }, values = options.map { c($0.1) }
         let srcs = overs.map { c($0.src) }, rels = overs.map { c($0.rel) }
         var h = sbx_nsop_handle()

@@ -43,7 +43,7 @@ public struct FilterPlan: Equatable, Sendable {
     /// call the profile denies. `resolve` maps a name to its number (nil if unknown).
     public static func systemContainer(
         from profile: LinuxSeccomp?, trapped: [String] = [],
-        resolve: (String) -> Int32?
+        resolve: (String) -> Int32?, reverse: (Int32) -> String? = { _ in nil }
     ) throws -> FilterPlan {
         guard let profile else {
             return FilterPlan(
@@ -86,9 +86,6 @@ public struct FilterPlan: Equatable, Sendable {
         }
         return plan
     }
-
-    /// Number → name, set by the compiler module (libseccomp); tests may replace it.
-    nonisolated(unsafe) public static var reverse: (Int32) -> String? = { _ in nil }
 
     static func action(_ name: String, errno: UInt32?) throws -> Action {
         switch name {

@@ -88,8 +88,7 @@ public final class SeccompFilter {
 
     /// The plan for a system container, with libseccomp's tables.
     public static func plan(profile: LinuxSeccomp?, trapped: [String]) throws -> FilterPlan {
-        FilterPlan.reverse = name
-        return try FilterPlan.systemContainer(from: profile, trapped: trapped, resolve: resolve)
+        try FilterPlan.systemContainer(from: profile, trapped: trapped, resolve: resolve, reverse: name)
     }
 
     static func code(_ a: FilterPlan.Action) throws -> UInt32 {

@@ -26,9 +26,10 @@ import Testing
             ])
     }
 
+    static func reverse(_ nr: Int32) -> String? { table.first { $0.value == nr }?.key }
+
     @Test func relaxesSystemContainerCalls() throws {
-        FilterPlan.reverse = { nr in Self.table.first { $0.value == nr }?.key }
-        let plan = try FilterPlan.systemContainer(from: profile(), resolve: Self.resolve)
+        let plan = try FilterPlan.systemContainer(from: profile(), resolve: Self.resolve, reverse: Self.reverse)
         #expect(plan.defaultAction == .errno(1))
         #expect(plan.rules.contains(.init(syscall: "mount", action: .allow, conditions: [])))
         #expect(plan.rules.contains(.init(syscall: "clone", action: .allow, conditions: [])))
@@ -38,29 +39,29 @@ import Testing
     }
 
     @Test func trapsAreMergedNotStacked() throws {
-        let plan = try FilterPlan.systemContainer(from: profile(), trapped: ["sethostname", "mount"], resolve: Self.resolve)
+        let plan = try FilterPlan.systemContainer(
+            from: profile(), trapped: ["sethostname", "mount"], resolve: Self.resolve, reverse: Self.reverse)
         #expect(plan.rules.filter { $0.syscall == "sethostname" }.map(\.action) == [.notify])
         #expect(plan.rules.filter { $0.syscall == "mount" }.map(\.action) == [.notify])
     }
 
     @Test func newerCallsGetENOSYS() throws {
-        FilterPlan.reverse = { nr in Self.table.first { $0.value == nr }?.key }
         let small = LinuxSeccomp(
             defaultAction: "SCMP_ACT_ERRNO", syscalls: [LinuxSyscall(names: ["read", "socket"], action: "SCMP_ACT_ALLOW")])
-        let plan = try FilterPlan.systemContainer(from: small, resolve: Self.resolve)
+        let plan = try FilterPlan.systemContainer(from: small, resolve: Self.resolve, reverse: Self.reverse)
         // openat2 (437) is newer than every call the profile or the relaxations name (clone3, 435).
         #expect(plan.rules.contains(.init(syscall: "openat2", action: .errno(38), conditions: [])))
     }
 
     @Test func noProfileAllowsAllButTraps() throws {
-        let plan = try FilterPlan.systemContainer(from: nil, trapped: ["mount"], resolve: Self.resolve)
+        let plan = try FilterPlan.systemContainer(from: nil, trapped: ["mount"], resolve: Self.resolve, reverse: Self.reverse)
         #expect(plan.defaultAction == .allow)
         #expect(plan.rules == [.init(syscall: "mount", action: .notify, conditions: [])])
     }
 
     @Test func unknownActionIsAnError() {
         let bad = LinuxSeccomp(defaultAction: "SCMP_ACT_EXPLODE")
-        #expect(throws: SeccompError.self) { try FilterPlan.systemContainer(from: bad, resolve: Self.resolve) }
+        #expect(throws: SeccompError.self) { try FilterPlan.systemContainer(from: bad, resolve: Self.resolve, reverse: Self.reverse) }
     }
 }
 

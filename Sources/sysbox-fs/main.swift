@@ -3,9 +3,12 @@ import ArgumentParser
 import FS
 import IPC
 import Logging
+import Synchronization
 import SysboxCore
 
-nonisolated(unsafe) var stopRequested = false
+/// Set by SIGTERM and SIGINT (an atomic store is async-signal-safe), read by the serving threads.
+let stopRequested = Atomic<Bool>(false)
+func stopping() -> Bool { stopRequested.load(ordering: .relaxed) }
 
 struct SysboxFS: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,14 +43,14 @@ struct Serve: ParsableCommand {
         config.stateRoot = stateRoot ?? runDir + "/fs-state"
         config.keepSocket = keepSocket
         let server = try FSServer(config: config, logger: logger)
-        signal(SIGTERM) { _ in stopRequested = true }
-        signal(SIGINT) { _ in stopRequested = true }
+        signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+        signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
         signal(SIGPIPE, SIG_IGN)
         server.recover()
         let listener = try Listener(path: socket, mode: 0o600)
-        server.runRefresher { stopRequested }
+        server.runRefresher { stopping() }
         logger.info("listening", metadata: ["socket": "\(socket)", "mounts": "\(mountRoot)"])
-        server.serve(listener) { stopRequested }
+        server.serve(listener) { stopping() }
         // The containers' mounts stay: sysbox-keep holds their fds and the next sysbox-fs serves them again.
         server.shutdown()
         unlink(socket)

@@ -5,9 +5,12 @@ import Foundation  // Thread
 import IPC
 import Logging
 import Manager
+import Synchronization
 import SysboxCore
 
-nonisolated(unsafe) var stopRequested = false
+/// Set by SIGTERM and SIGINT (an atomic store is async-signal-safe), read by the serving threads.
+let stopRequested = Atomic<Bool>(false)
+func stopping() -> Bool { stopRequested.load(ordering: .relaxed) }
 
 struct SysboxMgr: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -54,15 +57,15 @@ struct Serve: ParsableCommand {
         config.subgidFile = subgidFile
         let server = try ManagerServer(config: config, logger: logger)
         server.recoverListeners()
-        server.runCustody { stopRequested }
+        server.runCustody { stopping() }
         let listener = try Listener(path: socket, mode: 0o600)
-        signal(SIGTERM) { _ in stopRequested = true }
-        signal(SIGINT) { _ in stopRequested = true }
+        signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+        signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
         signal(SIGPIPE, SIG_IGN)
         logger.info("listening", metadata: ["socket": "\(socket)"])
         let agentPath = seccompAgentSocket ?? Files.dirname(socket) + "/seccomp-agent.sock"
         if agentPath.isEmpty {
-            server.serve(listener) { stopRequested }
+            server.serve(listener) { stopping() }
         } else {
             // Root only, like the manager socket: the state it receives decides about containers.
             let agentListener = try Listener(path: agentPath, mode: 0o600)
@@ -81,12 +84,12 @@ struct Serve: ParsableCommand {
 func serveBoth(_ server: ManagerServer, _ listener: borrowing Listener, _ agent: SeccompAgent, _ agentListener: borrowing Listener) {
     let fd = agentListener.fd
     let done = NSCondition()
-    nonisolated(unsafe) var finished = false
+    nonisolated(unsafe) var finished = false  // read and written only under `done`'s lock
     Thread {
-        agent.serve(fd: fd) { stopRequested }
+        agent.serve(fd: fd) { stopping() }
         done.lock(); finished = true; done.signal(); done.unlock()
     }.start()
-    server.serve(listener) { stopRequested }
+    server.serve(listener) { stopping() }
     done.lock(); while !finished { done.wait() }; done.unlock()
 }
 
@@ -120,6 +123,8 @@ struct Trace: ParsableCommand {
     func run() throws {
         let fd = try ManagerClient(socketPath: socket).trace(TraceRequest(container: container, syscall: syscall, json: json))
         defer { close(fd) }
+        // On stderr, so that stdout stays one line per call: from here on nothing is missed.
+        try? Files.writeAll(2, Array("sysbox-mgr trace: following trapped calls (Ctrl-C to stop)\n".utf8), "stderr")
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }

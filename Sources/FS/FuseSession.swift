@@ -9,7 +9,7 @@ import SysboxCore
 /// attributes are cached for a day, and the refresher invalidates a file's inode when its content
 /// changes. The device is read and written through libfuse's custom I/O so that the first INIT
 /// can be kept, and replayed to a new session after a restart of sysbox-fs: the kernel side of
-/// the connection (kept alive by sysbox-mgr holding a copy of the fd) never sees the change.
+/// the connection (kept alive by sysbox-keep holding a copy of the fd) never sees the change.
 final class FuseSession: @unchecked Sendable {
     let files: ContainerFiles
     let fd: Int32

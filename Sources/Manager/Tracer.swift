@@ -95,7 +95,7 @@ final class LoopsByTag: @unchecked Sendable {  // every access under `lock`
     }
 }
 
-/// The listeners being served, so that copies can be left with a restarted sysbox-fs. A loop
+/// The listeners being served, so that copies can be left with a restarted sysbox-keep. A loop
 /// leaves the set (under the lock) before it closes its fd, so a copy is never of a closed fd.
 public final class LiveListeners: @unchecked Sendable {
     private let lock = NSLock()

@@ -11,8 +11,8 @@ test_exec_logs() {
 }
 
 test_signals() {
-    drun -d --name e2e-sig $IMG sh -c 'trap "echo got-usr1" USR1; trap "echo got-term; exit 3" TERM; while true; do sleep 0.1; done' >/dev/null
-    sleep 0.5
+    drun -d --name e2e-sig $IMG sh -c 'trap "echo got-usr1" USR1; trap "echo got-term; exit 3" TERM; echo trapping; while true; do sleep 0.1; done' >/dev/null
+    eventually 'docker logs e2e-sig | grep -q trapping'
     docker kill -s USR1 e2e-sig >/dev/null
     eventually 'docker logs e2e-sig | grep -q got-usr1'
     docker kill -s TERM e2e-sig >/dev/null

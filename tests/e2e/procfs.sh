@@ -108,6 +108,14 @@ test_root_owned() {
     assert_eq "$(echo "$out" | grep -vc '^0:0 ')" "0" "($out)"
 }
 
+# The container's `cat /proc/cpuinfo` is inside read, stat, fstat, openat or newfstatat.
+blocked_reader() {
+    local p; p=$(pgrep -xf 'cat /proc/cpuinfo' | head -1)
+    [ -n "$p" ] || return 1
+    case "$(cut -d' ' -f1 "/proc/$p/syscall" 2>/dev/null)" in 0 | 4 | 5 | 257 | 262) return 0 ;; esac
+    return 1
+}
+
 test_fs_restart() {
     drun -d --name e2e-fsr -m 400m $IMG sleep 1000 >/dev/null
     local id; id=$(cid e2e-fsr)
@@ -115,7 +123,9 @@ test_fs_restart() {
     kill_daemon fs KILL
     # While it is down: a file not read yet waits for the new server instead of failing.
     docker exec e2e-fsr cat /proc/cpuinfo > "$TMPDIR_E2E/cpuinfo.out" 2>&1 & local reader=$!
-    sleep 1
+    # The reader reaches the kernel and waits there, in a file syscall nobody serves.
+    eventually blocked_reader 10
+    kill -0 $reader 2>/dev/null || fail "the read ended while sysbox-fs was down: $(cat "$TMPDIR_E2E/cpuinfo.out")"
     bash ../../scripts/daemons.sh start >/dev/null
     wait $reader || fail "read during the restart failed: $(cat "$TMPDIR_E2E/cpuinfo.out")"
     assert_contains "$(cat "$TMPDIR_E2E/cpuinfo.out")" "processor"

@@ -2,10 +2,18 @@
 
 mgr_fds() { ls "/proc/$(cat "$SYSBOXD_STATE/mgr.pid")/fd" | wc -l; }
 
+# Starts `sysbox-mgr trace ARGS` with its lines in FILE and returns once it is subscribed (it says
+# so on stderr); its pid is in TRACE_PID.
+trace_start() { # file args...
+    local f=$1; shift
+    sysbox-mgr trace "$@" > "$f" 2> "$f.err" &
+    TRACE_PID=$!
+    eventually "grep -q 'following trapped calls' '$f.err'" 10
+}
+
 test_hostname_trapped_and_traced() {
     local trace; trace=$(mktemp)
-    sysbox-mgr trace --json --syscall sethostname > "$trace" 2>&1 & local tp=$!
-    sleep 0.3
+    trace_start "$trace" --json --syscall sethostname; local tp=$TRACE_PID
     local before; before=$(mgr_fds)
     local out; out=$(drun --rm --name e2e-host $IMG sh -c 'hostname inner-name && hostname')
     assert_eq "$out" "inner-name"
@@ -15,7 +23,7 @@ test_hostname_trapped_and_traced() {
     assert_eq "$(echo "$line" | jq -r .syscall)" "sethostname"
     assert_eq "$(echo "$line" | jq -r .verdict)" "continued"
     kill $tp; wait $tp 2>/dev/null || true
-    rm -f "$trace"
+    rm -f "$trace" "$trace.err"
     # The listener of the container is closed once its processes are gone (the trace socket too).
     eventually '[ "$(mgr_fds)" -le "$before" ]' 5
 }
@@ -180,15 +188,14 @@ test_mount_policy_allow_list() {
     sed 's/"allowed": \[[^]]*\]/"allowed": ["proc", "sysfs"]/' "$POLICY_DIR/default.json" > "$pol"
     grep -q '"allowed": \["proc", "sysfs"\]' "$pol" || fail "policy not written"
     local trace; trace=$(mktemp)
-    sysbox-mgr trace --json --syscall mount > "$trace" 2>&1 & local tp=$!
-    sleep 0.3
+    trace_start "$trace" --json --syscall mount; local tp=$TRACE_PID
     local out; out=$(drun --rm -e SYSBOX_POLICY=e2e-mounts $IMG sh -c '
         mkdir /t /p; mount -t tmpfs t /t 2>/dev/null; echo tmpfs=$?; mount -t proc p /p; echo proc=$?')
     local def; def=$(drun --rm $IMG sh -c 'mkdir /t; mount -t tmpfs t /t; echo tmpfs=$?')
     rm -f "$pol"
     eventually 'grep -q "not in mount.allowed" "$trace"' 5
     kill $tp; wait $tp 2>/dev/null || true
-    local line; line=$(grep 'not in mount.allowed' "$trace" | head -1); rm -f "$trace"
+    local line; line=$(grep 'not in mount.allowed' "$trace" | head -1); rm -f "$trace" "$trace.err"
     assert_contains "$out" "tmpfs=1"
     assert_contains "$out" "proc=0"
     assert_contains "$def" "tmpfs=0"
@@ -197,14 +204,13 @@ test_mount_policy_allow_list() {
 
 test_mount_emulation_is_traced_and_leaves_no_helpers() {
     local trace; trace=$(mktemp)
-    sysbox-mgr trace --json --syscall mount > "$trace" 2>&1 & local tp=$!
-    sleep 0.3
+    trace_start "$trace" --json --syscall mount; local tp=$TRACE_PID
     local before; before=$(mgr_fds)
     drun --rm $IMG sh -c 'mkdir /m; i=0; while [ $i -lt 20 ]; do mount -t proc proc /m && umount /m || exit 1; i=$((i+1)); done' ||
         fail "20 proc mounts in a row failed"
     eventually '[ "$(grep -c emulated "$trace")" -ge 20 ]' 5
     kill $tp; wait $tp 2>/dev/null || true
-    rm -f "$trace"
+    rm -f "$trace" "$trace.err"
     local mgr; mgr=$(cat "$SYSBOXD_STATE/mgr.pid")
     assert_eq "$(ps -o pid= --ppid "$mgr" | wc -l)" "0" "helpers of sysbox-mgr left running"
     eventually '[ "$(mgr_fds)" -le "$before" ]' 5
@@ -227,8 +233,7 @@ agent_bundle() { # dir args-json policy
 test_oci_agent_with_stock_runc_and_crun() {
     local work; work=$(mktemp -d /tmp/sysboxd-agent.XXXXXX)
     local trace; trace=$(mktemp)
-    sysbox-mgr trace --json > "$trace" 2>&1 & local tp=$!
-    sleep 0.3
+    trace_start "$trace" --json; local tp=$TRACE_PID
     local before; before=$(mgr_fds)
     local script='hostname agent-name; echo rc=$?; hostname; mkdir -p /m; mount -t proc proc /m; echo proc=$?; wc -c < /m/keys'
     agent_bundle "$work/a" "$(jq -nc --arg s "$script" '["sh","-c",$s]')" default
@@ -259,7 +264,7 @@ test_oci_agent_with_stock_runc_and_crun() {
     assert_eq "$(grep it-agent-a "$trace" | jq -r 'select(.syscall == "sethostname") | .verdict')" "continued"
     assert_contains "$(grep it-agent-a "$trace" | jq -r 'select(.syscall == "mount") | .verdict')" "emulated"
     assert_contains "$(grep it-agent-b "$trace" | jq -r .verdict)" "EPERM"
-    rm -f "$trace"
+    rm -f "$trace" "$trace.err"
     rm -rf "$work"
     eventually '[ "$(mgr_fds)" -le "$before" ]' 5
 }
@@ -314,14 +319,13 @@ test_mount_emulation_in_many_containers_at_once() {
 
 test_tmpfs_bind_overlay_work_as_on_a_host() {
     local trace; trace=$(mktemp)
-    sysbox-mgr trace --json --syscall mount > "$trace" 2>&1 & local tp=$!
-    sleep 0.3
+    trace_start "$trace" --json --syscall mount; local tp=$TRACE_PID
     local out; out=$(drun --rm $IMG sh -c 'mkdir /o && mount -t tmpfs t /o && mkdir /o/u /o/w /o/m &&
         mount -t overlay o -o lowerdir=/etc,upperdir=/o/u,workdir=/o/w /o/m && echo hi > /o/m/new && ls /o/u &&
         mkdir /b && mount --bind /o/m /b && cat /b/new && umount /b && umount /o/m && umount /o && echo all-ok')
     eventually '[ "$(grep -c emulated "$trace")" -ge 3 ]' 5
     kill $tp; wait $tp 2>/dev/null || true
-    local verdicts; verdicts=$(jq -r .verdict "$trace" | sort -u); rm -f "$trace"
+    local verdicts; verdicts=$(jq -r .verdict "$trace" | sort -u); rm -f "$trace" "$trace.err"
     assert_eq "$out" "new
 hi
 all-ok"
@@ -329,17 +333,28 @@ all-ok"
     assert_eq "$verdicts" "emulated" "tmpfs, overlay and bind mounts are done by sysbox-mgr on its copy"
 }
 
+# Whether a process whose command line holds TEXT is in syscall NR (/proc/PID/syscall).
+in_syscall() { # text nr
+    local p; for p in $(pgrep -f "$1"); do [ "$(cut -d' ' -f1 "/proc/$p/syscall" 2>/dev/null)" = "$2" ] && return 0; done
+    return 1
+}
+
 test_mgr_restart_keeps_traps() {
     drun -d --name e2e-mgrk $IMG sleep 1000 >/dev/null
     # A restart of sysbox-fs first changes nothing for the listeners (sysbox-keep holds them).
     kill_daemon fs KILL
     bash ../../scripts/daemons.sh start >/dev/null
-    # A trapped call made while sysbox-mgr is down waits for the new one instead of failing.
-    docker exec -d e2e-mgrk sh -c 'sleep 2; hostname during-restart; echo $? > /tmp/rc'
+    # A trapped call made while sysbox-mgr is down waits for the new one instead of failing. The
+    # caller starts before the kill and makes its call on a file the host writes once the manager
+    # is gone (an exec needs the manager); the call is seen waiting in seccomp before the restart.
+    docker exec -d e2e-mgrk sh -c 'while [ ! -e /tmp/go ]; do usleep 10000; done; hostname during-restart; echo $? > /tmp/rc'
+    local root; root=/proc/$(docker inspect -f '{{.State.Pid}}' e2e-mgrk)/root
     kill_daemon mgr KILL
-    sleep 3
+    touch "$root/tmp/go"
+    eventually 'in_syscall during-restart 170' 10   # sethostname, waiting for an answer
+    [ ! -e "$root/tmp/rc" ] || fail "the trapped call was answered while sysbox-mgr was down"
     bash ../../scripts/daemons.sh start >/dev/null
-    eventually '[ "$(docker exec e2e-mgrk cat /tmp/rc 2>/dev/null)" = 0 ]' 10
+    eventually "[ \"\$(cat $root/tmp/rc 2>/dev/null)\" = 0 ]" 10
     assert_eq "$(docker exec e2e-mgrk hostname)" "during-restart"
     # Calls made after the restart are answered too, by the rules of before.
     docker exec e2e-mgrk sh -c 'mkdir -p /m && mount -t tmpfs none /m && umount /m'
@@ -353,8 +368,7 @@ test_hostname_in_registry() {
     local id; id=$(cid e2e-reg)
     eventually "sysbox-mgr status | grep '^$id' | grep -q reg-name" 5
     # An inner UTS namespace's name is its own, not the container's.
-    docker exec e2e-reg unshare -u sh -c 'hostname nested-name' 
-    sleep 0.3
+    docker exec e2e-reg unshare -u sh -c 'hostname nested-name'
     assert_contains "$(sysbox-mgr status | grep "^$id")" "reg-name"
     assert_not_contains "$(sysbox-mgr status | grep "^$id")" "nested-name"
     rmc e2e-reg

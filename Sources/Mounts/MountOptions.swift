@@ -1,13 +1,13 @@
 /// OCI mount options ("ro", "nosuid", "rbind", "rprivate", "size=64m"...) turned into mount(2) flags.
 public struct MountOptions: Equatable, Sendable {
+    /// MS_* flags set
     public var flags: UInt = 0
-    ///< MS_* flags set
+    /// MS_* flags explicitly cleared ("rw", "suid"...)
     public var clearFlags: UInt = 0
-    ///< MS_* flags explicitly cleared ("rw", "suid"...)
+    /// MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (+MS_REC)
     public var propagation: [UInt] = []
-    ///< MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (+MS_REC)
+    /// filesystem-specific options, joined with ","
     public var data: [String] = []
-    ///< filesystem-specific options, joined with ","
     public var isBind: Bool { flags & MountFlags.bind != 0 }
     public var isRecursiveBind: Bool { isBind && flags & MountFlags.rec != 0 }
     public var isReadOnly: Bool { flags & MountFlags.rdonly != 0 }

@@ -3,8 +3,8 @@ public struct OverlayLayers: Equatable, Sendable {
     public var lower: [String]
     public var upper: String?
     public var work: String?
+    /// other super options worth keeping (index, metacopy, redirect_dir...)
     public var options: [String]
-    ///< other super options worth keeping (index, metacopy, redirect_dir...)
 
     /// Finds the mount at `mountpoint` in mountinfo text and returns its layers when it is an overlay.
     /// Docker mounts with paths relative to its overlay2 directory when the options are long; those

@@ -39,14 +39,14 @@ public struct RootfsPlan: Codable, Sendable, Equatable {
 
 /// One cgroup hierarchy as the container mounts it under its cgroup mount point.
 public struct CgroupMount: Codable, Sendable, Equatable {
+    /// directory under /sys/fs/cgroup ("memory", "cpu,cpuacct", "unified"; "" = the mount point itself)
     public var name: String
-    ///< directory under /sys/fs/cgroup ("memory", "cpu,cpuacct", "unified"; "" = the mount point itself)
+    /// "cgroup" (v1) or "cgroup2"
     public var fstype: String
-    ///< "cgroup" (v1) or "cgroup2"
+    /// v1 controller list or "name=systemd"; empty for cgroup2
     public var options: String
-    ///< v1 controller list or "name=systemd"; empty for cgroup2
+    /// symlinks to `name` ("cpu" and "cpuacct" for "cpu,cpuacct")
     public var links: [String]
-    ///< symlinks to `name` ("cpu" and "cpuacct" for "cpu,cpuacct")
 
     public init(name: String, fstype: String, options: String, links: [String] = []) {
         self.name = name

@@ -1,7 +1,21 @@
-/// runc's rule for a container id, shared by the three programs: letters, digits, `_`, `+`, `-`,
-/// `.`, not "." or "..", at most 1024 bytes. Every path and key built from an id relies on it:
-/// an id reaching a daemon over its socket is checked there too, not trusted from the runtime.
-public enum ContainerID {
+/// A container id that passed runc's rule, shared by the three programs: letters, digits, `_`,
+/// `+`, `-`, `.`, not "." or "..", at most 1024 bytes. Every path built from an id is built by
+/// `path(in:suffix:)`, so no path is ever made from an id that was not checked. An id that reaches
+/// a daemon over its socket is checked there too, not trusted from the runtime.
+public struct ContainerID: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+
+    /// Checks `raw`; the error is the one line a refused id gets.
+    public init(_ raw: String) throws(RuntimeError) {
+        guard Self.isValid(raw) else { throw RuntimeError(Self.problem(raw)) }
+        rawValue = raw
+    }
+
+    public var description: String { rawValue }
+
+    /// `dir/<id><suffix>`: the state dir, the FUSE mount point, the state file, the storage dir...
+    public func path(in dir: String, suffix: String = "") -> String { dir + "/" + rawValue + suffix }
+
     public static func isValid(_ id: String) -> Bool {
         !id.isEmpty && id.utf8.count <= 1024 && id != "." && id != ".."
             && id.utf8.allSatisfy {

@@ -94,7 +94,7 @@ let package = Package(
         .testTarget(name: "MountsTests", dependencies: ["Mounts"]),
         .testTarget(name: "SeccompTests", dependencies: ["Seccomp"]),
         .testTarget(name: "IPCTests", dependencies: ["IPC"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ManagerTests", dependencies: ["Manager"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "VirtualFiles"]),
         .testTarget(name: "VirtualFilesTests", dependencies: ["VirtualFiles"]),

@@ -9,7 +9,7 @@ struct Container {
 
     init(_ ctx: RuntimeContext, id: String) throws {
         self.ctx = ctx
-        self.dir = ctx.stateDir(id)
+        self.dir = try ctx.stateDir(id)
         self.record = try ContainerRecord.load(dir: dir, id: id)
     }
 

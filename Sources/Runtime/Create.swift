@@ -100,9 +100,6 @@ public enum Create {
         try sys("rename", path) { rename(tmp, path) }
     }
 
-    static func validateID(_ id: String) throws {
-        if !ContainerID.isValid(id) { throw RuntimeError("invalid container id format: \(id)") }
-    }
 }
 
 /// Work on another thread, waited for later. The runtime may be multi-threaded: it never enters

@@ -87,8 +87,7 @@ final class CreateSession {
         self.ctx = ctx
         self.o = o
         phases = Phases(ctx.logger, "create")
-        try Create.validateID(o.id)
-        dir = ctx.stateDir(o.id)
+        dir = try ctx.stateDir(o.id)
         if Files.exists(dir) { throw RuntimeError("container with id exists: \(o.id)") }
         bundle = o.bundle.hasPrefix("/") ? o.bundle : currentDirectory() + "/" + o.bundle
         // Stage A's cgroup attach comes in a few ms; the kernel's grace period it would wait for

@@ -11,7 +11,7 @@ public enum Delete {
         let c: Container
         do { c = try Container(ctx, id: id) } catch let e as ContainerNotFound {
             // A create that died half-way may leave a state dir without state.json.
-            let dir = ctx.stateDir(id)
+            let dir = try ctx.stateDir(id)
             if Files.isDirectory(dir) { try? Files.removeAll(dir); return }
             if force { return }  // runc: deleting what is not there is not an error with --force
             throw e
@@ -57,7 +57,7 @@ public enum Delete {
         phases.mark("sysbox-fs")
         try? rangeFreed.wait()
         phases.mark("sysbox-mgr")
-        IDMappedStaging.releaseLeftovers(dir: RootfsSetup.stagingRoot + "/" + id)
+        IDMappedStaging.releaseLeftovers(dir: try ContainerID(id).path(in: RootfsSetup.stagingRoot))
         try Files.removeAll(c.dir)
         phases.mark("state")
         do {

@@ -27,5 +27,7 @@ public struct RuntimeContext {
         self.logger = logger
     }
 
-    func stateDir(_ id: String) -> String { options.root + "/" + id }
+    /// The container's state dir; an id that fails runc's rule is refused here, before any path
+    /// is made from it (`delete ..` must not remove the state root's parent).
+    func stateDir(_ id: String) throws -> String { try ContainerID(id).path(in: options.root) }
 }

@@ -1,3 +1,4 @@
+import Logging
 import Testing
 
 @testable import Runtime
@@ -20,12 +21,22 @@ import Testing
     }
 }
 
-@Suite struct ContainerIDTests {
-    @Test(arguments: ["abc", "a-b_c.d+e", "0123456789abcdef"])
-    func valid(id: String) throws { try Create.validateID(id) }
+/// Every verb finds a container's state through stateDir: an id outside runc's rule is refused
+/// there, before a path is made from it (`delete ..` once removed the state root's parent).
+@Suite struct StateDirTests {
+    let ctx: RuntimeContext = {
+        var o = GlobalOptions()
+        o.root = "/run/state-root"
+        return RuntimeContext(options: o, logger: Logger(label: "test"))
+    }()
 
-    @Test(arguments: ["", ".", "..", "a/b", "a b", "../x"])
+    @Test(arguments: ["abc", "a-b_c.d+e", "0123456789abcdef", "..."])
+    func valid(id: String) throws { #expect(try ctx.stateDir(id) == "/run/state-root/" + id) }
+
+    @Test(arguments: ["", ".", "..", "a/b", "a b", "../x", "/abs"])
     func invalid(id: String) {
-        #expect(throws: (any Error).self) { try Create.validateID(id) }
+        #expect {
+            _ = try ctx.stateDir(id)
+        } throws: { "\($0)".hasPrefix("invalid container id") }
     }
 }

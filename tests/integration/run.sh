@@ -29,6 +29,24 @@ bundle() { # name args-json
     echo "$b"
 }
 
+# `delete ..` once removed the parent of the state root: every verb must refuse such ids first.
+test_invalid_ids_touch_nothing() {
+    local parent; parent=$(mktemp -d)
+    mkdir "$parent/root"; echo keep > "$parent/victim"
+    local verb id out
+    for verb in "delete" "delete --force" "state" "kill" "start" "pause" "resume" "ps"; do
+        for id in .. ../victim . "a/b"; do
+            if out=$(sysbox-runc --root "$parent/root" $verb "$id" 2>&1); then fail "$verb $id succeeded"; fi
+            assert_contains "$out" "invalid container id" "($verb $id)"
+        done
+    done
+    out=$(cd "$WORK" && sysbox-runc --root "$parent/root" create --bundle "$WORK" ../victim 2>&1) && fail "create ../victim succeeded"
+    assert_contains "$out" "invalid container id"
+    assert_eq "$(cat "$parent/victim")" "keep"
+    assert_eq "$(ls "$parent/root" | wc -l)" "0"
+    rm -rf "$parent"
+}
+
 status_of() { $RUNC state "$1" | jq -r .status; }
 
 test_create_start_delete() {
@@ -280,6 +298,7 @@ EOF
     assert_no_leftovers it-v2 "$ROOT"
 }
 
+t "an id outside runc's rule is refused by every verb and touches nothing" test_invalid_ids_touch_nothing
 t "create, state, start, ps, list, kill, delete" test_create_start_delete
 t "named signals; delete needs --force while running" test_named_signal_and_force_delete
 t "exec (foreground, exit code, detached) and foreground run" test_exec_and_run

@@ -78,7 +78,10 @@ public final class FSServer: @unchecked Sendable {
             switch request {
             case .ping: return .ok
             case .register(let r): return .registered(mountDir: try register(r))
-            case .unregister(let id): unregister(id); return .ok
+            case .unregister(let id):
+                guard ContainerID.isValid(id) else { return .error("sysbox-fs: " + ContainerID.problem(id)) }
+                unregister(id)
+                return .ok
             case .status:
                 lock.lock(); defer { lock.unlock() }
                 return .status(entries.keys.sorted())
@@ -100,7 +103,7 @@ public final class FSServer: @unchecked Sendable {
         lock.unlock()
         if existing != nil { unregister(r.id) }
         ensureShared()
-        let dir = config.mountRoot + "/" + r.id
+        let dir = mountDir(try ContainerID(r.id))
         try Files.mkdirAll(dir, mode: 0o755)
         let fd: Int32
         do { fd = try FuseMount.mount(on: dir) } catch {
@@ -159,13 +162,18 @@ public final class FSServer: @unchecked Sendable {
         }
     }
 
+    /// Where a container's files are mounted, and where its state is kept.
+    func mountDir(_ id: ContainerID) -> String { id.path(in: config.mountRoot) }
+    func stateFile(_ id: ContainerID) -> String { id.path(in: config.stateRoot, suffix: ".json") }
+
     func unregister(_ id: String) {
+        guard let cid = try? ContainerID(id) else { return }
         lock.lock()
         let entry = entries.removeValue(forKey: id)
         lock.unlock()
-        let dir = config.mountRoot + "/" + id
+        let dir = mountDir(cid)
         FuseMount.unmount(dir, connection: entry?.connection ?? FuseMount.connection(of: dir))
-        unlink(config.stateRoot + "/" + id + ".json")
+        unlink(stateFile(cid))
         rmdir(dir)
         logger.info("unregistered", metadata: ["id": "\(id)"])
         // The connection is aborted: its thread ends at once. Its end and the manager's copy of
@@ -184,11 +192,11 @@ public final class FSServer: @unchecked Sendable {
         lock.lock()
         let entry = entries[id]
         lock.unlock()
-        guard let entry, !entry.session.initRequest.isEmpty else { return }
+        guard let entry, !entry.session.initRequest.isEmpty, let cid = try? ContainerID(id) else { return }
         let p = Persisted(registration: entry.files.reg, initRequest: entry.session.initRequest, values: entry.files.values)
         do {
             let data = try JSONEncoder().encode(p)
-            try Files.writeAtomic(config.stateRoot + "/" + id + ".json", Array(data), mode: 0o600)
+            try Files.writeAtomic(stateFile(cid), Array(data), mode: 0o600)
         } catch {
             logger.warning("state of \(id) not saved: \(error)")
         }
@@ -222,6 +230,9 @@ public final class FSServer: @unchecked Sendable {
         for name in names where name.hasSuffix(".json") {
             let id = String(name.dropLast(5))
             let path = config.stateRoot + "/" + name
+            guard let cid = try? ContainerID(id) else {
+                logger.warning("state file \(path) names no valid container id: dropped"); unlink(path); continue
+            }
             guard let data = try? Files.read(path), let p = try? JSONDecoder().decode(Persisted.self, from: Data(data)) else {
                 logger.warning("unreadable state \(path): dropped"); unlink(path); continue
             }
@@ -237,7 +248,7 @@ public final class FSServer: @unchecked Sendable {
                 unregister(id)
                 continue
             }
-            let dir = config.mountRoot + "/" + id
+            let dir = mountDir(cid)
             let files = ContainerFiles(reg: p.registration, values: p.values, host: host)
             let session = FuseSession(files: files, fd: fd, initRequest: p.initRequest)
             let entry = Entry(files: files, session: session, dir: dir, connection: FuseMount.connection(of: dir))
@@ -271,11 +282,12 @@ public final class FSServer: @unchecked Sendable {
         if let keeper, let held = try? keeper.tags(prefix: "fuse/") {
             for tag in held where tag.hasSuffix("/") {
                 let id = String(tag.dropFirst("fuse/".count).dropLast())
-                if !served.contains(id) { stale.insert(id) }
+                if ContainerID.isValid(id), !served.contains(id) { stale.insert(id) }
             }
         }
         for id in stale.sorted() {
-            let dir = config.mountRoot + "/" + id
+            guard let cid = try? ContainerID(id) else { continue }
+            let dir = mountDir(cid)
             FuseMount.unmount(dir, connection: FuseMount.connection(of: dir))
             rmdir(dir)
             try? keeper?.drop(prefix: Self.keeperTag(id))

@@ -23,7 +23,7 @@ struct StorageDirs {
             }
             base = persistent + "/sysbox-storage"
         } else {
-            base = root + "/" + id
+            base = try ContainerID(id).path(in: root)
         }
         try Files.mkdirAll(base, mode: 0o700)
         // Only root may enter: inner images may hold setuid files owned by (shifted) root.
@@ -40,7 +40,7 @@ struct StorageDirs {
 
     /// Removes the per-id directories of a deleted container (persistent ones belong to the engine).
     func release(id: String) throws {
-        let dir = root + "/" + id
+        let dir = try ContainerID(id).path(in: root)
         if Files.exists(dir) { try Files.removeAll(dir) }
     }
 

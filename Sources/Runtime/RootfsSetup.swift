@@ -42,7 +42,7 @@ struct RootfsSetup {
         size: UInt32, mode: ShiftMode, log: (String) -> Void
     ) throws -> RootfsSetup {
         try Files.mkdirAll(stagingRoot, mode: 0o711)
-        let dir = stagingRoot + "/" + id
+        let dir = try ContainerID(id).path(in: stagingRoot)
         var staging = IDMappedStaging(dir: dir)
         try Files.mkdirAll(dir + "/rootfs", mode: 0o711)
         // The container's root is assembled on <staging>/rootfs, then pivoted into.

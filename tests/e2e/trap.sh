@@ -345,12 +345,14 @@ test_mgr_restart_keeps_traps() {
     kill_daemon fs KILL
     bash ../../scripts/daemons.sh start >/dev/null
     # A trapped call made while sysbox-mgr is down waits for the new one instead of failing. The
-    # caller starts before the kill and makes its call on a file the host writes once the manager
-    # is gone (an exec needs the manager); the call is seen waiting in seccomp before the restart.
-    docker exec -d e2e-mgrk sh -c 'while [ ! -e /tmp/go ]; do usleep 10000; done; hostname during-restart; echo $? > /tmp/rc'
+    # caller starts before the kill and makes its call once the host writes into a file it made
+    # (an exec would need the manager; the host's root cannot create files in the id-mapped
+    # rootfs, but may write one); the call is seen waiting in seccomp before the restart.
+    docker exec -d e2e-mgrk sh -c ': > /tmp/go; while [ ! -s /tmp/go ]; do usleep 10000; done; hostname during-restart; echo $? > /tmp/rc'
     local root; root=/proc/$(docker inspect -f '{{.State.Pid}}' e2e-mgrk)/root
+    eventually "[ -e $root/tmp/go ]" 10
     kill_daemon mgr KILL
-    touch "$root/tmp/go"
+    echo go > "$root/tmp/go"
     eventually 'in_syscall during-restart 170' 10   # sethostname, waiting for an answer
     [ ! -e "$root/tmp/rc" ] || fail "the trapped call was answered while sysbox-mgr was down"
     bash ../../scripts/daemons.sh start >/dev/null

@@ -108,11 +108,12 @@ test_root_owned() {
     assert_eq "$(echo "$out" | grep -vc '^0:0 ')" "0" "($out)"
 }
 
-# The container's `cat /proc/cpuinfo` is inside read, stat, fstat, openat or newfstatat.
+# The container's `cat /proc/cpuinfo` sleeps inside a file syscall (read, sendfile, stat, fstat,
+# openat, newfstatat: busybox copies with sendfile).
 blocked_reader() {
     local p; p=$(pgrep -xf 'cat /proc/cpuinfo' | head -1)
     [ -n "$p" ] || return 1
-    case "$(cut -d' ' -f1 "/proc/$p/syscall" 2>/dev/null)" in 0 | 4 | 5 | 257 | 262) return 0 ;; esac
+    case "$(cut -d' ' -f1 "/proc/$p/syscall" 2>/dev/null)" in 0 | 4 | 5 | 40 | 257 | 262) return 0 ;; esac
     return 1
 }
 

@@ -50,38 +50,6 @@ public enum Create {
         return c.commit()
     }
 
-    /// Serves the init until it is ready: runs prestart and createRuntime hooks when it asks.
-    /// Returns the fds that came with `ready` (the seccomp listener, when calls are trapped).
-    static func awaitReady(
-        _ channel: borrowing Channel, hooks: inout RuntimeHooks, state: State, phases: Phases? = nil,
-        filesystemBuilt: () -> Void = {}
-    ) throws -> [Int32] {
-        while true {
-            let (message, extra) = try receiveOrExplain(channel)
-            if case .ready = message { return extra }
-            extra.forEach { close($0) }
-            switch message {
-            case .failed(let m): throw RuntimeError(m)
-            case .runtimeHooks:
-                phases?.mark("init asks for hooks")
-                filesystemBuilt()
-                do { try hooks.runRest(state: state) } catch {
-                    try? channel.send(InitMessage.failed("\(error)"))
-                    throw error
-                }
-                phases?.mark("hooks done")
-                try channel.send(InitMessage.hooksDone)
-            default: throw RuntimeError("unexpected message from the container init")
-            }
-        }
-    }
-
-    static func receiveOrExplain(_ channel: borrowing Channel) throws -> (InitMessage, [Int32]) {
-        do { return try channel.receive(InitMessage.self) } catch let e as SysError where e.errno == .EPIPE {
-            throw RuntimeError("container init exited before it was ready (see the runtime log)")
-        }
-    }
-
     static func writeIDMaps(pid: Int32, spec: Spec, reg: Registration) throws {
         func lines(_ m: [LinuxIDMapping]?, _ start: UInt32) -> String {
             if let m, !m.isEmpty { return m.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined() }

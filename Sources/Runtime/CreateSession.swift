@@ -204,7 +204,7 @@ final class CreateSession {
             rollback.add("attach") { try? attach.wait() }
         }
         if !plan.newUserNS { try attachA?.wait() }
-        try spawn.send(Int32(SBX_SYNC_GO))
+        try spawn.go()
         phases.mark("spawned")
     }
 
@@ -258,7 +258,7 @@ final class CreateSession {
     /// mounts of the rootfs through it, then lets stage A make the other namespaces.
     func mapIDsAndStage() throws {
         guard plan.newUserNS, let spawn else { return }
-        _ = try spawn.expect(Int32(SBX_SYNC_USERMAP))
+        try spawn.awaitUserMap()
         try Create.writeIDMaps(pid: spawn.stageA, spec: spec, reg: reg)
         let userns = try Files.open("/proc/\(spawn.stageA)/ns/user", O_RDONLY)
         let logger = ctx.logger
@@ -278,7 +278,7 @@ final class CreateSession {
         }
         phases.mark("staged")
         try attachA?.wait()
-        try spawn.send(Int32(SBX_SYNC_MAPPED))
+        try spawn.mapped()
     }
 
     /// Init's pid: from here on the container has a process. Starts what needs only that pid
@@ -286,7 +286,7 @@ final class CreateSession {
     /// the cgroups to the container's root.
     func awaitInit() throws {
         guard let spawn, let made, let cgroup else { return }
-        let pid = try spawn.expect(Int32(SBX_SYNC_PID))
+        let pid = try spawn.awaitPID()
         self.pid = pid
         phases.mark("namespaces")
         // Init waits for its config, sent only once it is in the container's cgroups.
@@ -362,7 +362,7 @@ final class CreateSession {
         var fds: [Int32] = []
         if let c = console { fds.append(c) }
         fds.append(fifoFD)
-        try Channel(borrowing: spawn.sync).send(InitMessage.config(initConfig), fds: fds)
+        try spawn.sendConfig(initConfig, fds: fds)
         let record = ContainerRecord(
             id: o.id, bundle: bundle, rootfs: rootfs, pid: pid,
             pidStartTime: ProcStat.read(pid: pid)?.startTime ?? 0, created: rfc3339Now(),
@@ -386,7 +386,7 @@ final class CreateSession {
         defer { self.hooks = hooks }
         // Once init has built its filesystem (it asks for the hooks then) the staging mounts have
         // served: they go while the hooks run (each detach waits for the kernel, ~1 ms).
-        readyFDs = try Create.awaitReady(Channel(borrowing: spawn.sync), hooks: &hooks, state: state, phases: phases) {
+        readyFDs = try spawn.awaitReady(hooks: &hooks, state: state, phases: phases) {
             self.rootfsSetup?.detachStagingMounts()
         }
         phases.mark("init ready")

@@ -65,8 +65,8 @@ public enum Exec {
                 unshareFlags: 0, joins: Array(joins.dropLast(2)), becomeRoot: false, newSession: true,
                 preserveFDs: o.preserveFDs, argv: ["sysbox-runc", "init"], env: []))
         try c.record.cgroup.join(pid: spawn.stageA)
-        try spawn.send(Int32(SBX_SYNC_GO))
-        let pid = try spawn.expect(Int32(SBX_SYNC_PID))
+        try spawn.go()
+        let pid = try spawn.awaitPID()
         spawn.reapA()
 
         let config = InitConfig(
@@ -75,20 +75,16 @@ public enum Exec {
             waitForRuntimeHooks: false,
             preserveFDs: o.preserveFDs, trapped: saved.policy?.syscalls.trap ?? [],
             state: c.record.ociState(dir: c.dir))
-        let channel = Channel(borrowing: spawn.sync)
-        try channel.send(InitMessage.config(config), fds: (console.map { [$0] } ?? []) + late)
+        try spawn.sendConfig(config, fds: (console.map { [$0] } ?? []) + late)
         do {
             var noHooks = RuntimeHooks()
-            let fds = try Create.awaitReady(channel, hooks: &noHooks, state: config.state)
+            let fds = try spawn.awaitReady(hooks: &noHooks, state: config.state)
             defer { fds.forEach { close($0) } }
             if let listener = fds.first, let policy = saved.policy {
                 try ManagerClient(socketPath: ctx.options.managerSocket).handOver(
                     SystemWorkloads.listenerRequest(id: o.id, pid: pid, policy: policy, spec: spec), listener: listener)
             }
-            // After ready only a failed exec speaks; a successful one closes the socket.
-            if case (.failed(let m), _) = try channel.receive(InitMessage.self) { throw RuntimeError(m) }
-        } catch let e as SysError where e.errno == .EPIPE {
-            // EOF: the exec happened.
+            try spawn.awaitExec()
         } catch {
             kill(pid, SIGKILL)
             throw error

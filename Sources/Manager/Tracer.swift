@@ -1,5 +1,6 @@
 import Foundation  // NSLock (a daemon, not on a container's start path)
 import IPC
+import Synchronization
 import SysboxCore
 
 /// One trapped call, as `sysbox-mgr trace` shows it.
@@ -18,33 +19,32 @@ public struct TraceEvent: Codable, Sendable {
 }
 
 /// The live subscribers of `sysbox-mgr trace`. With nobody listening, an event costs one lock check.
-public final class Tracer: @unchecked Sendable {
+public final class Tracer: Sendable {
     struct Subscriber { let fd: Int32; let request: TraceRequest }
-    private let lock = NSLock()
-    private var subscribers: [Subscriber] = []
+    private let subscribers = Mutex<[Subscriber]>([])
 
     public init() {}
 
-    public var isEmpty: Bool { lock.lock(); defer { lock.unlock() }; return subscribers.isEmpty }
+    public var isEmpty: Bool { subscribers.withLock { $0.isEmpty } }
 
     /// Takes ownership of `fd`.
     public func add(fd: Int32, _ request: TraceRequest) {
-        lock.lock(); defer { lock.unlock() }
-        subscribers.append(Subscriber(fd: fd, request: request))
+        subscribers.withLock { $0.append(Subscriber(fd: fd, request: request)) }
     }
 
     public func emit(_ event: TraceEvent) {
-        lock.lock(); defer { lock.unlock() }
-        guard !subscribers.isEmpty else { return }
-        let json = (try? JSONEncoder().encode(event)).map { String(decoding: $0, as: UTF8.self) + "\n" } ?? ""
-        subscribers.removeAll { s in
-            if let c = s.request.container, !event.container.hasPrefix(c) { return false }
-            if let n = s.request.syscall, n != event.syscall { return false }
-            let line = s.request.json ? json : event.text
-            let bytes = Array(line.utf8)
-            let n = bytes.withUnsafeBytes { send(s.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
-            if n < 0 && errno != EAGAIN { close(s.fd); return true }
-            return false
+        subscribers.withLock { subscribers in
+            guard !subscribers.isEmpty else { return }
+            let json = (try? JSONEncoder().encode(event)).map { String(decoding: $0, as: UTF8.self) + "\n" } ?? ""
+            subscribers.removeAll { s in
+                if let c = s.request.container, !event.container.hasPrefix(c) { return false }
+                if let n = s.request.syscall, n != event.syscall { return false }
+                let line = s.request.json ? json : event.text
+                let bytes = Array(line.utf8)
+                let n = bytes.withUnsafeBytes { send(s.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+                if n < 0 && errno != EAGAIN { close(s.fd); return true }
+                return false
+            }
         }
     }
 }
@@ -52,75 +52,76 @@ public final class Tracer: @unchecked Sendable {
 /// The names each container gave itself, shown by `sysbox-mgr status`: read from the UTS namespace
 /// of its first process when asked (an inner namespace's names are not the container's), never
 /// from a trapped call's memory, which the caller could change after the call was judged.
-public final class UTSNames: @unchecked Sendable {  // every access under `lock`
-    private let lock = NSLock()
+public final class UTSNames: Sendable {
     /// An fd on each container's UTS namespace.
-    private var namespaces: [String: Int32] = [:]
+    private let namespaces = Mutex<[String: Int32]>([:])
     public init() {}
 
     /// Records the UTS namespace of the container's first process (its create's listener).
     func adopt(_ id: String, pid: UInt32) {
-        lock.lock(); defer { lock.unlock() }
-        guard namespaces[id] == nil else { return }
-        let fd = open("/proc/\(pid)/ns/uts", O_RDONLY | O_CLOEXEC)
-        if fd >= 0 { namespaces[id] = fd }
+        namespaces.withLock { namespaces in
+            guard namespaces[id] == nil else { return }
+            let fd = open("/proc/\(pid)/ns/uts", O_RDONLY | O_CLOEXEC)
+            if fd >= 0 { namespaces[id] = fd }
+        }
     }
 
-    /// The container's names as its namespace has them now.
+    /// The container's names as its namespace has them now (read under the lock: a concurrent
+    /// `remove` cannot close the fd meanwhile).
     func get(_ id: String) -> (host: String?, domain: String?) {
-        lock.lock(); defer { lock.unlock() }
-        guard let fd = namespaces[id] else { return (nil, nil) }
-        var host = [CChar](repeating: 0, count: 65), domain = [CChar](repeating: 0, count: 65)
-        guard sbx_uts_names(fd, &host, &domain) == 0 else { return (nil, nil) }
-        let h = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let d = String(decoding: domain.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return (h, d == "(none)" ? nil : d)
+        namespaces.withLock { namespaces in
+            guard let fd = namespaces[id] else { return (nil, nil) }
+            var host = [CChar](repeating: 0, count: 65), domain = [CChar](repeating: 0, count: 65)
+            guard sbx_uts_names(fd, &host, &domain) == 0 else { return (nil, nil) }
+            let h = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let d = String(decoding: domain.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return (h, d == "(none)" ? nil : d)
+        }
     }
 
     func remove(_ id: String) {
-        lock.lock(); defer { lock.unlock() }
-        if let fd = namespaces.removeValue(forKey: id) { close(fd) }
+        namespaces.withLock { if let fd = $0.removeValue(forKey: id) { close(fd) } }
     }
 }
 
 /// The notify loops by the hash of their listener's keeper tag.
-final class LoopsByTag: @unchecked Sendable {  // every access under `lock`
-    private let lock = NSLock()
-    private var loops: [UInt64: NotifyLoop] = [:]
-    func set(_ tag: UInt64, _ loop: NotifyLoop) { lock.lock(); loops[tag] = loop; lock.unlock() }
-    func get(_ tag: UInt64) -> NotifyLoop? { lock.lock(); defer { lock.unlock() }; return loops[tag] }
+final class LoopsByTag: Sendable {
+    private let loops = Mutex<[UInt64: NotifyLoop]>([:])
+    func set(_ tag: UInt64, _ loop: NotifyLoop) { loops.withLock { $0[tag] = loop } }
+    func get(_ tag: UInt64) -> NotifyLoop? { loops.withLock { $0[tag] } }
+    /// Only if `loop` is still the one recorded (check and update in one critical section).
     func remove(_ tag: UInt64, _ loop: NotifyLoop) {
-        lock.lock(); defer { lock.unlock() }
-        if loops[tag] === loop { loops[tag] = nil }
+        loops.withLock { if $0[tag] === loop { $0[tag] = nil } }
     }
 }
 
 /// The listeners being served, so that copies can be left with a restarted sysbox-keep. A loop
 /// leaves the set (under the lock) before it closes its fd, so a copy is never of a closed fd.
-public final class LiveListeners: @unchecked Sendable {
-    private let lock = NSLock()
-    private var next = 0
-    private var loops: [Int: (ListenerRequest, Int32)] = [:]
+public final class LiveListeners: Sendable {
+    private struct State {
+        var next = 0
+        var loops: [Int: (ListenerRequest, Int32)] = [:]
+    }
+    private let state = Mutex(State())
     public init() {}
 
     func add(_ r: ListenerRequest, _ fd: Int32) -> Int {
-        lock.lock(); defer { lock.unlock() }
-        next += 1
-        loops[next] = (r, fd)
-        return next
+        state.withLock { s in
+            s.next += 1
+            s.loops[s.next] = (r, fd)
+            return s.next
+        }
     }
 
-    func remove(_ key: Int) {
-        lock.lock(); defer { lock.unlock() }
-        loops[key] = nil
-    }
+    func remove(_ key: Int) { state.withLock { _ = $0.loops.removeValue(forKey: key) } }
 
     /// Copies (F_DUPFD_CLOEXEC) of every listener, the caller's to close.
     func copies() -> [(ListenerRequest, Int32)] {
-        lock.lock(); defer { lock.unlock() }
-        return loops.sorted { $0.key < $1.key }.compactMap { _, v in
-            let fd = fcntl(v.1, F_DUPFD_CLOEXEC, 3)
-            return fd >= 0 ? (v.0, fd) : nil
+        state.withLock { s in
+            s.loops.sorted { $0.key < $1.key }.compactMap { _, v in
+                let fd = fcntl(v.1, F_DUPFD_CLOEXEC, 3)
+                return fd >= 0 ? (v.0, fd) : nil
+            }
         }
     }
 }

@@ -247,6 +247,8 @@ test_ranges_exhausted() {
     sysbox-mgr --socket "$d/mgr.sock" --data-root "$d/data" --subuid-file "$d/subuid" --subgid-file "$d/subgid" \
         --log "$d/log" </dev/null >/dev/null 2>&1 &
     local mgr=$!
+    # Stopped however the case ends (it runs in a subshell of its own).
+    trap "rc=\$?; set +e; kill $mgr 2>/dev/null; wait $mgr 2>/dev/null; exit \$rc" EXIT
     eventually "[ -S $d/mgr.sock ]"
     local b; b=$(bundle one '["sleep","1000"]')
     SYSBOX_MGR_SOCKET=$d/mgr.sock quiet $RUNC run -d --bundle "$b" it-one

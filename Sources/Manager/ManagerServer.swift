@@ -151,6 +151,11 @@ public final class ManagerServer: @unchecked Sendable {  // served by one thread
     /// One tag per container process's listener.
     static func keeperTag(_ r: ListenerRequest) -> String { "listener/\(r.id)/\(r.pid)" }
 
+    /// Leaves `fd` with the keeper under the listener's tag, its request as the data.
+    static func deposit(_ keep: KeeperClient, _ r: ListenerRequest, fd: Int32) throws {
+        try keep.put(tag: keeperTag(r), data: Array(try JSONEncoder().encode(r)), fd: fd)
+    }
+
     /// Leaves a copy of a listener with sysbox-keep, off this loop (the keeper answers at once,
     /// but a stuck one must not hold registrations up).
     func keepCopy(_ r: ListenerRequest, _ listener: Int32) {
@@ -160,7 +165,7 @@ public final class ManagerServer: @unchecked Sendable {  // served by one thread
         let keep = KeeperClient(socketPath: config.keepSocket), logger = logger
         Thread.detachNewThread {
             defer { close(copy) }
-            do { try keep.put(tag: Self.keeperTag(r), data: Array(try JSONEncoder().encode(r)), fd: copy) } catch {
+            do { try Self.deposit(keep, r, fd: copy) } catch {
                 logger.warning(
                     "seccomp listener not left with sysbox-keep: a crash of sysbox-mgr would fail this process's trapped calls",
                     metadata: ["id": "\(r.id)", "pid": "\(r.pid)", "error": "\(error)"])
@@ -183,10 +188,9 @@ public final class ManagerServer: @unchecked Sendable {  // served by one thread
                     continue
                 }
                 var again = 0
-                for (r, copy) in live.copies() {
+                for (r, copy) in live.copies(where: { !held.contains(Self.keeperTag($0)) }) {
                     defer { close(copy) }
-                    guard !held.contains(Self.keeperTag(r)) else { continue }
-                    if (try? keep.put(tag: Self.keeperTag(r), data: Array(try JSONEncoder().encode(r)), fd: copy)) != nil { again += 1 }
+                    if (try? Self.deposit(keep, r, fd: copy)) != nil { again += 1 }
                 }
                 if again > 0 || missing {
                     logger.info("seccomp listeners left with sysbox-keep again", metadata: ["listeners": "\(again)"])

@@ -115,10 +115,11 @@ public final class LiveListeners: Sendable {
 
     func remove(_ key: Int) { state.withLock { _ = $0.loops.removeValue(forKey: key) } }
 
-    /// Copies (F_DUPFD_CLOEXEC) of every listener, the caller's to close.
-    func copies() -> [(ListenerRequest, Int32)] {
+    /// Copies (F_DUPFD_CLOEXEC) of the listeners whose request `wanted` accepts, the caller's to close.
+    func copies(where wanted: (ListenerRequest) -> Bool = { _ in true }) -> [(ListenerRequest, Int32)] {
         state.withLock { s in
             s.loops.sorted { $0.key < $1.key }.compactMap { _, v in
+                guard wanted(v.0) else { return nil }
                 let fd = fcntl(v.1, F_DUPFD_CLOEXEC, 3)
                 return fd >= 0 ? (v.0, fd) : nil
             }

@@ -208,6 +208,12 @@ public final class FSServer: @unchecked Sendable {
     /// matching a longer id it is a prefix of.
     static func keeperTag(_ id: String) -> String { "fuse/\(id)/" }
 
+    /// The container id of a keeper tag `keeperTag` made; nil for any other tag.
+    static func id(fromKeeperTag tag: String) -> String? {
+        guard tag.hasPrefix("fuse/"), tag.hasSuffix("/"), tag.count > "fuse//".count else { return nil }
+        return String(tag.dropFirst("fuse/".count).dropLast())
+    }
+
     /// Serves again the containers a previous sysbox-fs served, with the device fds sysbox-keep
     /// kept; then removes what a killed sysbox-fs left of registrations it never finished.
     public func recover() {
@@ -215,8 +221,8 @@ public final class FSServer: @unchecked Sendable {
         var kept: [String: Int32] = [:]
         if let keeper {
             do {
-                for k in try keeper.get(prefix: "fuse/") where k.tag.hasSuffix("/") {
-                    let id = String(k.tag.dropFirst("fuse/".count).dropLast())
+                for k in try keeper.get(prefix: "fuse/") {
+                    guard let id = Self.id(fromKeeperTag: k.tag) else { close(k.fd); continue }
                     if let old = kept.updateValue(k.fd, forKey: id) { close(old) }
                 }
             } catch {
@@ -280,9 +286,8 @@ public final class FSServer: @unchecked Sendable {
         lock.unlock()
         var stale = Set(((try? Files.list(config.mountRoot)) ?? []).filter { ContainerID.isValid($0) && !served.contains($0) })
         if let keeper, let held = try? keeper.tags(prefix: "fuse/") {
-            for tag in held where tag.hasSuffix("/") {
-                let id = String(tag.dropFirst("fuse/".count).dropLast())
-                if ContainerID.isValid(id), !served.contains(id) { stale.insert(id) }
+            for tag in held {
+                if let id = Self.id(fromKeeperTag: tag), ContainerID.isValid(id), !served.contains(id) { stale.insert(id) }
             }
         }
         for id in stale.sorted() {

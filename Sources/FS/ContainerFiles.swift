@@ -1,28 +1,41 @@
 import Foundation
 import IPC
+import Synchronization
 import SysboxCore
 import VirtualFiles
 
 /// One container's virtual files: their current content (a snapshot per file, which the kernel
 /// keeps in its page cache until the content changes) and the container's own knob values.
-/// Shared by the container's FUSE thread and the refresher, under one lock.
-final class ContainerFiles: @unchecked Sendable {
+/// Shared by the container's FUSE thread and the refresher: each read, refresh and write is
+/// one critical section over `state`.
+final class ContainerFiles: Sendable {
     let reg: FSRegistration
     let tree: Tree
     let reader: CgroupReader
     let host: HostFiles
-    private let lock = NSLock()
-    private var snapshots: [UInt64: [UInt8]] = [:]
-    /// Files read at least once: the refresher keeps these current.
-    private var hot: Set<UInt64> = []
-    /// Container values of private and max-wins knobs, by container path.
-    private(set) var values: [String: String]
-    private var load = LoadAverage()
-    private var tasks = TaskSample(total: 0, running: 0, blocked: 0, lastPid: 0)
-    private var lastLoadSample = 0.0
-    /// Called (outside the lock) after a knob value changed, to persist it.
-    var onValuesChanged: (@Sendable () -> Void)?
     let created = Double(time(nil))
+
+    struct State {
+        var snapshots: [UInt64: [UInt8]] = [:]
+        /// Files read at least once: the refresher keeps these current.
+        var hot: Set<UInt64> = []
+        /// Container values of private and max-wins knobs, by container path.
+        var values: [String: String]
+        var load = LoadAverage()
+        var tasks = TaskSample(total: 0, running: 0, blocked: 0, lastPid: 0)
+        var lastLoadSample = 0.0
+    }
+    private let state: Mutex<State>
+    private let changed = Mutex<(@Sendable () -> Void)?>(nil)
+
+    /// Container values of private and max-wins knobs, by container path.
+    var values: [String: String] { state.withLock { $0.values } }
+
+    /// Called (outside the lock) after a knob value changed, to persist it.
+    var onValuesChanged: (@Sendable () -> Void)? {
+        get { changed.withLock { $0 } }
+        set { changed.withLock { $0 = newValue } }
+    }
 
     init(reg: FSRegistration, values: [String: String] = [:], host: HostFiles) {
         self.reg = reg
@@ -30,47 +43,50 @@ final class ContainerFiles: @unchecked Sendable {
         for (path, raw) in reg.files { if let k = FileKind(rawValue: raw) { files[path] = k } }
         self.tree = Tree(files: files)
         self.reader = CgroupReader(dirs: reg.cgroupDirs)
-        self.values = values
+        self.state = Mutex(State(values: values))
         self.host = host
     }
 
     // MARK: content
 
     func content(_ ino: UInt64, markHot: Bool) -> [UInt8] {
-        lock.lock(); defer { lock.unlock() }
-        // The first read renders afresh: a snapshot made for getattr (at the runtime's bind) is
-        // as old as the container.
-        if markHot, hot.insert(ino).inserted, tree[ino]?.kind?.computedPath != nil { snapshots[ino] = nil }
-        if let s = snapshots[ino] { return s }
-        let s = renderLocked(ino)
-        snapshots[ino] = s
-        return s
+        state.withLock { st in
+            // The first read renders afresh: a snapshot made for getattr (at the runtime's bind)
+            // is as old as the container.
+            if markHot, st.hot.insert(ino).inserted, tree[ino]?.kind?.computedPath != nil { st.snapshots[ino] = nil }
+            if let s = st.snapshots[ino] { return s }
+            let s = render(ino, &st)
+            st.snapshots[ino] = s
+            return s
+        }
     }
 
     /// Re-renders what is being read; returns the inodes whose content changed (their page cache
     /// must be invalidated). Samples the tasks for loadavg every LoadAverage.interval seconds.
     func refresh(now: Double) -> [UInt64] {
-        lock.lock(); defer { lock.unlock() }
-        if now - lastLoadSample >= LoadAverage.interval {
-            tasks = reader.tasks()
-            load.update(active: tasks.running + tasks.blocked)
-            lastLoadSample = now
+        state.withLock { st in
+            if now - st.lastLoadSample >= LoadAverage.interval {
+                st.tasks = reader.tasks()
+                st.load.update(active: st.tasks.running + st.tasks.blocked)
+                st.lastLoadSample = now
+            }
+            var changed: [UInt64] = []
+            for ino in st.hot {
+                // Read-only knobs and the product UUID do not change under a container.
+                guard let kind = tree[ino]?.kind, kind.computedPath != nil, kind != .productUUID else { continue }
+                let s = render(ino, &st)
+                if s != st.snapshots[ino] { st.snapshots[ino] = s; changed.append(ino) }
+            }
+            return changed
         }
-        var changed: [UInt64] = []
-        for ino in hot {
-            // Read-only knobs and the product UUID do not change under a container.
-            guard let kind = tree[ino]?.kind, kind.computedPath != nil, kind != .productUUID else { continue }
-            let s = renderLocked(ino)
-            if s != snapshots[ino] { snapshots[ino] = s; changed.append(ino) }
-        }
-        return changed
     }
 
-    private func renderLocked(_ ino: UInt64) -> [UInt8] {
+    /// The content of `ino` now (called inside the critical section that owns `st`).
+    private func render(_ ino: UInt64, _ st: inout State) -> [UInt8] {
         guard let node = tree[ino], let kind = node.kind, let path = node.path else { return [] }
-        if lastLoadSample == 0 && (kind == .loadavg || kind == .stat) {
-            tasks = reader.tasks()
-            lastLoadSample = Double(time(nil))
+        if st.lastLoadSample == 0 && (kind == .loadavg || kind == .stat) {
+            st.tasks = reader.tasks()
+            st.lastLoadSample = Double(time(nil))
         }
         let text: String
         switch kind {
@@ -82,10 +98,10 @@ final class ContainerFiles: @unchecked Sendable {
             let stat = host.read("/proc/stat"), cpu = reader.cpu(online: host.online)
             text = ProcStatFile.render(
                 host: stat, cpu: cpu, visible: cpu.visible(quotaView: reg.cpuQuotaView),
-                tasks: tasks, bootTime: reader.bootTime(hostBtime: HostFiles.btime(stat)))
-        case .loadavg: text = load.render(tasks: tasks)
+                tasks: st.tasks, bootTime: reader.bootTime(hostBtime: HostFiles.btime(stat)))
+        case .loadavg: text = st.load.render(tasks: st.tasks)
         case .productUUID: text = ProductUUID.render(host: host.read(path), containerID: reg.id)
-        case .privateValue, .maxWins: text = values[path] ?? host.read(path)
+        case .privateValue, .maxWins: text = st.values[path] ?? host.read(path)
         case .readOnly: text = host.read(path)
         }
         return Array(text.utf8)
@@ -97,8 +113,7 @@ final class ContainerFiles: @unchecked Sendable {
 
     /// After a restart nothing is known of what the kernel has cached: every file counts as read.
     func markAllHot() {
-        lock.lock(); defer { lock.unlock() }
-        for f in tree.files { hot.insert(f.ino) }
+        state.withLock { st in for f in tree.files { st.hot.insert(f.ino) } }
     }
 
     // MARK: writes
@@ -110,21 +125,21 @@ final class ContainerFiles: @unchecked Sendable {
         guard kind.writable else { return EACCES }
         guard offset == 0 else { return EINVAL }
         let written = String(decoding: data, as: UTF8.self)
-        lock.lock()
-        let current = values[path] ?? host.read(path)
-        let normalized: String
-        do { normalized = try Knob.normalize(written, current: current) } catch { lock.unlock(); return EINVAL }
-        if kind == .maxWins && Knob.raisesHost(normalized, host: host.read(path)) {
-            do { try Files.write(path, normalized, flags: O_WRONLY | O_TRUNC) } catch {
-                lock.unlock()
-                return error.errno.rawValue
+        // Read, check, raise the host's value and record: one critical section, so that two
+        // writers of a max-wins knob cannot both pass the check on the same old value.
+        let rc: Int32 = state.withLock { st in
+            let current = st.values[path] ?? host.read(path)
+            let normalized: String
+            do { normalized = try Knob.normalize(written, current: current) } catch { return EINVAL }
+            if kind == .maxWins && Knob.raisesHost(normalized, host: host.read(path)) {
+                do throws(SysError) { try Files.write(path, normalized, flags: O_WRONLY | O_TRUNC) } catch { return error.errno.rawValue }
             }
+            st.values[path] = normalized
+            st.snapshots[ino] = Array(normalized.utf8)
+            return 0
         }
-        values[path] = normalized
-        snapshots[ino] = Array(normalized.utf8)
-        lock.unlock()
-        onValuesChanged?()
-        return 0
+        if rc == 0 { onValuesChanged?() }
+        return rc
     }
 
     // MARK: attributes
@@ -155,7 +170,7 @@ final class ContainerFiles: @unchecked Sendable {
 }
 
 /// The host files the virtual ones are made from, with what never changes read once.
-final class HostFiles: @unchecked Sendable {
+final class HostFiles: Sendable {
     let root: String
     let cpuinfo: String
     let online: [Int]

@@ -1,6 +1,7 @@
 import Foundation
 import IPC
 import Logging
+import Synchronization
 import SysboxCore
 import VirtualFiles
 
@@ -8,7 +9,7 @@ import VirtualFiles
 /// its state under `stateRoot/<id>.json` (registration, INIT request, knob values) so that a new
 /// sysbox-fs picks every container up again; the FUSE device fds are left with sysbox-keep. The
 /// only daemon sysbox-fs calls is sysbox-keep, which calls nobody.
-public final class FSServer: @unchecked Sendable {
+public final class FSServer: Sendable {
     public struct Config: Sendable {
         public var socketPath = "/run/sysbox/fs.sock"
         public var mountRoot = "/var/lib/sysboxfs"
@@ -25,7 +26,7 @@ public final class FSServer: @unchecked Sendable {
         var values: [String: String]
     }
 
-    final class Entry: @unchecked Sendable {
+    final class Entry: Sendable {
         let files: ContainerFiles
         let session: FuseSession
         let dir: String
@@ -42,10 +43,9 @@ public final class FSServer: @unchecked Sendable {
     let logger: Logger
     let host = HostFiles()
     let keeper: KeeperClient?
-    private let lock = NSLock()
-    private var entries: [String: Entry] = [:]
-    private let wake = NSCondition()
-    private var invalidations: [(String, UInt64)] = []
+    /// The containers served, by id: every look-up and change is one critical section.
+    private let entries = Mutex<[String: Entry]>([:])
+    private let invalidations = InvalidationQueue()
 
     public init(config: Config, logger: Logger) throws {
         self.config = config
@@ -65,8 +65,7 @@ public final class FSServer: @unchecked Sendable {
 
     func handle(_ channel: borrowing Channel) {
         do {
-            let (request, fds) = try channel.receive(FSRequest.self)
-            fds.forEach { close($0) }
+            let request = try channel.receive(FSRequest.self)
             try channel.send(respond(request))
         } catch {
             logger.warning("request failed: \(error)")
@@ -83,8 +82,7 @@ public final class FSServer: @unchecked Sendable {
                 unregister(id)
                 return .ok
             case .status:
-                lock.lock(); defer { lock.unlock() }
-                return .status(entries.keys.sorted())
+                return .status(entries.withLock { $0.keys.sorted() })
             }
         } catch {
             return .error("\(error)")
@@ -98,28 +96,28 @@ public final class FSServer: @unchecked Sendable {
         for (path, kind) in r.files where FileKind(rawValue: kind) == nil || !(path.hasPrefix("/proc/") || path.hasPrefix("/sys/")) {
             throw RuntimeError("sysbox-fs: cannot serve \(path) as \"\(kind)\"", hint: "see docs/policies.md, fs.files")
         }
-        lock.lock()
-        let existing = entries[r.id]
-        lock.unlock()
-        if existing != nil { unregister(r.id) }
+        // A registration again (a container restarted under the same id) takes over: the old
+        // entry leaves the table in the same critical section that finds it.
+        if let old = entries.withLock({ $0.removeValue(forKey: r.id) }) { tearDown(r.id, old) }
         ensureShared()
         let dir = mountDir(try ContainerID(r.id))
         try Files.mkdirAll(dir, mode: 0o755)
-        let fd: Int32
-        do { fd = try FuseMount.mount(on: dir) } catch {
+        let device: FD
+        do { device = try FuseMount.mount(on: dir) } catch {
             rmdir(dir)
             throw RuntimeError(
                 "sysbox-fs: cannot mount the virtual files of \(r.id) on \(dir): \(error)",
                 hint: "is /dev/fuse present (modprobe fuse)?")
         }
         let files = ContainerFiles(reg: r, host: host)
-        let session = FuseSession(files: files, fd: fd)
+        let session = FuseSession(files: files, device: device)
         let entry = Entry(files: files, session: session, dir: dir, connection: FuseMount.connection(of: dir))
         do {
             try start(entry, id: r.id)
         } catch {
+            entries.withLock { if $0[r.id] === entry { $0[r.id] = nil } }
             FuseMount.unmount(dir, connection: entry.connection)
-            close(fd)
+            session.release()
             rmdir(dir)
             throw error
         }
@@ -144,18 +142,16 @@ public final class FSServer: @unchecked Sendable {
     func start(_ entry: Entry, id: String) throws {
         entry.files.onValuesChanged = { [weak self] in self?.persist(id) }
         entry.session.pendingInvalidation = { [weak self] ino in self?.queueInvalidation(id, ino) }
-        lock.lock()
-        entries[id] = entry
-        lock.unlock()
+        entries.withLock { $0[id] = entry }
         try entry.session.start { [weak self] _ in self?.persist(id) }
         keep(id, entry)
     }
 
     /// Leaves a copy of the device fd with sysbox-keep (left again by the refresher when the
-    /// keeper restarts).
+    /// keeper restarts); nothing once the session has released it.
     func keep(_ id: String, _ entry: Entry) {
         guard let keeper else { return }
-        do { try keeper.put(tag: Self.keeperTag(id), fd: entry.session.fd) } catch {
+        do { try entry.session.withDevice { try keeper.put(tag: Self.keeperTag(id), fd: $0) } } catch {
             logger.warning(
                 "FUSE fd not left with sysbox-keep: a crash of sysbox-fs now would break this container's files",
                 metadata: ["id": "\(id)", "error": "\(error)"])
@@ -167,10 +163,12 @@ public final class FSServer: @unchecked Sendable {
     func stateFile(_ id: ContainerID) -> String { id.path(in: config.stateRoot, suffix: ".json") }
 
     func unregister(_ id: String) {
+        tearDown(id, entries.withLock { $0.removeValue(forKey: id) })
+    }
+
+    /// Removes the mount, state and kept fd of a container whose entry (if any) has left the table.
+    func tearDown(_ id: String, _ entry: Entry?) {
         guard let cid = try? ContainerID(id) else { return }
-        lock.lock()
-        let entry = entries.removeValue(forKey: id)
-        lock.unlock()
         let dir = mountDir(cid)
         FuseMount.unmount(dir, connection: entry?.connection ?? FuseMount.connection(of: dir))
         unlink(stateFile(cid))
@@ -182,16 +180,14 @@ public final class FSServer: @unchecked Sendable {
         Thread.detachNewThread {
             if let entry {
                 entry.session.stop(wait: 2)
-                close(entry.session.fd)
+                entry.session.release()
             }
             try? keeper?.drop(prefix: Self.keeperTag(id))
         }
     }
 
     func persist(_ id: String) {
-        lock.lock()
-        let entry = entries[id]
-        lock.unlock()
+        let entry = entries.withLock { $0[id] }
         guard let entry, !entry.session.initRequest.isEmpty, let cid = try? ContainerID(id) else { return }
         let p = Persisted(registration: entry.files.reg, initRequest: entry.session.initRequest, values: entry.files.values)
         do {
@@ -218,21 +214,19 @@ public final class FSServer: @unchecked Sendable {
     /// kept; then removes what a killed sysbox-fs left of registrations it never finished.
     public func recover() {
         let names = (try? Files.list(config.stateRoot)) ?? []
-        var kept: [String: Int32] = [:]
+        // The kept device fds by container id; those not served again are closed with it.
+        var kept = NamedFDs<String>()
         if let keeper {
             do {
-                for k in try keeper.get(prefix: "fuse/") {
-                    guard let id = Self.id(fromKeeperTag: k.tag) else { close(k.fd); continue }
-                    if let old = kept.updateValue(k.fd, forKey: id) { close(old) }
+                var held = try keeper.get(prefix: "fuse/")
+                for tag in held.tags {
+                    if let id = Self.id(fromKeeperTag: tag), let fd = held.fds.take(tag) { kept.insert(fd, as: id) }
                 }
             } catch {
                 logger.error("sysbox-keep not reached for the FUSE fds", metadata: ["error": "\(error)"])
             }
         }
-        defer {
-            kept.values.forEach { close($0) }
-            removeUnfinished()
-        }
+        defer { removeUnfinished() }
         for name in names where name.hasSuffix(".json") {
             let id = String(name.dropLast(5))
             let path = config.stateRoot + "/" + name
@@ -247,7 +241,7 @@ public final class FSServer: @unchecked Sendable {
                 unregister(id)
                 continue
             }
-            guard let fd = kept.removeValue(forKey: id) else {
+            guard let device = kept.take(id) else {
                 logger.error(
                     "no FUSE fd kept for a running container: its virtual files stay broken until it restarts",
                     metadata: ["id": "\(id)"])
@@ -256,7 +250,7 @@ public final class FSServer: @unchecked Sendable {
             }
             let dir = mountDir(cid)
             let files = ContainerFiles(reg: p.registration, values: p.values, host: host)
-            let session = FuseSession(files: files, fd: fd, initRequest: p.initRequest)
+            let session = FuseSession(files: files, device: device, initRequest: p.initRequest)
             let entry = Entry(files: files, session: session, dir: dir, connection: FuseMount.connection(of: dir))
             do {
                 try start(entry, id: id)
@@ -272,7 +266,8 @@ public final class FSServer: @unchecked Sendable {
                 logger.info("serving again after a restart", metadata: ["id": "\(id)"])
             } catch {
                 logger.error("cannot serve \(id) again: \(error)")
-                close(fd)
+                entries.withLock { if $0[id] === entry { $0[id] = nil } }
+                session.release()
             }
         }
     }
@@ -281,9 +276,7 @@ public final class FSServer: @unchecked Sendable {
     /// INIT) leaves a mount no state names, kept alive by sysbox-keep's copy of its fd; the
     /// runtime that asked has failed its create. Run before serving: nothing registers meanwhile.
     func removeUnfinished() {
-        lock.lock()
-        let served = Set(entries.keys)
-        lock.unlock()
+        let served = entries.withLock { Set($0.keys) }
         var stale = Set(((try? Files.list(config.mountRoot)) ?? []).filter { ContainerID.isValid($0) && !served.contains($0) })
         if let keeper, let held = try? keeper.tags(prefix: "fuse/") {
             for tag in held {
@@ -302,12 +295,7 @@ public final class FSServer: @unchecked Sendable {
 
     // MARK: refresher
 
-    func queueInvalidation(_ id: String, _ ino: UInt64) {
-        wake.lock()
-        invalidations.append((id, ino))
-        wake.signal()
-        wake.unlock()
-    }
+    func queueInvalidation(_ id: String, _ ino: UInt64) { invalidations.add(id, ino) }
 
     /// Keeps what is being read current (every second), applies queued invalidations at once,
     /// re-deposits fds with a restarted sysbox-keep and drops containers whose state dir is gone.
@@ -315,14 +303,8 @@ public final class FSServer: @unchecked Sendable {
         let t = Thread { [self] in
             var lastRefresh = 0.0, lastCheck = 0.0
             while !stop() {
-                wake.lock()
-                if invalidations.isEmpty { _ = wake.wait(until: Date(timeIntervalSinceNow: 1.0)) }
-                let queued = invalidations
-                invalidations.removeAll()
-                wake.unlock()
-                lock.lock()
-                let snapshot = entries
-                lock.unlock()
+                let queued = invalidations.take(waiting: 1.0)
+                let snapshot = entries.withLock { $0 }
                 for (id, ino) in queued { snapshot[id]?.session.invalidate(ino) }
                 let now = Date().timeIntervalSince1970
                 if now - lastRefresh >= 1.0 {
@@ -344,9 +326,7 @@ public final class FSServer: @unchecked Sendable {
     /// At a clean stop: with no container served (and none to serve again), nothing of ours
     /// stays mounted. Otherwise the mounts stay for the next sysbox-fs.
     public func shutdown() {
-        lock.lock()
-        let served = !entries.isEmpty
-        lock.unlock()
+        let served = entries.withLock { !$0.isEmpty }
         let pending = ((try? Files.list(config.stateRoot)) ?? []).contains { $0.hasSuffix(".json") }
         if !served && !pending { FuseMount.unmakeShared(config.mountRoot) }
     }
@@ -377,14 +357,34 @@ public final class FSServer: @unchecked Sendable {
             }
         }
         guard let keeper, let held = try? keeper.tags(prefix: "fuse/") else { return }
+        // An entry unregistered meanwhile has released its fd: `keep` then leaves nothing.
         for (id, e) in snapshot where !held.contains(Self.keeperTag(id)) {
-            lock.lock()
-            let current = entries[id] === e
-            lock.unlock()
-            if current {
-                logger.info("leaving the FUSE fd with sysbox-keep again", metadata: ["id": "\(id)"])
-                keep(id, e)
-            }
+            logger.info("leaving the FUSE fd with sysbox-keep again", metadata: ["id": "\(id)"])
+            keep(id, e)
         }
+    }
+}
+
+/// Inodes whose cached pages must go, queued by the FUSE threads for the refresher.
+final class InvalidationQueue: @unchecked Sendable {
+    // Safe: `queued` is read and written only between `wake.lock()` and `wake.unlock()`.
+    private let wake = NSCondition()
+    private var queued: [(String, UInt64)] = []
+
+    func add(_ id: String, _ ino: UInt64) {
+        wake.lock()
+        queued.append((id, ino))
+        wake.signal()
+        wake.unlock()
+    }
+
+    /// What is queued, waiting up to `seconds` when nothing is.
+    func take(waiting seconds: Double) -> [(String, UInt64)] {
+        wake.lock()
+        defer { wake.unlock() }
+        if queued.isEmpty { _ = wake.wait(until: Date(timeIntervalSinceNow: seconds)) }
+        let out = queued
+        queued.removeAll()
+        return out
     }
 }

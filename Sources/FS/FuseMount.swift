@@ -5,18 +5,13 @@ import SysboxCore
 /// (no fusermount), and torn down by unmounting and aborting the connection.
 enum FuseMount {
     /// Mounts a new FUSE connection on `dir` and returns the device fd.
-    static func mount(on dir: String) throws -> Int32 {
-        let fd = try sys("open", "/dev/fuse") { open("/dev/fuse", O_RDWR | O_CLOEXEC) }
+    static func mount(on dir: String) throws -> FD {
+        let fd = try Files.open("/dev/fuse", O_RDWR)
         // allow_other: the container's processes are not the mounter; default_permissions: the
         // kernel checks modes against the owners we report (the container's root).
-        let data = "fd=\(fd),rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions"
-        do {
-            try sys("mount(fuse.sysboxfs)", dir) {
-                Foundation.mount("sysboxfs", dir, "fuse.sysboxfs", UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), data)
-            }
-        } catch {
-            close(fd)
-            throw error
+        let data = "fd=\(fd.raw),rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions"
+        try sys("mount(fuse.sysboxfs)", dir) {
+            Foundation.mount("sysboxfs", dir, "fuse.sysboxfs", UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), data)
         }
         return fd
     }

@@ -1,5 +1,6 @@
 import CFuse3
 import Foundation
+import Synchronization
 import SysboxCore
 
 /// One container's FUSE connection served with libfuse's low-level API on a thread of its own.
@@ -11,10 +12,17 @@ import SysboxCore
 /// can be kept, and replayed to a new session after a restart of sysbox-fs: the kernel side of
 /// the connection (kept alive by sysbox-keep holding a copy of the fd) never sees the change.
 final class FuseSession: @unchecked Sendable {
+    // Safe: `initRequest`, `replay` and `swallowUnique` are used only by the session's thread
+    // (the device callbacks) once `start` has started it; `onInit` and `pendingInvalidation` are
+    // set before `start` and only read after. What other threads touch (the libfuse session, the
+    // device fd) is behind a Mutex.
     let files: ContainerFiles
-    let fd: Int32
-    private var session: OpaquePointer?
-    private var thread: Thread?
+    /// The /dev/fuse fd of the connection, owned here until `release()` (libfuse reads and
+    /// writes its own copy).
+    private let device: Mutex<FD?>
+    /// The libfuse session (its address) while it exists: the refresher notifies through it
+    /// while `stop` (another thread) may destroy it.
+    private let session = Mutex<UInt>(0)
     private let done = DispatchSemaphore(value: 0)
     /// The kernel's INIT request, as first received (persisted for a restart).
     private(set) var initRequest: [UInt8]
@@ -23,9 +31,9 @@ final class FuseSession: @unchecked Sendable {
     static let timeout = 86400.0
 
     /// `initRequest` non-empty: the connection is already initialized; replay it to libfuse.
-    init(files: ContainerFiles, fd: Int32, initRequest: [UInt8] = []) {
+    init(files: ContainerFiles, device: consuming FD, initRequest: [UInt8] = []) {
         self.files = files
-        self.fd = fd
+        self.device = Mutex(Optional(device))
         self.initRequest = initRequest
         if !initRequest.isEmpty {
             replay = initRequest
@@ -56,19 +64,20 @@ final class FuseSession: @unchecked Sendable {
             return s.writeDevice(fd, iov!, count)
         }
         // libfuse closes the fd when the session is destroyed: give it its own copy.
-        let own = fcntl(fd, F_DUPFD_CLOEXEC, 3)
+        let own = (try? withDevice { fcntl($0, F_DUPFD_CLOEXEC, 3) }) ?? -1
         guard own >= 0, fuse_session_custom_io(se, &io, own) == 0 else {
+            if own >= 0 { _ = Glibc.close(own) }
             fuse_session_destroy(se)
             throw RuntimeError("fuse_session_custom_io failed for container \(files.reg.id)")
         }
-        session = se
+        session.withLock { $0 = UInt(bitPattern: se) }
         self.onInit = onInit
         let t = Thread { [self] in
-            if let se = session { _ = fuse_session_loop(se) }
+            // Destroyed only after this loop has returned (`stop` waits for `done`).
+            if let se = OpaquePointer(bitPattern: session.withLock { $0 }) { _ = fuse_session_loop(se) }
             done.signal()
         }
         t.name = "fuse-\(files.reg.id.prefix(12))"
-        thread = t
         t.start()
     }
 
@@ -107,22 +116,38 @@ final class FuseSession: @unchecked Sendable {
     func resendUnanswered() -> Bool {
         // struct fuse_out_header { uint32 len; int32 error (the notify code); uint64 unique = 0 }
         var header: (UInt32, Int32, UInt64) = (16, 7, 0)  // FUSE_NOTIFY_RESEND
-        return withUnsafeBytes(of: &header) { Foundation.write(fd, $0.baseAddress, 16) } == 16
+        let written = try? withDevice { fd in withUnsafeBytes(of: &header) { Foundation.write(fd, $0.baseAddress, 16) } }
+        return written == 16
     }
 
     /// Drops the kernel's cached pages and attributes of a file whose content changed.
     func invalidate(_ ino: UInt64) {
-        guard let se = session else { return }
-        _ = fuse_lowlevel_notify_inval_inode(se, ino, 0, 0)
+        session.withLock { address in
+            if let se = OpaquePointer(bitPattern: address) { _ = fuse_lowlevel_notify_inval_inode(se, ino, 0, 0) }
+        }
     }
+
+    /// Runs `body` with the device fd while it is held (the fd cannot be released meanwhile);
+    /// nil once released.
+    func withDevice<T>(_ body: (Int32) throws -> T) throws -> T? {
+        try device.withLock { d in
+            guard let raw = d?.raw else { return nil }
+            return try body(raw)
+        }
+    }
+
+    /// Closes the device fd: the connection ends once no other copy (sysbox-keep's) remains.
+    func release() { device.withLock { $0 = nil } }
 
     /// Ends the loop (after the connection was aborted or unmounted) and frees the session.
     func stop(wait: Double) {
-        guard let se = session else { return }
+        guard let se = OpaquePointer(bitPattern: session.withLock { $0 }) else { return }
         fuse_session_exit(se)
         if done.wait(timeout: .now() + wait) == .success {
-            fuse_session_destroy(se)
-            session = nil
+            session.withLock {
+                fuse_session_destroy(se)
+                $0 = 0
+            }
         }
     }
 

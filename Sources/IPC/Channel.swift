@@ -77,32 +77,34 @@ public struct Channel: ~Copyable {
         }
     }
 
-    /// Receives one message and the fds sent with it (owned by the caller, O_CLOEXEC).
-    public func receive<M: Decodable>(_ type: M.Type) throws -> (M, [Int32]) {
+    /// Receives one message; the fds sent with it go to `fds` (the receiver's, closed with it
+    /// unless taken).
+    public func receive<M: Decodable>(_ type: M.Type, fds: inout OwnedFDs) throws -> M {
         var header = [UInt8](repeating: 0, count: 4)
-        var fds = [Int32](repeating: -1, count: 64)
+        var raw = [Int32](repeating: -1, count: 64)
         var nfds: Int32 = 0
         let got = try sys("recvmsg") {
             header.withUnsafeMutableBytes { h in
-                fds.withUnsafeMutableBufferPointer { f in
+                raw.withUnsafeMutableBufferPointer { f in
                     sbx_recv_with_fds(fd, h.baseAddress, 4, f.baseAddress, 64, &nfds)
                 }
             }
         }
-        let received = Array(fds[0..<Int(nfds)])
-        // A truncated, oversized or undecodable frame: its fds are closed, none is kept.
-        do {
-            if got == 0 { throw SysError("recvmsg", "peer closed", errno: .EPIPE) }
-            if got < 4 { try readExact(&header, from: got) }
-            let len = Int(header[0]) | Int(header[1]) << 8 | Int(header[2]) << 16 | Int(header[3]) << 24
-            guard len <= 64 << 20 else { throw SysError("recvmsg", "frame of \(len) bytes", errno: .EINVAL) }
-            var payload = [UInt8](repeating: 0, count: len)
-            try readExact(&payload, from: 0)
-            return (try JSONDecoder().decode(M.self, from: Data(payload)), received)
-        } catch {
-            received.forEach { _ = close($0) }
-            throw error
-        }
+        // Owned from here: a truncated, oversized or undecodable frame leaves them to `fds`.
+        fds = OwnedFDs(owning: Array(raw[0..<Int(nfds)]))
+        if got == 0 { throw SysError("recvmsg", "peer closed", errno: .EPIPE) }
+        if got < 4 { try readExact(&header, from: got) }
+        let len = Int(header[0]) | Int(header[1]) << 8 | Int(header[2]) << 16 | Int(header[3]) << 24
+        guard len <= 64 << 20 else { throw SysError("recvmsg", "frame of \(len) bytes", errno: .EINVAL) }
+        var payload = [UInt8](repeating: 0, count: len)
+        try readExact(&payload, from: 0)
+        return try JSONDecoder().decode(M.self, from: Data(payload))
+    }
+
+    /// Receives one message that carries no fds (any sent are closed).
+    public func receive<M: Decodable>(_ type: M.Type) throws -> M {
+        var fds = OwnedFDs()
+        return try receive(type, fds: &fds)
     }
 
     private func readExact(_ buf: inout [UInt8], from start: Int) throws(SysError) {
@@ -234,9 +236,7 @@ extension Channel {
         as: Response.Type
     ) throws -> Response {
         try send(request, fds: sent)
-        let (response, fds) = try receive(Response.self)
-        fds.forEach { close($0) }
-        return response
+        return try receive(Response.self)
     }
 }
 
@@ -244,10 +244,4 @@ extension Channel {
 public protocol DaemonResponse: Decodable {
     var errorMessage: String? { get }
     var isOK: Bool { get }
-}
-
-/// The one fd a request must carry: the first, the others closed; nil when none came.
-public func onlyFD(_ fds: [Int32]) -> Int32? {
-    fds.dropFirst().forEach { close($0) }
-    return fds.first
 }

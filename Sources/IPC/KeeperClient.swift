@@ -8,47 +8,47 @@ public struct KeeperClient: Sendable {
     public let socketPath: String
     public init(socketPath: String) { self.socketPath = socketPath }
 
-    /// One kept fd: its tag, the data left with it, and a copy of the fd (the caller's to close).
-    public struct Kept: Sendable {
-        public var tag: String
-        public var data: [UInt8]
-        public var fd: Int32
+    /// What the keeper holds under a prefix: each fd by its tag, with the data left with it.
+    public struct Kept: ~Copyable {
+        public var data: [String: [UInt8]] = [:]
+        /// Copies of the kept fds, the caller's (those not taken are closed with this value).
+        public var fds = NamedFDs<String>()
+        public var tags: [String] { data.keys.sorted() }
     }
 
     static let maxTag = 255, maxData = 16384, header = 8
 
-    /// Leaves a copy of `fd` under `tag` (replacing what had that tag).
+    /// Leaves a copy of `fd` (borrowed) under `tag`, replacing what had that tag.
     public func put(tag: String, data: [UInt8] = [], fd: Int32) throws {
         let s = try connect()
-        defer { close(s) }
-        try send(s, op: "P", tag: tag, data: data, fd: fd)
-        try expectOK(s, "put \(tag)")
+        try send(s.raw, op: "P", tag: tag, data: data, fd: fd)
+        try expectOK(s.raw, "put \(tag)")
     }
 
     /// Copies of every fd whose tag starts with `prefix`.
-    public func get(prefix: String) throws -> [Kept] {
+    public func get(prefix: String) throws -> Kept {
         let s = try connect()
-        defer { close(s) }
-        try send(s, op: "G", tag: prefix, data: [], fd: -1)
-        var out: [Kept] = []
+        try send(s.raw, op: "G", tag: prefix, data: [], fd: -1)
+        var out = Kept()
         while true {
-            let (op, tag, data, fds) = try receive(s)
-            guard op == UInt8(ascii: "K") else { fds.forEach { close($0) }; throw RuntimeError("sysbox-keep: \(tag)") }
-            if tag.isEmpty { fds.forEach { close($0) }; return out }
-            guard fds.count == 1 else { fds.forEach { close($0) }; continue }
-            out.append(Kept(tag: tag, data: data, fd: fds[0]))
+            var fds = OwnedFDs()
+            let (op, tag, data) = try receive(s.raw, &fds)
+            guard op == UInt8(ascii: "K") else { throw RuntimeError("sysbox-keep: \(tag)") }
+            if tag.isEmpty { return out }
+            guard let fd = fds.only() else { continue }
+            out.data[tag] = data
+            out.fds.insert(fd, as: tag)
         }
     }
 
     /// The tags held that start with `prefix` (no fds): what a restarted keeper lacks.
     public func tags(prefix: String) throws -> Set<String> {
         let s = try connect()
-        defer { close(s) }
-        try send(s, op: "L", tag: prefix, data: [], fd: -1)
+        try send(s.raw, op: "L", tag: prefix, data: [], fd: -1)
         var out = Set<String>()
         while true {
-            let (op, tag, _, fds) = try receive(s)
-            fds.forEach { close($0) }
+            var fds = OwnedFDs()
+            let (op, tag, _) = try receive(s.raw, &fds)
             guard op == UInt8(ascii: "K") else { throw RuntimeError("sysbox-keep: \(tag)") }
             if tag.isEmpty { return out }
             out.insert(tag)
@@ -58,20 +58,19 @@ public struct KeeperClient: Sendable {
     /// Forgets (and closes, in the keeper) every fd whose tag starts with `prefix`.
     public func drop(prefix: String) throws {
         let s = try connect()
-        defer { close(s) }
-        try send(s, op: "D", tag: prefix, data: [], fd: -1)
-        try expectOK(s, "drop \(prefix)")
+        try send(s.raw, op: "D", tag: prefix, data: [], fd: -1)
+        try expectOK(s.raw, "drop \(prefix)")
     }
 
-    func connect() throws -> Int32 {
-        let s: Int32
-        do { s = try Channel.connectSocket(socketPath, type: Int32(SOCK_SEQPACKET.rawValue)) } catch {
+    func connect() throws -> FD {
+        let s: FD
+        do { s = FD(try Channel.connectSocket(socketPath, type: Int32(SOCK_SEQPACKET.rawValue))) } catch {
             throw RuntimeError(
                 "cannot reach sysbox-keep at \(socketPath): \(error.errno)", hint: "start it: sysbox-keep --socket \(socketPath)")
         }
         var tv = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(s.raw, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(s.raw, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         return s
     }
 
@@ -87,29 +86,28 @@ public struct KeeperClient: Sendable {
         if sent != msg.count { throw RuntimeError("sysbox-keep: send failed: \(Errno.current)") }
     }
 
-    func receive(_ s: Int32) throws -> (UInt8, String, [UInt8], [Int32]) {
+    /// One answer; the fds that came with it go to `fds`.
+    func receive(_ s: Int32, _ fds: inout OwnedFDs) throws -> (UInt8, String, [UInt8]) {
         var buf = [UInt8](repeating: 0, count: Self.header + Self.maxTag + Self.maxData)
-        var fds = [Int32](repeating: -1, count: 4)
+        var raw = [Int32](repeating: -1, count: 4)
         var nfds: Int32 = 0
         let n = buf.withUnsafeMutableBytes { b in
-            fds.withUnsafeMutableBufferPointer { f in
+            raw.withUnsafeMutableBufferPointer { f in
                 sbx_recv_with_fds(s, b.baseAddress, b.count, f.baseAddress, 4, &nfds)
             }
         }
-        let got = Array(fds[0..<Int(max(0, nfds))])
-        guard n >= Self.header else {
-            got.forEach { close($0) }; throw RuntimeError("sysbox-keep: no answer (\(n < 0 ? "\(Errno.current)" : "closed"))")
-        }
+        fds = OwnedFDs(owning: Array(raw[0..<Int(max(0, nfds))]))
+        guard n >= Self.header else { throw RuntimeError("sysbox-keep: no answer (\(n < 0 ? "\(Errno.current)" : "closed"))") }
         let tagLen = Int(buf[2]) | Int(buf[3]) << 8
         let dataLen = Int(buf[4]) | Int(buf[5]) << 8 | Int(buf[6]) << 16 | Int(buf[7]) << 24
-        guard Self.header + tagLen + dataLen == n else { got.forEach { close($0) }; throw RuntimeError("sysbox-keep: malformed answer") }
+        guard Self.header + tagLen + dataLen == n else { throw RuntimeError("sysbox-keep: malformed answer") }
         let tag = String(decoding: buf[Self.header..<(Self.header + tagLen)], as: UTF8.self)
-        return (buf[0], tag, Array(buf[(Self.header + tagLen)..<n]), got)
+        return (buf[0], tag, Array(buf[(Self.header + tagLen)..<n]))
     }
 
     func expectOK(_ s: Int32, _ what: String) throws {
-        let (op, tag, _, fds) = try receive(s)
-        fds.forEach { close($0) }
+        var fds = OwnedFDs()
+        let (op, tag, _) = try receive(s, &fds)
         guard op == UInt8(ascii: "K") else { throw RuntimeError("sysbox-keep refused \(what): \(tag)") }
     }
 }

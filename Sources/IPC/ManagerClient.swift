@@ -22,8 +22,7 @@ public struct ManagerClient: Sendable {
     public func trace(_ r: TraceRequest) throws -> Int32 {
         let channel = try connect()
         try channel.send(ManagerRequest.trace(r))
-        let (response, fds) = try channel.receive(ManagerResponse.self)
-        fds.forEach { close($0) }
+        let response = try channel.receive(ManagerResponse.self)
         if case .error(let m) = response { throw RuntimeError(m) }
         channel.setTimeout(seconds: 0)  // lines come when calls are trapped
         return channel.take()

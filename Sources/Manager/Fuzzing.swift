@@ -1,6 +1,7 @@
 import CSeccomp
 import IPC
 import Logging
+import SysboxCore
 
 /// Entry points for the fuzz targets (Sources/FuzzTargets) into the manager's parsers of what a
 /// peer or a container controls: mountinfo lines, /proc/PID/status and id maps, and a trapped
@@ -61,7 +62,7 @@ public enum Fuzzing {
     /// A notify loop that belongs to no container, for `trappedCall`.
     static let fuzzLoop: NotifyLoop = {
         NotifyLoop(
-            request: ListenerRequest(id: "fuzz", pid: 1, hostnameLocked: false, virtualFiles: "/nonexistent"), fd: -1,
+            request: ListenerRequest(id: "fuzz", pid: 1, hostnameLocked: false, virtualFiles: "/nonexistent"), fd: FD(-1),
             tracer: Tracer(), logger: Logger(label: "fuzz"), protected: ProtectedMounts(entries: [], mountpoints: []))
     }()
 }

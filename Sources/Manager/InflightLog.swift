@@ -1,6 +1,7 @@
 import CSeccomp
-import Foundation  // NSLock (a daemon, not on a container's start path)
+import Foundation
 import IPC
+import Synchronization
 import SysboxCore
 
 /// The trapped calls sysbox-mgr has received but not answered yet, in a memfd that sysbox-keep
@@ -12,22 +13,26 @@ import SysboxCore
 /// keeper tag, the seccomp_notif as received. Writing one is a memcpy into shared pages, on the
 /// hot path of every trapped call; they stay readable after the process dies because the
 /// keeper holds the memfd.
-public final class InflightLog: @unchecked Sendable {  // slots handed out under `lock`
+public final class InflightLog: @unchecked Sendable {
+    // Safe: `base` points at a mapping that lives as long as the process (never unmapped); each
+    // slot's bytes are written by the one thread holding its `Slot`, and slots are handed out
+    // and returned under `free`'s lock, so no two threads write the same bytes.
     static let slotSize = 128, slots = 4096, headerSize = 64
     static let magic: UInt64 = 0x7379_7362_6f78_6966  // "sysboxif"
-    let fd: Int32
+    private let memfd: FD
+    var fd: Int32 { memfd.raw }
     let base: UnsafeMutableRawPointer
-    private let lock = NSLock()
-    private var free: [Int]
+    private let free: Mutex<[Int]>
 
-    /// Maps `fd` (a memfd of the right size), or nil.
-    init?(fd: Int32) {
+    /// Maps `fd` (a memfd of the right size), or nil (and `fd` is closed).
+    init?(fd: consuming FD) {
         let size = Self.headerSize + Self.slots * Self.slotSize
-        guard ftruncate(fd, off_t(size)) == 0 || lseek(fd, 0, SEEK_END) >= off_t(size) else { return nil }
-        guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), p != MAP_FAILED else { return nil }
-        self.fd = fd
+        let raw = fd.raw
+        guard ftruncate(raw, off_t(size)) == 0 || lseek(raw, 0, SEEK_END) >= off_t(size) else { return nil }
+        guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, raw, 0), p != MAP_FAILED else { return nil }
+        memfd = fd
         base = p
-        free = Array((0..<Self.slots).reversed())
+        free = Mutex(Array((0..<Self.slots).reversed()))
         if base.load(as: UInt64.self) != Self.magic {
             memset(base, 0, size)
             base.storeBytes(of: Self.magic, as: UInt64.self)
@@ -37,26 +42,23 @@ public final class InflightLog: @unchecked Sendable {  // slots handed out under
     /// A new log, or the one a previous manager left with sysbox-keep (its in-flight entries
     /// are then returned, to be answered once the listeners are served again).
     static func open(keeper: KeeperClient?) -> (InflightLog?, [(tag: UInt64, notif: seccomp_notif)]) {
-        if let keeper, let kept = try? keeper.get(prefix: "inflight") {
-            for k in kept.dropFirst() { close(k.fd) }
-            if let k = kept.first, let log = InflightLog(fd: k.fd) { return (log, log.takeInFlight()) }
+        if let keeper, var kept = try? keeper.get(prefix: "inflight"), let fd = kept.fds.take("inflight"),
+            let log = InflightLog(fd: fd)
+        {
+            return (log, log.takeInFlight())
         }
-        let fd = sbx_memfd_create("sysbox-mgr-inflight", 1)  // MFD_CLOEXEC
-        guard fd >= 0, let log = InflightLog(fd: fd) else { if fd >= 0 { close(fd) }; return (nil, []) }
-        try? keeper?.put(tag: "inflight", fd: fd)
+        let raw = sbx_memfd_create("sysbox-mgr-inflight", 1)  // MFD_CLOEXEC
+        guard raw >= 0, let log = InflightLog(fd: FD(raw)) else { return (nil, []) }
+        try? keeper?.put(tag: "inflight", fd: log.fd)
         return (log, [])
     }
 
     func slot() -> Slot? {
-        lock.lock(); defer { lock.unlock() }
-        guard let i = free.popLast() else { return nil }
+        guard let i = free.withLock({ $0.popLast() }) else { return nil }
         return Slot(log: self, at: base + Self.headerSize + i * Self.slotSize, index: i)
     }
 
-    fileprivate func release(_ i: Int) {
-        lock.lock(); defer { lock.unlock() }
-        free.append(i)
-    }
+    fileprivate func release(_ i: Int) { free.withLock { $0.append(i) } }
 
     /// The entries in flight, cleared from the log.
     func takeInFlight() -> [(tag: UInt64, notif: seccomp_notif)] {
@@ -78,7 +80,9 @@ public final class InflightLog: @unchecked Sendable {  // slots handed out under
     }
 
     /// One notify thread's slot.
-    final class Slot: @unchecked Sendable {  // used by its one thread only
+    final class Slot: @unchecked Sendable {
+        // Safe: a slot is used by the one notify thread it was given to; only its deinit,
+        // after that thread is done with it, returns it.
         let log: InflightLog
         let at: UnsafeMutableRawPointer
         let index: Int

@@ -7,7 +7,11 @@ import SysboxCore
 
 /// The sysbox-mgr daemon core: serves registrations on its unix socket. Requests are small and are
 /// answered one at a time in one loop, so the allocator's check-and-update never races.
-public final class ManagerServer: @unchecked Sendable {  // served by one thread; state is not shared
+public final class ManagerServer: @unchecked Sendable {
+    // Safe: the `var`s (allocator, initial, leftUnanswered) are used only by the thread that
+    // runs `recoverListeners()` and then `serve` (sysbox-mgr's main thread), one request at a
+    // time. The threads this class starts (notify loops, custody, keeper deposits) reach only
+    // `live`, `tracer`, `utsNames`, `loopsByTag` and `inflight`, each behind its own Mutex.
     public struct Config: Sendable {
         public var socketPath = "/run/sysbox/mgr.sock"
         /// sysbox-keep, which holds a copy of every seccomp listener, so that a killed sysbox-mgr's
@@ -90,28 +94,29 @@ public final class ManagerServer: @unchecked Sendable {  // served by one thread
 
     func handle(_ channel: borrowing Channel) {
         do {
-            let (request, fds) = try channel.receive(ManagerRequest.self)
+            var fds = OwnedFDs()
+            let request = try channel.receive(ManagerRequest.self, fds: &fds)
             // Every path and key built from an id rests on this check: the peer is root, but its
             // id is input all the same (a storage dir named after it is removed recursively).
             if let id = request.containerID, !ContainerID.isValid(id) {
-                fds.forEach { close($0) }
                 try channel.send(ManagerResponse.error("sysbox-mgr: " + ContainerID.problem(id)))
                 return
             }
             switch request {
             case .listener(let r):
-                guard let listener = onlyFD(fds) else { try channel.send(ManagerResponse.error("no seccomp listener fd was sent")); return }
-                serveListener(r, listener)
+                guard let listener = fds.only() else {
+                    try channel.send(ManagerResponse.error("a listener request carries exactly one fd, the seccomp listener"))
+                    return
+                }
                 keepCopy(r, listener)
+                serveListener(r, listener)
                 logger.debug("seccomp listener", metadata: ["id": "\(r.id)", "pid": "\(r.pid)"])
                 try channel.send(ManagerResponse.ok)
             case .trace(let t):
-                fds.forEach { close($0) }
                 try channel.send(ManagerResponse.ok)
                 let fd = dup(channel.fd)
                 if fd >= 0 { _ = sbx_set_cloexec(fd, 1); tracer.add(fd: fd, t) }
             default:
-                fds.forEach { close($0) }
                 try channel.send(respond(request))
             }
         } catch {
@@ -133,10 +138,10 @@ public final class ManagerServer: @unchecked Sendable {  // served by one thread
         return mounts
     }
 
-    func serveListener(_ r: ListenerRequest, _ fd: Int32) {
+    func serveListener(_ r: ListenerRequest, _ fd: consuming FD) {
         utsNames.adopt(r.id, pid: UInt32(bitPattern: r.pid))
         let loop = NotifyLoop(request: r, fd: fd, tracer: tracer, logger: logger, protected: initialMounts(r))
-        let key = live.add(r, fd), live = live
+        let key = live.add(r, loop.fd), live = live
         let tag = InflightLog.hash(Self.keeperTag(r)), loops = loopsByTag
         loop.inflight = inflight?.slot()
         loop.tagHash = tag
@@ -158,14 +163,12 @@ public final class ManagerServer: @unchecked Sendable {  // served by one thread
 
     /// Leaves a copy of a listener with sysbox-keep, off this loop (the keeper answers at once,
     /// but a stuck one must not hold registrations up).
-    func keepCopy(_ r: ListenerRequest, _ listener: Int32) {
-        guard !config.keepSocket.isEmpty else { return }
-        let copy = fcntl(listener, F_DUPFD_CLOEXEC, 3)
-        guard copy >= 0 else { return }
+    func keepCopy(_ r: ListenerRequest, _ listener: borrowing FD) {
+        guard !config.keepSocket.isEmpty, let copy = try? listener.duplicate().take() else { return }
         let keep = KeeperClient(socketPath: config.keepSocket), logger = logger
         Thread.detachNewThread {
-            defer { close(copy) }
-            do { try Self.deposit(keep, r, fd: copy) } catch {
+            let owned = FD(copy)
+            do { try Self.deposit(keep, r, fd: owned.raw) } catch {
                 logger.warning(
                     "seccomp listener not left with sysbox-keep: a crash of sysbox-mgr would fail this process's trapped calls",
                     metadata: ["id": "\(r.id)", "pid": "\(r.pid)", "error": "\(error)"])
@@ -188,9 +191,8 @@ public final class ManagerServer: @unchecked Sendable {  // served by one thread
                     continue
                 }
                 var again = 0
-                for (r, copy) in live.copies(where: { !held.contains(Self.keeperTag($0)) }) {
-                    defer { close(copy) }
-                    if (try? Self.deposit(keep, r, fd: copy)) != nil { again += 1 }
+                live.withEach(where: { !held.contains(Self.keeperTag($0)) }) { r, fd in
+                    if (try? Self.deposit(keep, r, fd: fd)) != nil { again += 1 }
                 }
                 if again > 0 || missing {
                     logger.info("seccomp listeners left with sysbox-keep again", metadata: ["listeners": "\(again)"])
@@ -205,25 +207,20 @@ public final class ManagerServer: @unchecked Sendable {  // served by one thread
     /// Answers again the trapped calls of the containers a previous sysbox-mgr served: sysbox-keep
     /// kept their listeners (their trapped calls have waited meanwhile).
     public func recoverListeners() {
-        var kept: [(ListenerRequest, Int32)] = []
+        var served = Set<String>()
         if !config.keepSocket.isEmpty {
             do {
-                for k in try KeeperClient(socketPath: config.keepSocket).get(prefix: "listener/") {
-                    if let r = try? JSONDecoder().decode(ListenerRequest.self, from: Data(k.data)), ContainerID.isValid(r.id) {
-                        kept.append((r, k.fd))
-                    } else {
-                        close(k.fd)
-                    }
+                var kept = try KeeperClient(socketPath: config.keepSocket).get(prefix: "listener/")
+                for tag in kept.tags {
+                    // One loop per listener: the tag is the request's, the request the data.
+                    guard let data = kept.data[tag], let r = try? JSONDecoder().decode(ListenerRequest.self, from: Data(data)),
+                        ContainerID.isValid(r.id), Self.keeperTag(r) == tag, served.insert(tag).inserted, let fd = kept.fds.take(tag)
+                    else { continue }
+                    serveListener(r, fd)
                 }
             } catch {
                 logger.info("sysbox-keep not reached for the seccomp listeners", metadata: ["reason": "\(error)"])
             }
-        }
-        var served = Set<String>()
-        for (r, fd) in kept {
-            guard served.insert(Self.keeperTag(r)).inserted else { close(fd); continue }
-            _ = sbx_set_cloexec(fd, 1)
-            serveListener(r, fd)
         }
         if !served.isEmpty { logger.info("answering trapped calls again after a restart", metadata: ["listeners": "\(served.count)"]) }
         // Calls the killed manager had taken but not answered: answered now, each on its thread

@@ -15,7 +15,11 @@ import SysboxCore
 /// umount2 follow the rules of MountRules.swift and NotifyLoop+Mount.swift; the new mount API gets
 /// ENOSYS.
 final class NotifyLoop: @unchecked Sendable {
+    // Safe: the `var`s below (onEnd, inflight, tagHash) are set before `start()` and only read
+    // after it, by the loop's thread (Thread.start orders them); `answerAgain` reads `fd` and
+    // `inflight`, set by then too. Everything else is `let`.
     let request: ListenerRequest
+    /// The seccomp listener, owned by the loop: closed when `run` ends.
     let fd: Int32
     let tracer: Tracer
     let logger: Logger
@@ -26,9 +30,9 @@ final class NotifyLoop: @unchecked Sendable {
 
     /// `protected`: the container's initial mounts, when already known (an exec'd process joins the
     /// mounts of init, which may have changed since); read from the process's mountinfo otherwise.
-    init(request: ListenerRequest, fd: Int32, tracer: Tracer, logger: Logger, protected: ProtectedMounts? = nil) {
+    init(request: ListenerRequest, fd: consuming FD, tracer: Tracer, logger: Logger, protected: ProtectedMounts? = nil) {
         self.request = request
-        self.fd = fd
+        self.fd = fd.take()
         self.tracer = tracer
         self.logger = logger
         self.protected = protected ?? ProtectedMounts(pid: request.pid, mountpoints: request.protectedMounts ?? [])

@@ -17,7 +17,7 @@ import SysboxCore
 ///       |                                            | one NotifyLoop for the listener
 ///
 /// One state per connection, no reply (the spec defines none): the runtime closes after sending.
-public final class SeccompAgent: @unchecked Sendable {  // one thread serves connections in turn
+public final class SeccompAgent: Sendable {
     let tracer: Tracer
     let logger: Logger
 
@@ -50,8 +50,8 @@ public final class SeccompAgent: @unchecked Sendable {  // one thread serves con
             if poll(&pfd, 1, 500) <= 0 { continue }
             let c = sbx_accept_cloexec(listener)
             guard c >= 0 else { continue }
-            handle(connection: c)
-            close(c)
+            let connection = FD(c)
+            handle(connection: connection.raw)
         }
     }
 
@@ -63,34 +63,32 @@ public final class SeccompAgent: @unchecked Sendable {  // one thread serves con
             logger.warning("seccomp agent: refused a connection from a non-root peer", metadata: ["uid": "\(uid)"])
             return
         }
-        guard let (bytes, fds) = receive(c) else { return }
+        var fds = OwnedFDs()
+        guard let bytes = receive(c, &fds) else { return }
         do {
             let state = try Self.decode(bytes)
-            var keep: Int32 = -1
-            for (i, fd) in fds.enumerated() {
-                if i < state.fds.count, state.fds[i] == "seccompFd", keep < 0 { keep = fd } else { close(fd) }
-            }
-            guard keep >= 0 else { throw ManagerError("no seccompFd among the fds \(state.fds)") }
+            // The state names each fd sent, in order (runc's "seccompFd").
+            var named = fds.named(state.fds)
+            guard let listener = named.take("seccompFd") else { throw ManagerError("no seccompFd among the fds \(state.fds)") }
             let request = try Self.listenerRequest(state)
-            NotifyLoop(request: request, fd: keep, tracer: tracer, logger: logger).start()
+            NotifyLoop(request: request, fd: listener, tracer: tracer, logger: logger).start()
             logger.info("seccomp agent: listener", metadata: ["id": "\(state.state.id)", "pid": "\(state.pid)", "runtime-pid": "\(peer)"])
         } catch {
-            fds.forEach { close($0) }
             logger.warning("seccomp agent: bad container process state: \(error)")
         }
     }
 
     /// The first recvmsg brings the fds; the rest of the JSON follows until the runtime closes.
-    func receive(_ c: Int32) -> ([UInt8], [Int32])? {
+    func receive(_ c: Int32, _ fds: inout OwnedFDs) -> [UInt8]? {
         var out: [UInt8] = []
-        var fds = [Int32](repeating: -1, count: 8)
+        var raw = [Int32](repeating: -1, count: 8)
         var nfds: Int32 = 0
         var buf = [UInt8](repeating: 0, count: 65536)
         let first = buf.withUnsafeMutableBytes { b in
-            fds.withUnsafeMutableBufferPointer { sbx_recv_with_fds(c, b.baseAddress, b.count, $0.baseAddress, 8, &nfds) }
+            raw.withUnsafeMutableBufferPointer { sbx_recv_with_fds(c, b.baseAddress, b.count, $0.baseAddress, 8, &nfds) }
         }
-        let received = Array(fds.prefix(Int(max(nfds, 0))))
-        guard first > 0 else { received.forEach { close($0) }; return nil }
+        fds = OwnedFDs(owning: Array(raw.prefix(Int(max(nfds, 0)))))
+        guard first > 0 else { return nil }
         out += buf[0..<first]
         while out.count < 1 << 20 {
             let n = buf.withUnsafeMutableBytes { read(c, $0.baseAddress, $0.count) }
@@ -98,7 +96,7 @@ public final class SeccompAgent: @unchecked Sendable {  // one thread serves con
             if n <= 0 { break }
             out += buf[0..<n]
         }
-        return (out, received)
+        return out
     }
 
     static func decode(_ bytes: [UInt8]) throws -> ProcessState {

@@ -115,14 +115,19 @@ public final class LiveListeners: Sendable {
 
     func remove(_ key: Int) { state.withLock { _ = $0.loops.removeValue(forKey: key) } }
 
-    /// Copies (F_DUPFD_CLOEXEC) of the listeners whose request `wanted` accepts, the caller's to close.
-    func copies(where wanted: (ListenerRequest) -> Bool = { _ in true }) -> [(ListenerRequest, Int32)] {
-        state.withLock { s in
+    /// Calls `body` with a copy of each listener whose request `wanted` accepts (the copy is
+    /// made under the lock, so a loop that ends meanwhile is not copied after its close; the
+    /// copy is closed after `body`).
+    func withEach(where wanted: (ListenerRequest) -> Bool = { _ in true }, _ body: (ListenerRequest, Int32) -> Void) {
+        let copies: [(ListenerRequest, Int32)] = state.withLock { s in
             s.loops.sorted { $0.key < $1.key }.compactMap { _, v in
-                guard wanted(v.0) else { return nil }
-                let fd = fcntl(v.1, F_DUPFD_CLOEXEC, 3)
-                return fd >= 0 ? (v.0, fd) : nil
+                guard wanted(v.0), let fd = try? FD.duplicate(v.1) else { return nil }
+                return (v.0, fd.take())
             }
+        }
+        for (r, raw) in copies {
+            let fd = FD(raw)
+            body(r, fd.raw)
         }
     }
 }

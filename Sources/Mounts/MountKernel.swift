@@ -37,8 +37,7 @@ public struct LinuxMountKernel: MountKernel {
     public func touch(_ path: String) throws(SysError) {
         try Files.mkdirAll(Files.dirname(path))
         if Files.exists(path) { return }
-        let fd = try sys("open", path) { open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644) }
-        close(fd)
+        _ = try Files.open(path, O_WRONLY | O_CREAT, 0o644)
     }
 
     public func symlink(_ target: String, at link: String) throws(SysError) {

@@ -21,12 +21,11 @@ struct Container {
         guard ProcStat.isAlive(pid: record.pid, startTime: record.pidStartTime) else {
             throw RuntimeError("container not running")
         }
-        let pidfd = try sys("pidfd_open", "\(record.pid)") { sbx_pidfd_open(record.pid) }
-        defer { close(pidfd) }
+        let pidfd = FD(try sys("pidfd_open", "\(record.pid)") { sbx_pidfd_open(record.pid) })
         // Re-check after opening: the pidfd now pins the process we verified.
         guard ProcStat.isAlive(pid: record.pid, startTime: record.pidStartTime) else {
             throw RuntimeError("container not running")
         }
-        try sys("pidfd_send_signal", "\(record.pid)") { sbx_pidfd_send_signal(pidfd, sig) }
+        try sys("pidfd_send_signal", "\(record.pid)") { sbx_pidfd_send_signal(pidfd.raw, sig) }
     }
 }

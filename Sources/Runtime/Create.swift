@@ -62,9 +62,8 @@ public enum Create {
     /// runc's pid file: the number without a newline, written to a temp name and renamed.
     static func writePidFile(_ path: String, pid: Int32) throws {
         let tmp = Files.dirname(path) + "/." + Files.basename(path)
-        let fd = try sys("open", tmp) { open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_SYNC | O_CLOEXEC, 0o666) }
-        defer { close(fd) }
-        try Files.writeAll(fd, Array("\(pid)".utf8), tmp)
+        let fd = try Files.open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_SYNC, 0o666)
+        try Files.writeAll(fd.raw, Array("\(pid)".utf8), tmp)
         try sys("rename", path) { rename(tmp, path) }
     }
 
@@ -73,6 +72,8 @@ public enum Create {
 /// Work on another thread, waited for later. The runtime may be multi-threaded: it never enters
 /// a namespace itself (the namespace stage is a raw clone, see ns.c).
 final class Background<T>: @unchecked Sendable {
+    // Safe: `result` is written once, by the work, before `group.leave()`, and read only after
+    // `group.wait()` returns (the group orders the two).
     private let group = DispatchGroup()
     private var result: Result<T, any Error>?
 

@@ -63,8 +63,10 @@ final class CreateSession {
     var fifo: FD?
     var cgroup: Cgroup?
     var made: Background<Void>?
-    var console: Int32?
-    var joins: [(fd: Int32, type: Int32)] = []
+    var console: FD?
+    /// The namespaces to join, and their types in the same order.
+    var joins = OwnedFDs()
+    var joinTypes: [Int32] = []
     var spawn: Spawn?
     var seccomp: Background<CompiledFilter?>?
     var attachA: Background<Void>?
@@ -73,13 +75,13 @@ final class CreateSession {
     var virtualFiles: Background<(mountDir: String, files: [String: FileKind])>?
     var rootfsSetup: RootfsSetup?
     var pid: Int32 = 0
-    var initFD: Int32 = -1
+    var initFD: FD?
     var attachInit: Background<Void>?
     var state: State?
     var hooks: RuntimeHooks?
     var initConfig: InitConfig?
     var saving: Background<[UInt8]>?
-    var readyFDs: [Int32] = []
+    var listener: FD?
 
     /// Reads and adapts the spec, checks the rootfs, selects the policy and plans the create;
     /// nothing is made yet.
@@ -122,14 +124,10 @@ final class CreateSession {
     /// Undoes what was made unless `commit` was reached, and closes what the steps opened.
     func finish() {
         rollback.run()
-        if let c = console { close(c) }
-        joins.forEach { close($0.fd) }
-        if initFD >= 0 { close(initFD) }
-        readyFDs.forEach { close($0) }
         console = nil
-        joins = []
-        initFD = -1
-        readyFDs = []
+        joins = OwnedFDs()
+        initFD = nil
+        listener = nil
     }
 
     /// The state dir and its exec fifo, which `start` opens to let init exec the program.
@@ -169,9 +167,9 @@ final class CreateSession {
     /// The console socket travels to init, which sends the pty master over it.
     func connectConsole() throws {
         if let path = o.consoleSocket {
-            console = try Channel.connect(path).take()
+            console = FD(try Channel.connect(path).take())
         } else if let fd = o.consoleFD {
-            console = dup(fd)
+            console = try FD.duplicate(fd)
         }
     }
 
@@ -181,12 +179,12 @@ final class CreateSession {
     /// (after MAPPED), and before GO when it joins them all.
     func spawnStageA() throws {
         for j in plan.joins {
-            let fd = try sys("open", j.path) { open(j.path, O_RDONLY | O_CLOEXEC) }
-            joins.append((fd, j.type))
+            joins.append(try Files.open(j.path, O_RDONLY))
+            joinTypes.append(j.type)
         }
         let spawn = try Spawn(
             .init(
-                unshareFlags: plan.unshare, joins: joins, becomeRoot: true, newSession: true,
+                unshareFlags: plan.unshare, joins: Array(zip(joins.borrowed, joinTypes)), becomeRoot: true, newSession: true,
                 preserveFDs: o.preserveFDs, argv: ["sysbox-runc", "init"], env: []))
         // (Spawn kills stage A itself if it is never reaped.)
         self.spawn = spawn
@@ -310,7 +308,7 @@ final class CreateSession {
         spawn.reapA()
         // Through a pidfd: should init die and its pid be reused, the rollback must not kill another process.
         let initFD = sbx_pidfd_open(pid)
-        self.initFD = initFD
+        self.initFD = initFD >= 0 ? FD(initFD) : nil
         rollback.add("init") { if initFD >= 0 { _ = sbx_pidfd_send_signal(initFD, SIGKILL) } }
         try made.wait()
         try cgroup.delegate(uid: reg.uidStart, gid: reg.gidStart)
@@ -347,7 +345,6 @@ final class CreateSession {
         if compiled != nil { initSpec.linux?.seccomp = nil }
         initConfig = InitConfig(
             mode: .create, id: o.id, spec: initSpec, process: process, rootfs: rootPlan,
-            hasConsoleSocket: console != nil, hasExecFifo: true, joinMountAndUser: false,
             waitForRuntimeHooks: !(hooks?.isEmpty ?? true), unshareCgroup: plan.lateCgroupNS, preserveFDs: o.preserveFDs,
             trapped: plan.trapped, compiledSeccomp: compiled, state: state)
     }
@@ -359,9 +356,8 @@ final class CreateSession {
         guard let spawn, let initConfig, let fifoFD = fifo?.raw, let cgroup else { return }
         try attachInit?.wait()
         phases.mark("init in its cgroups")
-        var fds: [Int32] = []
-        if let c = console { fds.append(c) }
-        fds.append(fifoFD)
+        var fds: [(InitFD, Int32)] = [(.execFifo, fifoFD)]
+        if let c = console?.raw { fds.append((.consoleSocket, c)) }
         try spawn.sendConfig(initConfig, fds: fds)
         let record = ContainerRecord(
             id: o.id, bundle: bundle, rootfs: rootfs, pid: pid,
@@ -386,12 +382,13 @@ final class CreateSession {
         defer { self.hooks = hooks }
         // Once init has built its filesystem (it asks for the hooks then) the staging mounts have
         // served: they go while the hooks run (each detach waits for the kernel, ~1 ms).
-        readyFDs = try spawn.awaitReady(hooks: &hooks, state: state, phases: phases) {
+        var fds = try spawn.awaitReady(hooks: &hooks, state: state, phases: phases) {
             self.rootfsSetup?.detachStagingMounts()
         }
+        listener = fds.take(.seccompListener)
         phases.mark("init ready")
         var handOver: Background<Void>? = nil
-        if let listener = readyFDs.first, !ctx.options.noManager {
+        if let listener = listener?.raw, !ctx.options.noManager {
             let request = SystemWorkloads.listenerRequest(id: o.id, pid: pid, policy: policy, spec: spec)
             let manager = manager
             handOver = Background { try manager.handOver(request, listener: listener) }

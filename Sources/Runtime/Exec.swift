@@ -41,28 +41,27 @@ public enum Exec {
             throw RuntimeError("cannot allocate tty if runc will detach without setting console socket")
         }
         // The console socket travels to init, which sends the pty master over it.
-        var console: Int32? = nil
+        var console: FD? = nil
         var proxy: ConsoleProxy? = nil
         if let path = o.consoleSocket {
-            console = try Channel.connect(path).take()
+            console = FD(try Channel.connect(path).take())
         } else if process.terminal == true && !o.detach {
             let p = try ConsoleProxy()
             proxy = p
-            console = dup(p.childEnd)
+            console = try FD.duplicate(p.childEnd)
         }
-        defer { if let c = console { close(c) } }
         if !o.detach { _ = sbx_prctl(Int32(SBX_PR_SET_CHILD_SUBREAPER), 1, 0, 0, 0) }
 
         // The namespace stage joins init's namespaces but the mount and user ones: the runtime must
         // still be exec'd from the host's filesystem (its ELF interpreter and libraries live there),
         // and as host root, so that it is not dumpable or ptrace-able from inside the container
         // while it runs (the CVE-2016-9962 class). init joins those two itself, single-threaded.
-        let joins = try openNamespaces(of: c.record.pid)
-        defer { joins.forEach { close($0.fd) } }
-        let late = joins.suffix(2).map(\.fd)
+        var joins = OwnedFDs()
+        let types = try openNamespaces(of: c.record.pid, into: &joins)
+        let raws = joins.borrowed
         let spawn = try Spawn(
             .init(
-                unshareFlags: 0, joins: Array(joins.dropLast(2)), becomeRoot: false, newSession: true,
+                unshareFlags: 0, joins: Array(zip(raws.dropLast(2), types.dropLast(2))), becomeRoot: false, newSession: true,
                 preserveFDs: o.preserveFDs, argv: ["sysbox-runc", "init"], env: []))
         try c.record.cgroup.join(pid: spawn.stageA)
         try spawn.go()
@@ -71,18 +70,19 @@ public enum Exec {
 
         let config = InitConfig(
             mode: .exec, id: o.id, spec: spec, process: process, rootfs: nil,
-            hasConsoleSocket: console != nil, hasExecFifo: false, joinMountAndUser: true,
             waitForRuntimeHooks: false,
             preserveFDs: o.preserveFDs, trapped: saved.policy?.syscalls.trap ?? [],
             state: c.record.ociState(dir: c.dir))
-        try spawn.sendConfig(config, fds: (console.map { [$0] } ?? []) + late)
+        var fds: [(InitFD, Int32)] = [(.mountNamespace, raws[raws.count - 2]), (.userNamespace, raws[raws.count - 1])]
+        if let c = console?.raw { fds.append((.consoleSocket, c)) }
+        try spawn.sendConfig(config, fds: fds)
         do {
             var noHooks = RuntimeHooks()
-            let fds = try spawn.awaitReady(hooks: &noHooks, state: config.state)
-            defer { fds.forEach { close($0) } }
-            if let listener = fds.first, let policy = saved.policy {
+            var ready = try spawn.awaitReady(hooks: &noHooks, state: config.state)
+            if let listener = ready.take(.seccompListener), let policy = saved.policy {
                 try ManagerClient(socketPath: ctx.options.managerSocket).handOver(
-                    SystemWorkloads.listenerRequest(id: o.id, pid: pid, policy: policy, spec: spec), listener: listener)
+                    SystemWorkloads.listenerRequest(id: o.id, pid: pid, policy: policy, spec: spec), listener: listener.raw
+                )
             }
             try spawn.awaitExec()
         } catch {
@@ -97,20 +97,16 @@ public enum Exec {
 
     /// Every namespace of the container's init, opened, the mount and user ones last (a time
     /// namespace only where the container has one: older records, or kernels without).
-    static func openNamespaces(of pid: Int32) throws -> [(fd: Int32, type: Int32)] {
-        var joins: [(fd: Int32, type: Int32)] = []
-        do {
-            for t: LinuxNamespaceType in [.cgroup, .ipc, .uts, .network, .pid, .time, .mount, .user] {
-                let path = "/proc/\(pid)/ns/\(SystemSpec.procName(t))"
-                if t == .time && (!Files.exists(path) || SystemSpec.sameNamespace(path, "/proc/self/ns/time")) { continue }
-                let fd = try sys("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
-                joins.append((fd, SystemSpec.cloneFlag(t)))
-            }
-        } catch {
-            joins.forEach { close($0.fd) }
-            throw error
+    /// Returns their types, in the order of the fds added to `fds`.
+    static func openNamespaces(of pid: Int32, into fds: inout OwnedFDs) throws -> [Int32] {
+        var types: [Int32] = []
+        for t: LinuxNamespaceType in [.cgroup, .ipc, .uts, .network, .pid, .time, .mount, .user] {
+            let path = "/proc/\(pid)/ns/\(SystemSpec.procName(t))"
+            if t == .time && (!Files.exists(path) || SystemSpec.sameNamespace(path, "/proc/self/ns/time")) { continue }
+            fds.append(try Files.open(path, O_RDONLY))
+            types.append(SystemSpec.cloneFlag(t))
         }
-        return joins
+        return types
     }
 
     static func buildProcess(_ spec: Spec, _ o: ExecOptions) throws -> Process {

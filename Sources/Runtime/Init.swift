@@ -22,9 +22,7 @@ public enum ContainerInit {
         _ = sbx_set_cloexec(fd, 1)
         let channel = Channel(borrowing: fd)
         do {
-            let (message, fds) = try channel.receive(InitMessage.self)
-            guard case .config(let config) = message else { throw RuntimeError("init: expected a config message") }
-            try run(config, fds: fds, channel: channel)
+            try receiveAndRun(channel)
         } catch is ReportedByRuntime {
             exit(1)
         } catch {
@@ -34,21 +32,24 @@ public enum ContainerInit {
         }
     }
 
-    static func run(_ c: InitConfig, fds: [Int32], channel: borrowing Channel) throws -> Never {
-        var next = 0
-        func take(_ present: Bool) -> Int32? {
-            guard present, next < fds.count else { return nil }
-            defer { next += 1 }
-            return fds[next]
-        }
+    /// The config, with the fds it names, then the container's process.
+    static func receiveAndRun(_ channel: borrowing Channel) throws -> Never {
+        var fds = OwnedFDs()
+        let message = try channel.receive(InitMessage.self, fds: &fds)
+        guard case .config(let config, let names) = message else { throw RuntimeError("init: expected a config message") }
+        try run(config, fds: fds.named(names), channel: channel)
+    }
+
+    static func run(_ c: InitConfig, fds: consuming NamedFDs<InitFD>, channel: borrowing Channel) throws -> Never {
         if c.unshareCgroup {
             // Rooted at the cgroup init is in: the container's, by now.
             try sys("unshare(CLONE_NEWCGROUP)") { sbx_unshare(Int32(CLONE_NEWCGROUP)) }
         }
-        let console = take(c.hasConsoleSocket)
-        let fifo = take(c.hasExecFifo)
-        if c.joinMountAndUser, let mnt = take(true), let user = take(true) {
-            try joinContainer(mount: mnt, user: user)
+        if c.mode == .exec {
+            guard let mount = fds.take(.mountNamespace), let user = fds.take(.userNamespace) else {
+                throw RuntimeError("init: exec needs the container's mount and user namespaces")
+            }
+            try joinContainer(mount: mount, user: user)
         }
         let setup = ProcessSetup(
             process: c.process, seccomp: c.spec.linux?.seccomp, trapped: c.trapped, compiled: c.compiledSeccomp,
@@ -57,24 +58,25 @@ public enum ContainerInit {
             try buildFilesystem(c, plan: plan, channel: channel)
         }
         if c.process.terminal == true {
-            guard let console else {
+            guard let console = fds.take(.consoleSocket) else {
                 throw RuntimeError("process.terminal is true but no --console-socket was given")
             }
-            try setup.setupConsole(socket: console, bindConsole: c.mode == .create)
-            close(console)
+            try setup.setupConsole(socket: console.raw, bindConsole: c.mode == .create)
         }
         try setup.applyRlimits()
         let executable = try setup.resolveExecutable()
         // Keep /proc/self/exe of this runtime out of reach of the container's other processes
         // until the exec replaces it (the CVE-2019-5736 class of attack).
         _ = sbx_prctl(Int32(SBX_PR_SET_DUMPABLE), 0, 0, 0, 0)
-        let listener = try setup.installSeccomp()
-        try channel.send(InitMessage.ready, fds: listener.map { [$0] } ?? [])
-        if let listener { close(listener) }
+        if let listener = try setup.installSeccomp() {
+            try channel.send(InitMessage.ready(fds: [.seccompListener]), fds: [listener.raw])
+        } else {
+            try channel.send(InitMessage.ready(fds: []))
+        }
         if c.mode == .exec {
             try setup.exec(executable)
         }
-        if let fifo {
+        if let fifo = fds.take(.execFifo) {
             try waitForStart(fifo: fifo)
         }
         try Hooks.run(c.spec.hooks?.startContainer, kind: "startContainer", state: c.state.with(status: .created, pid: getpid()))
@@ -92,8 +94,7 @@ public enum ContainerInit {
         try fs.prepare()
         if c.waitForRuntimeHooks {
             try channel.send(InitMessage.runtimeHooks)
-            let (reply, extra) = try channel.receive(InitMessage.self)
-            extra.forEach { close($0) }
+            let reply = try channel.receive(InitMessage.self)
             guard case .hooksDone = reply else {
                 if case .failed = reply { throw ReportedByRuntime() }
                 throw RuntimeError("init: expected hooksDone")
@@ -113,12 +114,12 @@ public enum ContainerInit {
 
     /// Enters the container's mount namespace (its root and cwd become the container's) and then
     /// its user namespace, as root there. Needs a single-threaded process (setns(2)).
-    static func joinContainer(mount: Int32, user: Int32) throws {
+    static func joinContainer(mount: consuming FD, user: consuming FD) throws {
         _ = sbx_prctl(Int32(SBX_PR_SET_DUMPABLE), 0, 0, 0, 0)
-        try sys("setns(CLONE_NEWNS)") { sbx_setns(mount, Int32(CLONE_NEWNS)) }
-        try sys("setns(CLONE_NEWUSER)") { sbx_setns(user, Int32(CLONE_NEWUSER)) }
-        close(mount)
-        close(user)
+        try sys("setns(CLONE_NEWNS)") { sbx_setns(mount.raw, Int32(CLONE_NEWNS)) }
+        try sys("setns(CLONE_NEWUSER)") { sbx_setns(user.raw, Int32(CLONE_NEWUSER)) }
+        _ = consume mount
+        _ = consume user
         try sys("setresgid(0)") { sbx_setresgid(0, 0, 0) }
         try sys("setresuid(0)") { sbx_setresuid(0, 0, 0) }
         try sys("setgroups") { sbx_setgroups(0, nil) }
@@ -126,11 +127,10 @@ public enum ContainerInit {
     }
 
     /// Blocks until `sysbox-runc start` opens the fifo for reading (the create/start split).
-    static func waitForStart(fifo: Int32) throws {
-        let fd = try sys("open", "exec.fifo") { open("/proc/self/fd/\(fifo)", O_WRONLY | O_CLOEXEC) }
-        close(fifo)
-        try Files.writeAll(fd, Array("0".utf8), "exec.fifo")
-        close(fd)
+    static func waitForStart(fifo: consuming FD) throws {
+        let fd = try Files.open("/proc/self/fd/\(fifo.raw)", O_WRONLY)
+        _ = consume fifo
+        try Files.writeAll(fd.raw, Array("0".utf8), "exec.fifo")
     }
 }
 

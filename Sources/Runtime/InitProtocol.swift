@@ -6,21 +6,36 @@ import Seccomp
 /// frames on the sync socket.
 ///
 ///     runtime                                   init (inside every namespace)
-///       config(InitConfig) + fds -------------->  hostname, mounts, devices
+///       config(InitConfig, fds) + fds --------->  hostname, mounts, devices
 ///       <---------------------------------------  runtimeHooks          (only if the spec has any)
 ///       run prestart/createRuntime hooks
 ///       hooksDone ----------------------------->  createContainer hooks, pivot_root, masks,
 ///                                                 sysctls, console, path lookup
-///       <---------------------------------------  ready
+///       <---------------------------------------  ready(fds) + seccomp listener
 ///       write state.json, pid file; exit          block opening exec.fifo until `start`
 ///
 /// For exec the same socket carries config → ready; the runtime then sees EOF when the exec happens.
+///
+/// A message with fds names each, in the order they ride with it (`InitFD`): no fd's meaning
+/// rests on its position or on a flag elsewhere.
 enum InitMessage: Codable {
-    case config(InitConfig)
+    case config(InitConfig, fds: [InitFD])
     case runtimeHooks
     case hooksDone
-    case ready
+    case ready(fds: [InitFD])
     case failed(String)
+}
+
+/// What an fd sent with an init message is.
+enum InitFD: String, Codable {
+    /// --console-socket: init sends the pty master on it.
+    case consoleSocket
+    /// Create only: opened for writing blocks init until `start`.
+    case execFifo
+    /// Exec only: the container's mount and user namespaces, which init joins itself.
+    case mountNamespace, userNamespace
+    /// From init: the seccomp listener of its trapped calls.
+    case seccompListener
 }
 
 struct InitConfig: Codable {
@@ -31,11 +46,6 @@ struct InitConfig: Codable {
     var process: Process
     /// Create only: how to build the filesystem.
     var rootfs: RootfsPlan?
-    /// Which fds travel with this message, in order.
-    var hasConsoleSocket: Bool
-    var hasExecFifo: Bool
-    /// Exec only: the container's mount and user namespace fds follow; init joins them itself.
-    var joinMountAndUser: Bool
     var waitForRuntimeHooks: Bool
     /// Create only: init makes the cgroup namespace itself, first: the runtime put it in the
     /// container's cgroups after the namespace stage (which made the others) reported its pid.

@@ -102,7 +102,7 @@ struct ProcessSetup {
     /// (without no_new_privs a filter needs CAP_SYS_ADMIN, seccomp(2)) and before it reports ready,
     /// so that the listener of trapped calls can go to sysbox-mgr through the runtime. Everything
     /// init does afterwards (fifo, hooks, setuid, exec) is allowed by a system container's filter.
-    func installSeccomp() throws -> Int32? {
+    func installSeccomp() throws -> FD? {
         if process.noNewPrivileges == true {
             try sys("prctl(PR_SET_NO_NEW_PRIVS)") { sbx_prctl(Int32(SBX_PR_SET_NO_NEW_PRIVS), 1, 0, 0, 0) }
         }

@@ -19,20 +19,20 @@ extension Spawn {
     func awaitPID() throws -> Int32 { try expect(Int32(SBX_SYNC_PID)) }
 
     /// Sends init its configuration, with the fds it names (console, exec fifo, late namespaces).
-    func sendConfig(_ config: InitConfig, fds: [Int32]) throws {
-        try Channel(borrowing: sync).send(InitMessage.config(config), fds: fds)
+    func sendConfig(_ config: InitConfig, fds: [(InitFD, Int32)]) throws {
+        try Channel(borrowing: sync).send(InitMessage.config(config, fds: fds.map(\.0)), fds: fds.map(\.1))
     }
 
     /// Serves init until it is ready: runs prestart and createRuntime hooks when it asks. Returns
-    /// the fds that came with `ready` (the seccomp listener, when calls are trapped).
+    /// the fds that came with `ready` by name (the seccomp listener, when calls are trapped).
     func awaitReady(
         hooks: inout RuntimeHooks, state: State, phases: Phases? = nil, filesystemBuilt: () -> Void = {}
-    ) throws -> [Int32] {
+    ) throws -> NamedFDs<InitFD> {
         let channel = Channel(borrowing: sync)
         while true {
-            let (message, extra) = try receiveOrExplain(channel)
-            if case .ready = message { return extra }
-            extra.forEach { close($0) }
+            var fds = OwnedFDs()
+            let message = try receiveOrExplain(channel, &fds)
+            if case .ready(let names) = message { return fds.named(names) }
             switch message {
             case .failed(let m): throw RuntimeError(m)
             case .runtimeHooks:
@@ -52,14 +52,14 @@ extension Spawn {
     /// exec, after ready: only a failed exec speaks; the socket closing means the program runs.
     func awaitExec() throws {
         do {
-            if case (.failed(let m), _) = try Channel(borrowing: sync).receive(InitMessage.self) { throw RuntimeError(m) }
+            if case .failed(let m) = try Channel(borrowing: sync).receive(InitMessage.self) { throw RuntimeError(m) }
         } catch let e as SysError where e.errno == .EPIPE {
             return
         }
     }
 
-    private func receiveOrExplain(_ channel: borrowing Channel) throws -> (InitMessage, [Int32]) {
-        do { return try channel.receive(InitMessage.self) } catch let e as SysError where e.errno == .EPIPE {
+    private func receiveOrExplain(_ channel: borrowing Channel, _ fds: inout OwnedFDs) throws -> InitMessage {
+        do { return try channel.receive(InitMessage.self, fds: &fds) } catch let e as SysError where e.errno == .EPIPE {
             throw RuntimeError("container init exited before it was ready (see the runtime log)")
         }
     }

@@ -10,10 +10,9 @@ public enum Start {
         default: throw RuntimeError("cannot start an already running container")
         }
         let path = c.dir + "/exec.fifo"
-        let fd = try sys("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
-        defer { close(fd) }
+        let fifo = try Files.open(path, O_RDONLY)
         var b: UInt8 = 0
-        let n = read(fd, &b, 1)
+        let n = read(fifo.raw, &b, 1)
         unlink(path)
         guard n == 1 else { throw RuntimeError("container init exited before start") }
         do {

@@ -36,12 +36,12 @@ public final class SeccompFilter {
     deinit { seccomp_release(ctx) }
 
     /// Loads the filter into the calling process; returns the notification listener if any.
-    public func load() throws -> Int32? {
+    public func load() throws -> FD? {
         let rc = seccomp_load(ctx)
         if rc != 0 { throw SeccompError("seccomp_load: \(Errno(-rc))") }
         guard hasNotify else { return nil }
         let fd = seccomp_notify_fd(ctx)
-        return fd >= 0 ? fd : nil
+        return fd >= 0 ? FD(fd) : nil
     }
 
     /// The compiled BPF program (struct sock_filter array), to be loaded elsewhere with `load(bpf:)`.
@@ -51,22 +51,22 @@ public final class SeccompFilter {
 
     /// What one of libseccomp's export functions writes, through a memfd.
     func export(_ what: String, _ fn: (scmp_filter_ctx, Int32) -> Int32) throws -> [UInt8] {
-        let fd = sbx_memfd_create(what, 1)  // MFD_CLOEXEC
-        guard fd >= 0 else { throw SeccompError("memfd_create: \(Errno.current)") }
-        defer { close(fd) }
-        let rc = fn(ctx, fd)
+        let raw = sbx_memfd_create(what, 1)  // MFD_CLOEXEC
+        guard raw >= 0 else { throw SeccompError("memfd_create: \(Errno.current)") }
+        let fd = FD(raw)
+        let rc = fn(ctx, fd.raw)
         if rc != 0 { throw SeccompError("\(what): \(Errno(-rc))") }
-        lseek(fd, 0, SEEK_SET)
-        return try Files.readAll(fd, what)
+        lseek(fd.raw, 0, SEEK_SET)
+        return try Files.readAll(fd.raw, what)
     }
 
     /// Loads a program compiled by `exportBPF` into the calling process, as `load()` does (no
     /// no_new_privs: the runtime sets it from process.noNewPrivileges).
-    public static func load(_ f: CompiledFilter) throws -> Int32? {
+    public static func load(_ f: CompiledFilter) throws -> FD? {
         guard f.program.count % 8 == 0, !f.program.isEmpty else { throw SeccompError("seccomp program of \(f.program.count) bytes") }
         let rc = f.program.withUnsafeBytes { sbx_seccomp_load_bpf($0.baseAddress, UInt32(f.program.count / 8), f.hasNotify ? 1 : 0) }
         if rc < 0 { throw SeccompError("seccomp(SECCOMP_SET_MODE_FILTER): \(Errno.current)") }
-        return f.hasNotify ? rc : nil
+        return f.hasNotify ? FD(rc) : nil
     }
 
     /// The filter in libseccomp's pseudo-filter-code text (for tests and debugging).

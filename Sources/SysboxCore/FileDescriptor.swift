@@ -1,5 +1,5 @@
 /// An owned file descriptor, closed exactly once when the owner goes away.
-public struct FD: ~Copyable {
+public struct FD: ~Copyable, Sendable {
     public let raw: Int32
     public init(_ raw: Int32) { self.raw = raw }
 
@@ -10,6 +10,71 @@ public struct FD: ~Copyable {
         return r
     }
     deinit { _ = Glibc.close(raw) }
+
+    /// A second owned fd for the same open file (close-on-exec).
+    public func duplicate() throws(SysError) -> FD { try FD.duplicate(raw) }
+
+    /// An owned copy (close-on-exec) of an fd owned elsewhere.
+    public static func duplicate(_ raw: Int32) throws(SysError) -> FD {
+        FD(try sys("fcntl(F_DUPFD_CLOEXEC)") { fcntl(raw, F_DUPFD_CLOEXEC, 3) })
+    }
+}
+
+/// Fds owned as a list (those that came with one message, the namespaces to join), each
+/// closed with this value unless taken: a peer that sent too many, or a request that needs
+/// none, leaves nothing open.
+public struct OwnedFDs: ~Copyable, Sendable {
+    private var raw: [Int32]
+    public init() { raw = [] }
+    /// Takes ownership of `raw`.
+    public init(owning raw: [Int32]) { self.raw = raw }
+
+    public var count: Int { raw.count }
+    /// The fds, still owned by this value (for a call that only borrows them).
+    public var borrowed: [Int32] { raw }
+
+    /// Adds `fd` at the end.
+    public mutating func append(_ fd: consuming FD) { raw.append(fd.take()) }
+
+    /// The next fd in the order they were sent, now the caller's.
+    public mutating func next() -> FD? { raw.isEmpty ? nil : FD(raw.removeFirst()) }
+
+    /// The only fd sent, or nil when there were none or more than one (all then closed).
+    public consuming func only() -> FD? {
+        guard raw.count == 1 else { return nil }
+        return next()
+    }
+
+    /// Names the fds by the list the message carried, in order (extra fds are closed).
+    public consuming func named<Name: Hashable>(_ names: [Name]) -> NamedFDs<Name> {
+        var out: [Name: Int32] = [:]
+        for name in names {
+            guard let fd = next() else { break }
+            if let old = out.updateValue(fd.take(), forKey: name) { _ = Glibc.close(old) }
+        }
+        return NamedFDs(out)
+    }
+
+    deinit { raw.forEach { _ = Glibc.close($0) } }
+}
+
+/// Fds known by what they are (the console socket, the exec fifo...), each taken at most once;
+/// those not taken are closed with this value.
+public struct NamedFDs<Name: Hashable>: ~Copyable {
+    private var raw: [Name: Int32]
+    init(_ raw: [Name: Int32]) { self.raw = raw }
+    public init() { raw = [:] }
+
+    public var names: [Name] { Array(raw.keys) }
+
+    public mutating func take(_ name: Name) -> FD? { raw.removeValue(forKey: name).map { FD($0) } }
+
+    /// Adds `fd` as `name`; an fd that had the name is closed.
+    public mutating func insert(_ fd: consuming FD, as name: Name) {
+        if let old = raw.updateValue(fd.take(), forKey: name) { _ = Glibc.close(old) }
+    }
+
+    deinit { raw.values.forEach { _ = Glibc.close($0) } }
 }
 
 public enum Files {

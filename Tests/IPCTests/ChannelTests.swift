@@ -15,12 +15,29 @@ import Testing
         defer { close(fd) }
         let big = Message(text: String(repeating: "x", count: 50_000), numbers: Array(0..<100))
         try tx.send(big, fds: [fd])
-        let (got, fds) = try rx.receive(Message.self)
+        var fds = OwnedFDs()
+        let got = try rx.receive(Message.self, fds: &fds)
         #expect(got == big)
         #expect(fds.count == 1)
+        guard let received = fds.only() else { Issue.record("the fd did not arrive"); return }
         var st = stat()
-        #expect(fstat(fds[0], &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR)
-        fds.forEach { close($0) }
+        #expect(fstat(received.raw, &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR)
+    }
+
+    /// Fds a receiver does not take are closed: two sent with a message that needs none.
+    @Test func fdsNotTakenAreClosed() throws {
+        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("fd-\(UUID().uuidString)").path
+        #expect(FileManager.default.createFile(atPath: marker, contents: nil))
+        defer { unlink(marker) }
+        do {
+            let (a, b) = try Channel.pair()
+            let tx = Channel(owning: a), rx = Channel(owning: b)
+            let fd = try Files.open(marker, O_RDONLY)
+            try tx.send(Message(text: "x", numbers: []), fds: [fd.raw, fd.raw])
+            _ = consume fd
+            #expect(try rx.receive(Message.self).text == "x")
+        }
+        #expect(Self.fds(on: marker).isEmpty, "an fd not taken was kept")
     }
 
     /// A daemon that takes the connection and never answers: the call fails with a line naming it

@@ -13,7 +13,7 @@ import Testing
     static func loop(locked: Bool = false, virtualFiles: String? = "/var/lib/sysboxfs/t") -> NotifyLoop {
         NotifyLoop(
             request: ListenerRequest(id: "t", pid: getpid(), hostnameLocked: locked, virtualFiles: virtualFiles),
-            fd: -1, tracer: Tracer(), logger: Logger(label: "test"), protected: ProtectedMounts(entries: [], mountpoints: []))
+            fd: FD(-1), tracer: Tracer(), logger: Logger(label: "test"), protected: ProtectedMounts(entries: [], mountpoints: []))
     }
 
     static func nr(_ name: String) -> Int32 { seccomp_syscall_resolve_name(name) }

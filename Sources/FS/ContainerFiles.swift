@@ -100,7 +100,7 @@ final class ContainerFiles: Sendable {
                 host: stat, cpu: cpu, visible: cpu.visible(quotaView: reg.cpuQuotaView),
                 tasks: st.tasks, bootTime: reader.bootTime(hostBtime: HostFiles.btime(stat)))
         case .loadavg: text = st.load.render(tasks: st.tasks)
-        case .productUUID: text = ProductUUID.render(host: host.read(path), containerID: reg.id)
+        case .productUUID: text = ProductUUID.render(host: host.read(path), containerID: reg.id.rawValue)
         case .privateValue, .maxWins: text = st.values[path] ?? host.read(path)
         case .readOnly: text = host.read(path)
         }

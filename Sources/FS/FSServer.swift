@@ -44,7 +44,7 @@ public final class FSServer: Sendable {
     let host = HostFiles()
     let keeper: KeeperClient?
     /// The containers served, by id: every look-up and change is one critical section.
-    private let entries = Mutex<[String: Entry]>([:])
+    private let entries = Mutex<[ContainerID: Entry]>([:])
     private let invalidations = InvalidationQueue()
 
     public init(config: Config, logger: Logger) throws {
@@ -65,7 +65,12 @@ public final class FSServer: Sendable {
 
     func handle(_ channel: borrowing Channel) {
         do {
-            let request = try channel.receive(FSRequest.self)
+            // An invalid container id does not decode (ContainerID): the peer gets the reason.
+            let request: FSRequest
+            do { request = try channel.receive(FSRequest.self) } catch let e as DecodingError {
+                try channel.send(FSResponse.error("sysbox-fs: " + e.reason))
+                return
+            }
             try channel.send(respond(request))
         } catch {
             logger.warning("request failed: \(error)")
@@ -78,11 +83,10 @@ public final class FSServer: Sendable {
             case .ping: return .ok
             case .register(let r): return .registered(mountDir: try register(r))
             case .unregister(let id):
-                guard ContainerID.isValid(id) else { return .error("sysbox-fs: " + ContainerID.problem(id)) }
                 unregister(id)
                 return .ok
             case .status:
-                return .status(entries.withLock { $0.keys.sorted() })
+                return .status(entries.withLock { $0.keys.map(\.rawValue).sorted() })
             }
         } catch {
             return .error("\(error)")
@@ -92,7 +96,6 @@ public final class FSServer: Sendable {
     // MARK: containers
 
     func register(_ r: FSRegistration) throws -> String {
-        guard ContainerID.isValid(r.id) else { throw RuntimeError("sysbox-fs: " + ContainerID.problem(r.id)) }
         for (path, kind) in r.files where FileKind(rawValue: kind) == nil || !(path.hasPrefix("/proc/") || path.hasPrefix("/sys/")) {
             throw RuntimeError("sysbox-fs: cannot serve \(path) as \"\(kind)\"", hint: "see docs/policies.md, fs.files")
         }
@@ -100,7 +103,7 @@ public final class FSServer: Sendable {
         // entry leaves the table in the same critical section that finds it.
         if let old = entries.withLock({ $0.removeValue(forKey: r.id) }) { tearDown(r.id, old) }
         ensureShared()
-        let dir = mountDir(try ContainerID(r.id))
+        let dir = mountDir(r.id)
         try Files.mkdirAll(dir, mode: 0o755)
         let device: FD
         do { device = try FuseMount.mount(on: dir) } catch {
@@ -139,7 +142,7 @@ public final class FSServer: Sendable {
         return dir
     }
 
-    func start(_ entry: Entry, id: String) throws {
+    func start(_ entry: Entry, id: ContainerID) throws {
         entry.files.onValuesChanged = { [weak self] in self?.persist(id) }
         entry.session.pendingInvalidation = { [weak self] ino in self?.queueInvalidation(id, ino) }
         entries.withLock { $0[id] = entry }
@@ -149,7 +152,7 @@ public final class FSServer: Sendable {
 
     /// Leaves a copy of the device fd with sysbox-keep (left again by the refresher when the
     /// keeper restarts); nothing once the session has released it.
-    func keep(_ id: String, _ entry: Entry) {
+    func keep(_ id: ContainerID, _ entry: Entry) {
         guard let keeper else { return }
         do { try entry.session.withDevice { try keeper.put(tag: Self.keeperTag(id), fd: $0) } } catch {
             logger.warning(
@@ -162,16 +165,15 @@ public final class FSServer: Sendable {
     func mountDir(_ id: ContainerID) -> String { id.path(in: config.mountRoot) }
     func stateFile(_ id: ContainerID) -> String { id.path(in: config.stateRoot, suffix: ".json") }
 
-    func unregister(_ id: String) {
+    func unregister(_ id: ContainerID) {
         tearDown(id, entries.withLock { $0.removeValue(forKey: id) })
     }
 
     /// Removes the mount, state and kept fd of a container whose entry (if any) has left the table.
-    func tearDown(_ id: String, _ entry: Entry?) {
-        guard let cid = try? ContainerID(id) else { return }
-        let dir = mountDir(cid)
+    func tearDown(_ id: ContainerID, _ entry: Entry?) {
+        let dir = mountDir(id)
         FuseMount.unmount(dir, connection: entry?.connection ?? FuseMount.connection(of: dir))
-        unlink(stateFile(cid))
+        unlink(stateFile(id))
         rmdir(dir)
         logger.info("unregistered", metadata: ["id": "\(id)"])
         // The connection is aborted: its thread ends at once. Its end and the manager's copy of
@@ -186,13 +188,13 @@ public final class FSServer: Sendable {
         }
     }
 
-    func persist(_ id: String) {
+    func persist(_ id: ContainerID) {
         let entry = entries.withLock { $0[id] }
-        guard let entry, !entry.session.initRequest.isEmpty, let cid = try? ContainerID(id) else { return }
+        guard let entry, !entry.session.initRequest.isEmpty else { return }
         let p = Persisted(registration: entry.files.reg, initRequest: entry.session.initRequest, values: entry.files.values)
         do {
             let data = try JSONEncoder().encode(p)
-            try Files.writeAtomic(stateFile(cid), Array(data), mode: 0o600)
+            try Files.writeAtomic(stateFile(id), Array(data), mode: 0o600)
         } catch {
             logger.warning("state of \(id) not saved: \(error)")
         }
@@ -202,12 +204,12 @@ public final class FSServer: Sendable {
 
     /// The keeper's tag of a container's FUSE fd; the closing slash keeps a drop of one id from
     /// matching a longer id it is a prefix of.
-    static func keeperTag(_ id: String) -> String { "fuse/\(id)/" }
+    static func keeperTag(_ id: ContainerID) -> String { "fuse/\(id)/" }
 
     /// The container id of a keeper tag `keeperTag` made; nil for any other tag.
-    static func id(fromKeeperTag tag: String) -> String? {
+    static func id(fromKeeperTag tag: String) -> ContainerID? {
         guard tag.hasPrefix("fuse/"), tag.hasSuffix("/"), tag.count > "fuse//".count else { return nil }
-        return String(tag.dropFirst("fuse/".count).dropLast())
+        return try? ContainerID(String(tag.dropFirst("fuse/".count).dropLast()))
     }
 
     /// Serves again the containers a previous sysbox-fs served, with the device fds sysbox-keep
@@ -215,7 +217,7 @@ public final class FSServer: Sendable {
     public func recover() {
         let names = (try? Files.list(config.stateRoot)) ?? []
         // The kept device fds by container id; those not served again are closed with it.
-        var kept = NamedFDs<String>()
+        var kept = NamedFDs<ContainerID>()
         if let keeper {
             do {
                 var held = try keeper.get(prefix: "fuse/")
@@ -228,9 +230,8 @@ public final class FSServer: Sendable {
         }
         defer { removeUnfinished() }
         for name in names where name.hasSuffix(".json") {
-            let id = String(name.dropLast(5))
             let path = config.stateRoot + "/" + name
-            guard let cid = try? ContainerID(id) else {
+            guard let id = try? ContainerID(String(name.dropLast(5))) else {
                 logger.warning("state file \(path) names no valid container id: dropped"); unlink(path); continue
             }
             guard let data = try? Files.read(path), let p = try? JSONDecoder().decode(Persisted.self, from: Data(data)) else {
@@ -248,7 +249,7 @@ public final class FSServer: Sendable {
                 unregister(id)
                 continue
             }
-            let dir = mountDir(cid)
+            let dir = mountDir(id)
             let files = ContainerFiles(reg: p.registration, values: p.values, host: host)
             let session = FuseSession(files: files, device: device, initRequest: p.initRequest)
             let entry = Entry(files: files, session: session, dir: dir, connection: FuseMount.connection(of: dir))
@@ -277,15 +278,14 @@ public final class FSServer: Sendable {
     /// runtime that asked has failed its create. Run before serving: nothing registers meanwhile.
     func removeUnfinished() {
         let served = entries.withLock { Set($0.keys) }
-        var stale = Set(((try? Files.list(config.mountRoot)) ?? []).filter { ContainerID.isValid($0) && !served.contains($0) })
+        var stale = Set(((try? Files.list(config.mountRoot)) ?? []).compactMap { try? ContainerID($0) }.filter { !served.contains($0) })
         if let keeper, let held = try? keeper.tags(prefix: "fuse/") {
             for tag in held {
-                if let id = Self.id(fromKeeperTag: tag), ContainerID.isValid(id), !served.contains(id) { stale.insert(id) }
+                if let id = Self.id(fromKeeperTag: tag), !served.contains(id) { stale.insert(id) }
             }
         }
-        for id in stale.sorted() {
-            guard let cid = try? ContainerID(id) else { continue }
-            let dir = mountDir(cid)
+        for id in stale.sorted(by: { $0.rawValue < $1.rawValue }) {
+            let dir = mountDir(id)
             FuseMount.unmount(dir, connection: FuseMount.connection(of: dir))
             rmdir(dir)
             try? keeper?.drop(prefix: Self.keeperTag(id))
@@ -295,7 +295,7 @@ public final class FSServer: Sendable {
 
     // MARK: refresher
 
-    func queueInvalidation(_ id: String, _ ino: UInt64) { invalidations.add(id, ino) }
+    func queueInvalidation(_ id: ContainerID, _ ino: UInt64) { invalidations.add(id, ino) }
 
     /// Keeps what is being read current (every second), applies queued invalidations at once,
     /// re-deposits fds with a restarted sysbox-keep and drops containers whose state dir is gone.
@@ -348,7 +348,7 @@ public final class FSServer: Sendable {
         }
     }
 
-    func check(_ snapshot: [String: Entry]) {
+    func check(_ snapshot: [ContainerID: Entry]) {
         ensureShared()
         for (id, e) in snapshot {
             if let s = e.files.reg.stateDir, !Files.exists(s) {
@@ -369,9 +369,9 @@ public final class FSServer: Sendable {
 final class InvalidationQueue: @unchecked Sendable {
     // Safe: `queued` is read and written only between `wake.lock()` and `wake.unlock()`.
     private let wake = NSCondition()
-    private var queued: [(String, UInt64)] = []
+    private var queued: [(ContainerID, UInt64)] = []
 
-    func add(_ id: String, _ ino: UInt64) {
+    func add(_ id: ContainerID, _ ino: UInt64) {
         wake.lock()
         queued.append((id, ino))
         wake.signal()
@@ -379,7 +379,7 @@ final class InvalidationQueue: @unchecked Sendable {
     }
 
     /// What is queued, waiting up to `seconds` when nothing is.
-    func take(waiting seconds: Double) -> [(String, UInt64)] {
+    func take(waiting seconds: Double) -> [(ContainerID, UInt64)] {
         wake.lock()
         defer { wake.unlock() }
         if queued.isEmpty { _ = wake.wait(until: Date(timeIntervalSinceNow: seconds)) }

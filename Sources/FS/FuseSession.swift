@@ -77,7 +77,7 @@ final class FuseSession: @unchecked Sendable {
             if let se = OpaquePointer(bitPattern: session.withLock { $0 }) { _ = fuse_session_loop(se) }
             done.signal()
         }
-        t.name = "fuse-\(files.reg.id.prefix(12))"
+        t.name = "fuse-\(files.reg.id.rawValue.prefix(12))"
         t.start()
     }
 

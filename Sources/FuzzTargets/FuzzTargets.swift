@@ -42,11 +42,27 @@ public enum FuzzTargets {
         case "status":
             _ = Fuzzing.status(text)
         case "manager-message":
+            // Decoding is the check: no request that names an invalid id may decode.
             frame(bytes, as: ManagerRequest.self) { r in
-                if let id = r.containerID, !ContainerID.isValid(id) { _ = ContainerID.problem(id) }
+                let id: ContainerID?
+                switch r {
+                case .register(let x): id = x.id
+                case .listener(let x): id = x.id
+                case .unregister(let x): id = x
+                case .status, .ping, .trace: id = nil
+                }
+                check(id.map { ContainerID.isValid($0.rawValue) } ?? true, "a request naming an invalid id decoded")
             }
         case "fs-message":
-            frame(bytes, as: FSRequest.self) { _ in }
+            frame(bytes, as: FSRequest.self) { r in
+                let id: ContainerID?
+                switch r {
+                case .register(let x): id = x.id
+                case .unregister(let x): id = x
+                case .status, .ping: id = nil
+                }
+                check(id.map { ContainerID.isValid($0.rawValue) } ?? true, "a request naming an invalid id decoded")
+            }
         case "trapped-call":
             _ = Fuzzing.trappedCall(bytes)
         default:

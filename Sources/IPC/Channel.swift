@@ -245,3 +245,14 @@ public protocol DaemonResponse: Decodable {
     var errorMessage: String? { get }
     var isOK: Bool { get }
 }
+
+extension DecodingError {
+    /// What was wrong, in one line (for a refused container id, `ContainerID.problem`'s).
+    public var reason: String {
+        switch self {
+        case .dataCorrupted(let c), .keyNotFound(_, let c), .typeMismatch(_, let c), .valueNotFound(_, let c):
+            return c.debugDescription
+        @unknown default: return "\(self)"
+        }
+    }
+}

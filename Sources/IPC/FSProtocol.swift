@@ -4,7 +4,7 @@ import SysboxCore
 public enum FSRequest: Codable, Sendable {
     /// Mounts the container's virtual files and serves them; answered with `.registered`.
     case register(FSRegistration)
-    case unregister(id: String)
+    case unregister(id: ContainerID)
     case status
     case ping
 }
@@ -23,7 +23,7 @@ extension FSResponse: DaemonResponse {
 
 /// What sysbox-fs needs to compute one container's files.
 public struct FSRegistration: Codable, Sendable, Equatable {
-    public var id: String
+    public var id: ContainerID
     /// Host uid/gid of the container's root: the files look root-owned inside.
     public var uid: UInt32
     public var gid: UInt32
@@ -36,7 +36,7 @@ public struct FSRegistration: Codable, Sendable, Equatable {
     /// The runtime's state dir of the container: when it is gone, so is the container.
     public var stateDir: String?
     public init(
-        id: String, uid: UInt32, gid: UInt32, cgroupDirs: [String: String], files: [String: String],
+        id: ContainerID, uid: UInt32, gid: UInt32, cgroupDirs: [String: String], files: [String: String],
         cpuQuotaView: Bool, stateDir: String?
     ) {
         self.id = id
@@ -59,7 +59,7 @@ public struct FSClient: Sendable {
         try ask(.register(r), "register") { if case .registered(let dir) = $0 { dir } else { nil } }
     }
 
-    public func unregister(id: String) throws { try askOK(.unregister(id: id), "unregister") }
+    public func unregister(id: ContainerID) throws { try askOK(.unregister(id: id), "unregister") }
 
     public func status() throws -> [String] {
         try ask(.status, "status") { if case .status(let ids) = $0 { ids } else { nil } }

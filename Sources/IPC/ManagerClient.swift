@@ -9,7 +9,7 @@ public struct ManagerClient: Sendable {
         try ask(.register(r), "register") { if case .registered(let reg) = $0 { reg } else { nil } }
     }
 
-    public func unregister(id: String) throws { try askOK(.unregister(id: id), "unregister") }
+    public func unregister(id: ContainerID) throws { try askOK(.unregister(id: id), "unregister") }
 
     public func status() throws -> [ContainerEntry] {
         try ask(.status, "status") { if case .status(let list) = $0 { list } else { nil } }

@@ -1,7 +1,9 @@
+import SysboxCore
+
 /// Messages between sysbox-runc and sysbox-mgr (one request, one response per connection).
 public enum ManagerRequest: Codable, Sendable {
     case register(RegisterRequest)
-    case unregister(id: String)
+    case unregister(id: ContainerID)
     case status
     case ping
     /// The seccomp listener of a container process travels with this message (SCM_RIGHTS).
@@ -10,20 +12,8 @@ public enum ManagerRequest: Codable, Sendable {
     case trace(TraceRequest)
 }
 
-extension ManagerRequest {
-    /// The container id the request names, to be checked before anything is built from it.
-    public var containerID: String? {
-        switch self {
-        case .register(let r): return r.id
-        case .listener(let r): return r.id
-        case .unregister(let id): return id
-        case .status, .ping, .trace: return nil
-        }
-    }
-}
-
 public struct ListenerRequest: Codable, Sendable {
-    public var id: String
+    public var id: ContainerID
     public var pid: Int32
     /// From the container's policy: sethostname/setdomainname get EPERM.
     public var hostnameLocked: Bool
@@ -36,7 +26,7 @@ public struct ListenerRequest: Codable, Sendable {
     /// built-in list).
     public var mountAllowed: [String]?
     public init(
-        id: String, pid: Int32, hostnameLocked: Bool, protectedMounts: [String]? = nil, mountAllowed: [String]? = nil,
+        id: ContainerID, pid: Int32, hostnameLocked: Bool, protectedMounts: [String]? = nil, mountAllowed: [String]? = nil,
         virtualFiles: String? = nil
     ) {
         self.virtualFiles = virtualFiles
@@ -85,7 +75,7 @@ public struct IDMapping: Codable, Sendable, Equatable {
 }
 
 public struct RegisterRequest: Codable, Sendable {
-    public var id: String
+    public var id: ContainerID
     public var bundle: String
     public var rootfs: String
     /// Mappings the spec already carries (Docker userns-remap); nil to get an exclusive range.
@@ -97,7 +87,7 @@ public struct RegisterRequest: Codable, Sendable {
     /// Container paths that get a host directory of their own (inner Docker's data root, ...).
     public var storage: StorageRequest?
     public init(
-        id: String, bundle: String, rootfs: String, uidMappings: [IDMapping]? = nil, gidMappings: [IDMapping]? = nil,
+        id: ContainerID, bundle: String, rootfs: String, uidMappings: [IDMapping]? = nil, gidMappings: [IDMapping]? = nil,
         stateDir: String? = nil, storage: StorageRequest? = nil
     ) {
         self.stateDir = stateDir

@@ -62,7 +62,7 @@ public enum Fuzzing {
     /// A notify loop that belongs to no container, for `trappedCall`.
     static let fuzzLoop: NotifyLoop = {
         NotifyLoop(
-            request: ListenerRequest(id: "fuzz", pid: 1, hostnameLocked: false, virtualFiles: "/nonexistent"), fd: FD(-1),
+            request: ListenerRequest(id: try! ContainerID("fuzz"), pid: 1, hostnameLocked: false, virtualFiles: "/nonexistent"), fd: FD(-1),
             tracer: Tracer(), logger: Logger(label: "fuzz"), protected: ProtectedMounts(entries: [], mountpoints: []))
     }()
 }

@@ -95,11 +95,12 @@ public final class ManagerServer: @unchecked Sendable {
     func handle(_ channel: borrowing Channel) {
         do {
             var fds = OwnedFDs()
-            let request = try channel.receive(ManagerRequest.self, fds: &fds)
-            // Every path and key built from an id rests on this check: the peer is root, but its
-            // id is input all the same (a storage dir named after it is removed recursively).
-            if let id = request.containerID, !ContainerID.isValid(id) {
-                try channel.send(ManagerResponse.error("sysbox-mgr: " + ContainerID.problem(id)))
+            // Every path and key built from an id rests on the check ContainerID's decoding makes:
+            // the peer is root, but its id is input all the same (a storage dir named after it is
+            // removed recursively). A request that does not decode gets the reason as its answer.
+            let request: ManagerRequest
+            do { request = try channel.receive(ManagerRequest.self, fds: &fds) } catch let e as DecodingError {
+                try channel.send(ManagerResponse.error("sysbox-mgr: " + e.reason))
                 return
             }
             switch request {
@@ -127,7 +128,7 @@ public final class ManagerServer: @unchecked Sendable {
     /// The protected mounts of each container as its first process had them, with the mount
     /// namespace they were read in: an exec'd process (same namespace) gets the same, not what
     /// the container has mounted since; a restarted container (new namespace) is read again.
-    var initial: [String: (mntns: UInt64, mounts: ProtectedMounts)] = [:]
+    var initial: [ContainerID: (mntns: UInt64, mounts: ProtectedMounts)] = [:]
 
     func initialMounts(_ r: ListenerRequest) -> ProtectedMounts {
         var st = stat()
@@ -139,7 +140,7 @@ public final class ManagerServer: @unchecked Sendable {
     }
 
     func serveListener(_ r: ListenerRequest, _ fd: consuming FD) {
-        utsNames.adopt(r.id, pid: UInt32(bitPattern: r.pid))
+        utsNames.adopt(r.id.rawValue, pid: UInt32(bitPattern: r.pid))
         let loop = NotifyLoop(request: r, fd: fd, tracer: tracer, logger: logger, protected: initialMounts(r))
         let key = live.add(r, loop.fd), live = live
         let tag = InflightLog.hash(Self.keeperTag(r)), loops = loopsByTag
@@ -214,7 +215,7 @@ public final class ManagerServer: @unchecked Sendable {
                 for tag in kept.tags {
                     // One loop per listener: the tag is the request's, the request the data.
                     guard let data = kept.data[tag], let r = try? JSONDecoder().decode(ListenerRequest.self, from: Data(data)),
-                        ContainerID.isValid(r.id), Self.keeperTag(r) == tag, served.insert(tag).inserted, let fd = kept.fds.take(tag)
+                        Self.keeperTag(r) == tag, served.insert(tag).inserted, let fd = kept.fds.take(tag)
                     else { continue }
                     serveListener(r, fd)
                 }
@@ -233,7 +234,7 @@ public final class ManagerServer: @unchecked Sendable {
     }
 
     func releaseStorage(_ id: String) {
-        do { try storage.release(id: id) } catch {
+        do { try storage.release(id: ContainerID(id)) } catch {
             logger.warning("storage of a deleted container not removed", metadata: ["id": "\(id)", "error": "\(error)"])
         }
     }
@@ -256,15 +257,15 @@ public final class ManagerServer: @unchecked Sendable {
                     let (u, size) = try RangeAllocator.validate(um.map { ($0.containerID, $0.hostID, $0.size) }, what: "uid")
                     let (g, _) = try RangeAllocator.validate(
                         (r.gidMappings ?? um).map { ($0.containerID, $0.hostID, $0.size) }, what: "gid")
-                    a = try allocator.record(id: r.id, uid: u, gid: g, size: size, now: now, stateDir: r.stateDir, epoch: epoch)
+                    a = try allocator.record(id: r.id.rawValue, uid: u, gid: g, size: size, now: now, stateDir: r.stateDir, epoch: epoch)
                 } else {
-                    a = try allocator.allocate(id: r.id, now: now, stateDir: r.stateDir, epoch: epoch)
+                    a = try allocator.allocate(id: r.id.rawValue, now: now, stateDir: r.stateDir, epoch: epoch)
                 }
                 var dirs: [StorageMount]? = nil
                 if let request = r.storage {
                     do { dirs = try storage.prepare(id: r.id, request) } catch {
-                        try? allocator.free(id: r.id)
-                        releaseStorage(r.id)
+                        try? allocator.free(id: r.id.rawValue)
+                        releaseStorage(r.id.rawValue)
                         throw error
                     }
                 }
@@ -276,9 +277,9 @@ public final class ManagerServer: @unchecked Sendable {
                     let keep = KeeperClient(socketPath: config.keepSocket)
                     Thread.detachNewThread { try? keep.drop(prefix: "listener/\(id)/") }
                 }
-                utsNames.remove(id)
-                try allocator.free(id: id)
-                releaseStorage(id)
+                utsNames.remove(id.rawValue)
+                try allocator.free(id: id.rawValue)
+                releaseStorage(id.rawValue)
                 logger.info("unregistered", metadata: ["id": "\(id)"])
                 return .ok
             case .listener, .trace:

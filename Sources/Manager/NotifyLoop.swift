@@ -86,7 +86,7 @@ final class NotifyLoop: @unchecked Sendable {
                 let name = syscallName(req.pointee.data)
                 tracer.emit(
                     TraceEvent(
-                        time: LineLogHandler.timestamp(), container: request.id, pid: Int32(req.pointee.pid),
+                        time: LineLogHandler.timestamp(), container: request.id.rawValue, pid: Int32(req.pointee.pid),
                         syscall: name, args: args, verdict: verdict, micros: monotonicMicros() - start))
             }
         }

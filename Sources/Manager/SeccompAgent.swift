@@ -121,7 +121,7 @@ public final class SeccompAgent: Sendable {
         let policy = try Policy.select(annotations: s.state.annotations, env: env).policy
         let protected = Array(Set(["/", "/proc", "/sys"] + masked.map { "/" + $0.split(separator: "/").joined(separator: "/") })).sorted()
         return ListenerRequest(
-            id: s.state.id, pid: s.pid, hostnameLocked: policy.hostname.locked,
+            id: try ContainerID(s.state.id), pid: s.pid, hostnameLocked: policy.hostname.locked,
             protectedMounts: protected, mountAllowed: policy.mountAllowed)
     }
 }

@@ -15,7 +15,7 @@ struct StorageDirs {
     let root: String
 
     /// Creates (or finds again, after a stop and start) the container's directories.
-    func prepare(id: String, _ r: StorageRequest) throws -> [StorageMount] {
+    func prepare(id: ContainerID, _ r: StorageRequest) throws -> [StorageMount] {
         let base: String
         if let persistent = r.persistentBase {
             guard persistent.hasPrefix("/"), Files.isDirectory(persistent) else {
@@ -23,7 +23,7 @@ struct StorageDirs {
             }
             base = persistent + "/sysbox-storage"
         } else {
-            base = try ContainerID(id).path(in: root)
+            base = id.path(in: root)
         }
         try Files.mkdirAll(base, mode: 0o700)
         // Only root may enter: inner images may hold setuid files owned by (shifted) root.
@@ -39,8 +39,8 @@ struct StorageDirs {
     }
 
     /// Removes the per-id directories of a deleted container (persistent ones belong to the engine).
-    func release(id: String) throws {
-        let dir = try ContainerID(id).path(in: root)
+    func release(id: ContainerID) throws {
+        let dir = id.path(in: root)
         if Files.exists(dir) { try Files.removeAll(dir) }
     }
 

@@ -46,6 +46,8 @@ import VirtualFiles
 final class CreateSession {
     let ctx: RuntimeContext
     let o: CreateOptions
+    /// `o.id`, checked: every path and daemon request of the create is built from it.
+    let cid: ContainerID
     let phases: Phases
     let rollback = Rollback()
     let dir: String
@@ -89,7 +91,8 @@ final class CreateSession {
         self.ctx = ctx
         self.o = o
         phases = Phases(ctx.logger, "create")
-        dir = try ctx.stateDir(o.id)
+        cid = try ContainerID(o.id)
+        dir = cid.path(in: ctx.options.root)
         if Files.exists(dir) { throw RuntimeError("container with id exists: \(o.id)") }
         bundle = o.bundle.hasPrefix("/") ? o.bundle : currentDirectory() + "/" + o.bundle
         // Stage A's cgroup attach comes in a few ms; the kernel's grace period it would wait for
@@ -216,13 +219,13 @@ final class CreateSession {
             let mapping = { (m: [LinuxIDMapping]?) in m?.map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) } }
             reg = try manager.register(
                 RegisterRequest(
-                    id: o.id, bundle: bundle, rootfs: rootfs,
+                    id: cid, bundle: bundle, rootfs: rootfs,
                     uidMappings: mapping(spec.linux?.uidMappings), gidMappings: mapping(spec.linux?.gidMappings),
                     stateDir: dir,
                     storage: StorageRequest(
                         targets: SystemWorkloads.storageTargets(spec, policy: policy),
                         persistentBase: SystemWorkloads.persistentBase(spec, id: o.id))))
-            let manager = manager, id = o.id
+            let manager = manager, id = cid
             rollback.add("unregister") { try? manager.unregister(id: id) }
             SystemWorkloads.addStorage(&spec, reg.storage ?? [])
         }
@@ -237,7 +240,7 @@ final class CreateSession {
     func registerVirtualFiles() throws {
         guard plan.servedByFS, let made, let cgroup else { return }
         VirtualFS.keepShared(logger: ctx.logger)
-        let fs = FSClient(socketPath: ctx.options.fsSocket), id = o.id
+        let fs = FSClient(socketPath: ctx.options.fsSocket), id = cid
         let files = VirtualFS.available(policy.fsFiles)
         let registration = FSRegistration(
             id: id, uid: reg.uidStart, gid: reg.gidStart, cgroupDirs: VirtualFS.cgroupDirs(cgroup),
@@ -389,7 +392,7 @@ final class CreateSession {
         phases.mark("init ready")
         var handOver: Background<Void>? = nil
         if let listener = listener?.raw, !ctx.options.noManager {
-            let request = SystemWorkloads.listenerRequest(id: o.id, pid: pid, policy: policy, spec: spec)
+            let request = SystemWorkloads.listenerRequest(id: cid, pid: pid, policy: policy, spec: spec)
             let manager = manager
             handOver = Background { try manager.handOver(request, listener: listener) }
         }

@@ -7,6 +7,7 @@ import SysboxCore
 /// state; then runs poststop hooks (failures there are only warnings, runtime.md).
 public enum Delete {
     public static func run(_ ctx: RuntimeContext, id: String, force: Bool) throws {
+        let cid = try ContainerID(id)
         let phases = Phases(ctx.logger, "delete")
         let c: Container
         do { c = try Container(ctx, id: id) } catch let e as ContainerNotFound {
@@ -37,12 +38,12 @@ public enum Delete {
         let logger = ctx.logger, options = ctx.options
         let fsGone = Background {
             guard r.managed, r.servedByFS ?? true else { return }
-            do { try FSClient(socketPath: options.fsSocket).unregister(id: id) } catch { logger.warning("sysbox-fs unregister: \(error)") }
+            do { try FSClient(socketPath: options.fsSocket).unregister(id: cid) } catch { logger.warning("sysbox-fs unregister: \(error)") }
         }
         let managerSocket = ctx.options.managerSocket
         let rangeFreed = Background {
             guard r.managed else { return }
-            do { try ManagerClient(socketPath: managerSocket).unregister(id: id) } catch {
+            do { try ManagerClient(socketPath: managerSocket).unregister(id: cid) } catch {
                 logger.warning("sysbox-mgr unregister: \(error)")
             }
         }
@@ -57,7 +58,7 @@ public enum Delete {
         phases.mark("sysbox-fs")
         try? rangeFreed.wait()
         phases.mark("sysbox-mgr")
-        IDMappedStaging.releaseLeftovers(dir: try ContainerID(id).path(in: RootfsSetup.stagingRoot))
+        IDMappedStaging.releaseLeftovers(dir: cid.path(in: RootfsSetup.stagingRoot))
         try Files.removeAll(c.dir)
         phases.mark("state")
         do {

@@ -81,7 +81,7 @@ public enum Exec {
             var ready = try spawn.awaitReady(hooks: &noHooks, state: config.state)
             if let listener = ready.take(.seccompListener), let policy = saved.policy {
                 try ManagerClient(socketPath: ctx.options.managerSocket).handOver(
-                    SystemWorkloads.listenerRequest(id: o.id, pid: pid, policy: policy, spec: spec), listener: listener.raw
+                    SystemWorkloads.listenerRequest(id: try ContainerID(o.id), pid: pid, policy: policy, spec: spec), listener: listener.raw
                 )
             }
             try spawn.awaitExec()

@@ -86,7 +86,7 @@ enum SystemWorkloads {
 
     /// What sysbox-mgr needs to answer the trapped calls of one container process (create's init
     /// or an exec'd process), handed over with its seccomp listener.
-    static func listenerRequest(id: String, pid: Int32, policy: Policy, spec: Spec) -> ListenerRequest {
+    static func listenerRequest(id: ContainerID, pid: Int32, policy: Policy, spec: Spec) -> ListenerRequest {
         ListenerRequest(
             id: id, pid: pid, hostnameLocked: policy.hostname.locked,
             protectedMounts: protectedMounts(spec), mountAllowed: policy.mountAllowed,

@@ -29,3 +29,20 @@ public struct ContainerID: Hashable, Sendable, CustomStringConvertible {
         "invalid container id \"\(id.prefix(80))\": expected letters, digits, \"_\", \"+\", \"-\" and \".\" (not \".\" or \"..\")"
     }
 }
+
+/// On the wire an id is its string; decoding checks it, so a message that names an invalid id
+/// does not decode (a daemon answers it with `problem`'s line).
+extension ContainerID: Codable {
+    public init(from decoder: any Decoder) throws {
+        let raw = try decoder.singleValueContainer().decode(String.self)
+        guard Self.isValid(raw) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: Self.problem(raw)))
+        }
+        rawValue = raw
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import IPC
+import SysboxCore
 import Testing
 import VirtualFiles
 
@@ -77,7 +78,7 @@ import VirtualFiles
         try "1\n".write(toFile: root + "/proc/sys/kernel/panic", atomically: true, encoding: .utf8)
         try "40\n".write(toFile: root + "/proc/sys/kernel/cap_last_cap", atomically: true, encoding: .utf8)
         let reg = FSRegistration(
-            id: "c1", uid: 165536, gid: 165536, cgroupDirs: dirs,
+            id: try ContainerID("c1"), uid: 165536, gid: 165536, cgroupDirs: dirs,
             files: ["/proc/sys/kernel/panic": "private", "/proc/sys/kernel/cap_last_cap": "read-only"],
             cpuQuotaView: true, stateDir: nil)
         let files = ContainerFiles(reg: reg, host: HostFiles(root: root))

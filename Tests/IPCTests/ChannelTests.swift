@@ -113,16 +113,29 @@ import Testing
         #expect(e.errno == .EPIPE)
     }
 
+    /// A message naming an invalid id does not decode: the daemons never see it as a request.
+    @Test(arguments: ["..", "../x", "a/b", ""])
+    func anInvalidIDDoesNotDecode(id: String) throws {
+        let json = "{\"unregister\":{\"id\":\(String(decoding: try JSONEncoder().encode(id), as: UTF8.self))}}"
+        let e = #expect(throws: DecodingError.self) { _ = try JSONDecoder().decode(ManagerRequest.self, from: Data(json.utf8)) }
+        #expect(e?.reason.hasPrefix("invalid container id") == true, "\(e.map { "\($0)" } ?? "")")
+        #expect(throws: DecodingError.self) { _ = try JSONDecoder().decode(FSRequest.self, from: Data(json.utf8)) }
+        // The same message with a valid id decodes.
+        #expect(throws: Never.self) {
+            _ = try JSONDecoder().decode(ManagerRequest.self, from: Data("{\"unregister\":{\"id\":\"ok\"}}".utf8))
+        }
+    }
+
     @Test func managerProtocolRoundTrip() throws {
         let req = ManagerRequest.register(
             RegisterRequest(
-                id: "c", bundle: "/b", rootfs: "/b/rootfs",
+                id: try ContainerID("c"), bundle: "/b", rootfs: "/b/rootfs",
                 uidMappings: [IDMapping(containerID: 0, hostID: 1, size: 2)], stateDir: "/run/x/c"))
         let data = try JSONEncoder().encode(req)
         guard case .register(let r) = try JSONDecoder().decode(ManagerRequest.self, from: data) else {
             Issue.record("wrong case"); return
         }
-        #expect(r.id == "c" && r.uidMappings?.first?.hostID == 1 && r.stateDir == "/run/x/c")
+        #expect(r.id.rawValue == "c" && r.uidMappings?.first?.hostID == 1 && r.stateDir == "/run/x/c")
     }
 
     @Test func unreachableManagerSaysHowToFix() throws {

@@ -22,6 +22,9 @@
 #include <linux/mount.h>
 
 #define NSOP_STACK (256UL * 1024)
+#ifndef MOVE_MOUNT_BENEATH
+#define MOVE_MOUNT_BENEATH 0x00000200  // Linux 6.5; newer than this machine's headers
+#endif
 
 enum { NSOP_MSG_FACTS = 1, NSOP_MSG_RESULT = 2 };
 
@@ -62,6 +65,29 @@ static void nsop_report(int sock, int step, int err, int skipped, int early) {
     m.result.skipped = skipped;
     m.result.visible_early = early;
     nsop_send(sock, &m);
+}
+
+// Reports success with `fd` riding along (SCM_RIGHTS).
+static void nsop_report_fd(int sock, int fd) {
+    struct nsop_msg m;
+    memset(&m, 0, sizeof m);
+    m.kind = NSOP_MSG_RESULT;
+    struct iovec iov = { &m, sizeof m };
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = u.buf;
+    mh.msg_controllen = sizeof u.buf;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    long n;
+    do { n = SBX_RAW(SYS_sendmsg, sock, &mh, MSG_NOSIGNAL, 0, 0, 0); } while (n == -EINTR);
 }
 
 // Reports a failed step (rc is -errno) and ends the helper.
@@ -318,6 +344,21 @@ static void nsop_act(const struct sbx_nsop *o, int sock, int selffd, int *clones
         NSOP_TRY(SBX_RAW(SYS_fchdir, selffd, 0, 0, 0, 0, 0), sock, SBX_NSOP_SELF);
         NSOP_TRY(SBX_RAW(SYS_mount, sname, tname, o->fstype, o->flags | a.add_flags, o->data, 0), sock, SBX_NSOP_MOUNT_CALL);
         break;
+    case SBX_NSOP_OPEN_FS: {
+        // The context belongs to the user namespace of its opener: the caller's.
+        long fs = SBX_RAW(SYS_fsopen, o->fstype, FSOPEN_CLOEXEC, 0, 0, 0, 0);
+        if (fs < 0) nsop_fail(sock, SBX_NSOP_FSOPEN, fs);
+        nsop_report_fd(sock, (int)fs);
+        return;
+    }
+    case SBX_NSOP_ATTACH_FD:
+        // The detached mount is the manager's own copy of the caller's fd (source_fd); the target
+        // is resolved as the caller, and the mount attached through the file opened there.
+        tfd = nsop_open(o, sock, o->target_fd, o->target, 0, SBX_NSOP_TARGET);
+        NSOP_TRY(SBX_RAW(SYS_move_mount, o->source_fd, "", tfd, "",
+                     MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH | (o->flags & MOVE_MOUNT_BENEATH), 0),
+            sock, SBX_NSOP_ATTACH);
+        break;
     default:
         nsop_fail(sock, SBX_NSOP_MOUNT_CALL, -EINVAL);
     }
@@ -399,6 +440,7 @@ int sbx_nsop_start(const struct sbx_nsop *o, struct sbx_nsop_handle *h) {
     memset(h, 0, sizeof *h);
     h->pid = -1;
     h->sock = -1;
+    h->received_fd = -1;
     _Static_assert(sizeof h->saved_mask == sizeof(cpu_set_t), "cpu_set_t size");
     nsop_pin(h);  // the helper inherits the mask
     int sv[2];
@@ -434,8 +476,23 @@ int sbx_nsop_start(const struct sbx_nsop *o, struct sbx_nsop_handle *h) {
 int sbx_nsop_next(struct sbx_nsop_handle *h, struct sbx_nsop_facts *facts) {
     if (h->done) return 0;
     struct nsop_msg m;
+    struct iovec iov = { &m, sizeof m };
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = u.buf;
+    mh.msg_controllen = sizeof u.buf;
     ssize_t n;
-    do { n = recv(h->sock, &m, sizeof m, 0); } while (n < 0 && errno == EINTR);
+    do { n = recvmsg(h->sock, &mh, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) continue;
+        int fd;
+        memcpy(&fd, CMSG_DATA(c), sizeof fd);
+        if (h->received_fd >= 0) close(h->received_fd);
+        h->received_fd = fd;
+    }
     if (n == (ssize_t)sizeof m && m.kind == NSOP_MSG_FACTS) {
         *facts = m.facts;
         return 1;

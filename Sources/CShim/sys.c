@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/sysinfo.h>
+#include <sys/vfs.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -171,4 +172,20 @@ int sbx_mount_is_shared(const char *path) {
     // The answer must be about the mount asked for: a layout that differs is "cannot tell".
     if (!(buf.sm.mask & SBX_STATMOUNT_MNT_BASIC) || buf.sm.mnt_id != st.stx_mnt_id) return -1;
     return (buf.sm.mnt_propagation & MS_SHARED) ? 1 : 0;
+}
+
+int sbx_notif_addfd_send(int listener, uint64_t id, int srcfd, unsigned int newfd_flags) {
+    struct seccomp_notif_addfd a;
+    memset(&a, 0, sizeof a);
+    a.id = id;
+    a.flags = SECCOMP_ADDFD_FLAG_SEND;
+    a.srcfd = (uint32_t)srcfd;
+    a.newfd_flags = newfd_flags;
+    return ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
+}
+
+int64_t sbx_fs_magic(int fd) {
+    struct statfs sf;
+    if (fstatfs(fd, &sf) < 0) return -1;
+    return (int64_t)sf.f_type;
 }

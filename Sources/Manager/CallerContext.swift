@@ -7,6 +7,8 @@ struct NsopResult {
     var step: Int32
     var skipped: Int32 = 0
     var visibleEarly = false
+    /// OPEN_FS: the fs context the helper opened as the caller (the receiver's to close), or -1.
+    var fd: Int32 = -1
 }
 
 /// Who a trapped caller is, as the kernel would judge its own mount(2): its namespaces, root, cwd,
@@ -163,7 +165,7 @@ final class CallerContext {
     func run(
         op: Int32, source: String?, target: String, fstype: String?, flags: UInt, data: String?,
         nofollow: Bool = false, options: [(String, String?)] = [], overs: [(src: String, rel: String)] = [],
-        oversFromNamespaceRoot: Bool = false, joinPID: Bool, decide: ((NsopFacts) -> NsopAnswer)? = nil
+        oversFromNamespaceRoot: Bool = false, joinPID: Bool, sourceFD: Int32 = -1, decide: ((NsopFacts) -> NsopAnswer)? = nil
     ) -> NsopResult {
         var strings: [UnsafeMutablePointer<CChar>?] = []
         func c(_ s: String?) -> UnsafePointer<CChar>? {
@@ -174,6 +176,7 @@ final class CallerContext {
         }
         defer { strings.forEach { free($0) } }
         var o = callerOp(op, joinPID: joinPID)
+        o.source_fd = sourceFD
         o.source = c(source)
         o.target = c(target)
         o.fstype = c(fstype)
@@ -220,7 +223,8 @@ final class CallerContext {
         if started < 0 { return NsopResult(rc: started, step: Int32(SBX_NSOP_FORK)) }
         let r = h.result
         return NsopResult(
-            rc: r.step == Int32(SBX_NSOP_OK) ? 0 : -r.err, step: r.step, skipped: r.skipped, visibleEarly: r.visible_early != 0)
+            rc: r.step == Int32(SBX_NSOP_OK) ? 0 : -r.err, step: r.step, skipped: r.skipped, visibleEarly: r.visible_early != 0,
+            fd: h.received_fd)
     }
 }
 

@@ -79,8 +79,8 @@ final class NotifyLoop: @unchecked Sendable {
             }
             let start = monotonicMicros()
             inflight?.begin(req.pointee, tag: tagHash)
-            let (verdict, args) = decide(req.pointee, resp)
-            _ = seccomp_notify_respond(fd, resp)
+            let (verdict, args, answered) = decide(req.pointee, resp)
+            if !answered { _ = seccomp_notify_respond(fd, resp) }
             inflight?.end()
             if !tracer.isEmpty {
                 let name = syscallName(req.pointee.data)
@@ -100,8 +100,8 @@ final class NotifyLoop: @unchecked Sendable {
         guard seccomp_notify_alloc(&req, &resp) == 0, let req, let resp else { return }
         defer { seccomp_notify_free(req, resp) }
         req.pointee = n
-        let (verdict, _) = decide(n, resp)
-        _ = seccomp_notify_respond(fd, resp)
+        let (verdict, _, answered) = decide(n, resp)
+        if !answered { _ = seccomp_notify_respond(fd, resp) }
         logger.info(
             "answered a trapped call left unanswered by a killed sysbox-mgr",
             metadata: ["id": "\(request.id)", "pid": "\(n.pid)", "syscall": "\(syscallName(n.data))", "verdict": "\(verdict)"])
@@ -114,8 +114,9 @@ final class NotifyLoop: @unchecked Sendable {
         return String(cString: p)
     }
 
-    /// Fills the response; returns the verdict and the decoded arguments for the trace.
-    func decide(_ n: seccomp_notif, _ resp: UnsafeMutablePointer<seccomp_notif_resp>) -> (String, String) {
+    /// Fills the response; returns the verdict, the decoded arguments for the trace, and whether
+    /// the call was answered already (an fd installed with its answer).
+    func decide(_ n: seccomp_notif, _ resp: UnsafeMutablePointer<seccomp_notif_resp>) -> (String, String, Bool) {
         resp.pointee.id = n.id
         resp.pointee.val = 0
         resp.pointee.error = 0
@@ -128,17 +129,26 @@ final class NotifyLoop: @unchecked Sendable {
             // The only CONTINUE: decided on the registers, which the kernel will not read again.
             resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
             let shown = tracer.isEmpty ? nil : handler.describe(r, memory)
-            return ("continued", shown ?? args)
+            return ("continued", shown ?? args, false)
         case .refuse(let e, let why, let args):
             resp.pointee.error = -e
-            return ("errno \(Self.errnoName(e)) (\(why))", args)
+            return ("errno \(Self.errnoName(e)) (\(why))", args, false)
         case .readMemory:
             switch handler.memory(r, memory, self) {
             case .refuse(let e, let why, let args):
                 resp.pointee.error = -e
-                return ("errno \(Self.errnoName(e))" + (why.isEmpty ? "" : " (\(why))"), args)
+                return ("errno \(Self.errnoName(e))" + (why.isEmpty ? "" : " (\(why))"), args, false)
             case .done(let verdict, let args):
-                return (verdict, args)
+                return (verdict, args, false)
+            case .installFD(let raw, let cloexec, let verdict, let args):
+                let file = FD(raw)
+                let number = sbx_notif_addfd_send(fd, n.id, file.raw, cloexec ? UInt32(O_CLOEXEC) : 0)
+                // Not installed (the caller went away, or its fd table is full): answered as failed.
+                if number < 0 {
+                    resp.pointee.error = -errno
+                    return ("errno \(Self.errnoName(errno)) (the fd could not be installed)", args, false)
+                }
+                return ("\(verdict) -> fd \(number)", args, true)
             }
         }
     }
@@ -195,21 +205,6 @@ struct SysinfoHandler: TrapHandler {
         let info = Sysinfo.render(meminfo: meminfo, loadavg: loadavg, uptime: uptime)
         guard m.write(info, at: r.args[0]) else { return .refuse(EFAULT, why: "", args: "") }
         return .done("emulated", args: "")
-    }
-}
-
-/// The new mount API would make mounts the rules never see: a procfs without its masks (fsopen +
-/// fsmount), a bare clone of /proc (open_tree), the read-only flag of an initial mount cleared
-/// (mount_setattr). ENOSYS: libc, util-linux, runc and systemd then use mount(2), which is decided
-/// here. open_tree without OPEN_TREE_CLONE only opens a path: the kernel's.
-struct NewMountAPIHandler: TrapHandler {
-    var syscalls: [String] { NotifyLoop.newMountAPI }
-
-    func registers(_ r: Registers, _ loop: NotifyLoop) -> RegisterVerdict {
-        if r.nr == seccomp_syscall_resolve_name("open_tree") && r.args[2] & 1 == 0 {  // OPEN_TREE_CLONE
-            return .kernel(args: "flags=0x\(String(r.args[2], radix: 16))")
-        }
-        return .refuse(ENOSYS, why: "new mount API: mount(2) is the one decided", args: "")
     }
 }
 

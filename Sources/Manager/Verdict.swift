@@ -52,6 +52,10 @@ enum MemoryVerdict: Equatable {
     case refuse(Int32, why: String, args: String)
     /// The manager carried the call out itself, on its own copy of the arguments: it returns 0.
     case done(String, args: String)
+    /// The manager made the file the call makes (an fs context, opened as the caller): a copy is
+    /// installed in the caller, whose call returns its number (SECCOMP_ADDFD_FLAG_SEND). The fd
+    /// is the manager's and closed once sent.
+    case installFD(Int32, cloexec: Bool, String, args: String)
 }
 
 /// The caller's memory, read once into the manager's copies. Every read checks afterwards that

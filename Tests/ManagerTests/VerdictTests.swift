@@ -77,7 +77,24 @@ import Testing
 
     @Test func newMountAPIIsRefusedButAPlainOpenTree() {
         let h = NewMountAPIHandler()
-        for name in ["fsopen", "fspick", "fsmount", "move_mount", "mount_setattr"] {
+        // fsopen is decided on the manager's copy of its name; fsmount only makes a detached
+        // mount of a context fsopen made; move_mount by an fd onto a path is decided on the fd.
+        #expect(h.registers(Registers(nr: Self.nr("fsopen"), args: [0x1000, 0]), Self.loop()) == .readMemory)
+        guard case .kernel = h.registers(Registers(nr: Self.nr("fsmount"), args: [3, 1, 0]), Self.loop()) else {
+            Issue.record("fsmount: CONTINUE"); return
+        }
+        let atCWD = UInt64(bitPattern: -100)
+        #expect(h.registers(Registers(nr: Self.nr("move_mount"), args: [3, 0x1000, atCWD, 0x2000, 0x4]), Self.loop()) == .readMemory)
+        #expect(h.registers(Registers(nr: Self.nr("move_mount"), args: [3, 0x1000, atCWD, 0x2000, 0x204]), Self.loop()) == .readMemory)
+        // By path (an attached mount), onto a directory fd, or with other flags: mount(2) decides.
+        for args: [UInt64] in [
+            [UInt64(bitPattern: -100), 0x1000, atCWD, 0x2000, 0], [3, 0x1000, 5, 0x2000, 0x4], [3, 0x1000, atCWD, 0x2000, 0x14],
+        ] {
+            guard case .refuse(ENOSYS, _, _) = h.registers(Registers(nr: Self.nr("move_mount"), args: args), Self.loop()) else {
+                Issue.record("move_mount \(args): ENOSYS"); continue
+            }
+        }
+        for name in ["fspick", "mount_setattr"] {
             guard case .refuse(ENOSYS, _, _) = h.registers(Registers(nr: Self.nr(name), args: [0, 0, 0]), Self.loop()) else {
                 Issue.record("\(name): ENOSYS"); continue
             }

@@ -270,8 +270,9 @@ test_oci_agent_with_stock_runc_and_crun() {
 }
 
 test_new_mount_api_is_enosys() {
-    # fsopen + fsmount would give a procfs without its masks, open_tree a bare clone of /proc,
-    # mount_setattr could clear an initial mount's read-only flag: ENOSYS, so callers use mount(2).
+    # fsopen("proc") + fsmount would give a procfs without its masks, open_tree a bare clone of
+    # /proc, mount_setattr could clear an initial mount's read-only flag: ENOSYS, so callers use
+    # mount(2).
     # (x86_64 numbers: open_tree 428, fsopen 430, mount_setattr 442; OPEN_TREE_CLONE 1.)
     local out; out=$(drun --rm "$DEBIAN_IMAGE" perl -e '
         use Errno;
@@ -288,6 +289,36 @@ test_new_mount_api_is_enosys() {
     assert_contains "$out" "open_tree-path=ok"
     assert_contains "$out" "mount_setattr=ENOSYS"
     assert_contains "$out" " /proc/bus ro,"
+}
+
+test_new_mount_api_makes_a_tmpfs_but_moves_no_mask() {
+    # systemd 258+ makes credentials directories with fsopen("tmpfs") + fsmount + move_mount and
+    # has no mount(2) fallback: a new tmpfs or ramfs is made and attached. An attached tmpfs (the
+    # mask over /proc/acpi) is not moved by its fd, and fsopen of procfs stays ENOSYS.
+    # (x86_64: move_mount 429, fsopen 430, fsconfig 431, fsmount 432; FSCONFIG_CMD_CREATE 6;
+    # MOVE_MOUNT_F_EMPTY_PATH 4; O_PATH|O_DIRECTORY 010200000.)
+    local out; out=$(drun --rm "$DEBIAN_IMAGE" perl -e '
+        use Errno;
+        sub res { my $r = shift; return $r >= 0 ? "ok" : ($!{ENOSYS} ? "ENOSYS" : "errno" . ($!+0)); }
+        my ($t, $p, $e, $new, $moved) = ("tmpfs", "proc", "", "/mnt/new", "/mnt/moved");
+        mkdir $new; mkdir $moved;
+        my $fs = syscall(430, $t, 1); print "fsopen-tmpfs=", res($fs), "\n";
+        print "fsconfig=", res(syscall(431, $fs, 6, 0, 0, 0)), "\n";
+        my $m = syscall(432, $fs, 1, 0); print "fsmount=", res($m), "\n";
+        print "attach=", res(syscall(429, $m, $e, -100, $new, 4)), "\n";
+        print "fsopen-proc=", res(syscall(430, $p, 1)), "\n";
+        sysopen(my $mask, "/proc/acpi", 010200000) or die "open /proc/acpi: $!";
+        print "move-mask=", res(syscall(429, fileno($mask), $e, -100, $moved, 4)), "\n";
+        open(my $mi, "<", "/proc/self/mountinfo");
+        for (<$mi>) { my @f = split / /; print "mounted $f[4]\n" if $f[4] =~ m{^(/mnt/|/proc/acpi$)}; }')
+    assert_contains "$out" "fsopen-tmpfs=ok"
+    assert_contains "$out" "fsmount=ok"
+    assert_contains "$out" "attach=ok"
+    assert_contains "$out" "mounted /mnt/new"
+    assert_contains "$out" "fsopen-proc=ENOSYS"
+    assert_contains "$out" "move-mask=ENOSYS"
+    assert_contains "$out" "mounted /proc/acpi"
+    assert_not_contains "$out" "mounted /mnt/moved"
 }
 
 test_mount_proc_in_a_chroot_without_proc() {
@@ -397,3 +428,4 @@ t "emulated mounts show in the trace and leave no helper process or fd" test_mou
 t "five containers emulating proc mounts at once each get theirs" test_mount_emulation_in_many_containers_at_once
 t "stock runc and crun with listenerPath at sysbox-mgr get the same answers (OCI seccomp agent)" test_oci_agent_with_stock_runc_and_crun
 t "the new mount API (fsopen, open_tree clones, mount_setattr) answers ENOSYS" test_new_mount_api_is_enosys
+t "the new mount API makes and attaches a tmpfs; an attached mask is not moved by its fd" test_new_mount_api_makes_a_tmpfs_but_moves_no_mask

@@ -29,6 +29,8 @@ enum {
     SBX_NSOP_REMOUNT = 4,   ///< MS_REMOUNT, decided on the mount target names
     SBX_NSOP_MOVE = 5,      ///< MS_MOVE, decided on the mount source names
     SBX_NSOP_BIND = 6,      ///< MS_BIND without MS_REC, decided on the mount holding source
+    SBX_NSOP_OPEN_FS = 7,   ///< fsopen(fstype) as the caller; the fs context fd comes back (received_fd)
+    SBX_NSOP_ATTACH_FD = 8, ///< move_mount of the detached mount source_fd onto target (flags: MOVE_MOUNT_BENEATH)
 };
 
 /// Steps reported with a failure (sbx_nsop_result.step).
@@ -90,6 +92,7 @@ struct sbx_nsop_handle {
     unsigned long stack_size;
     int done;
     struct sbx_nsop_result result;
+    int received_fd;             ///< FSOPEN: the fd the helper sent back (the caller's to close), or -1
     int pinned;                  ///< the calling thread's CPU mask was narrowed, to restore
     unsigned char saved_mask[128];  ///< its cpu_set_t before
 };

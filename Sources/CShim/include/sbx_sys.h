@@ -34,6 +34,11 @@ int sbx_setgroups(size_t n, const gid_t *groups);
 int sbx_pidfd_open(pid_t pid);
 int sbx_pidfd_send_signal(int pidfd, int sig);
 int sbx_pidfd_getfd(int pidfd, int targetfd);
+/// SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SEND: installs a copy of `srcfd` in the
+/// trapped caller and answers its call with the new fd number (returned), in one step.
+int sbx_notif_addfd_send(int listener, uint64_t id, int srcfd, unsigned int newfd_flags);
+/// The f_type of the filesystem `fd` is on (statfs(2)), or -1.
+int64_t sbx_fs_magic(int fd);
 int sbx_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5);
 int sbx_close_range_cloexec(unsigned int first);
 int sbx_set_cloexec(int fd, int on);

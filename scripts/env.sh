@@ -32,3 +32,4 @@ export SYSBOX_KEEP_SOCKET=$KEEP_SOCK
 export PATH=$BIN_DIR:$PATH
 BUSYBOX_IMAGE=sysboxd-test/busybox:latest
 DEBIAN_IMAGE=sysboxd-test/debian-systemd
+SID_IMAGE=sysboxd-test/debian-sid

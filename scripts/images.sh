@@ -2,10 +2,13 @@
 # Builds the test images locally (there is no registry):
 # - sysboxd-test/busybox, from Debian's busybox-static (seconds); its rootfs also stays at
 #   /var/lib/sysboxd-test/busybox for the runtime's integration tests;
-# - sysboxd-test/debian-systemd (`images.sh debian`, or `all`), a Debian bookworm with systemd,
+# - sysboxd-test/debian-systemd (`images.sh debian`, or `all`), a Debian bookworm with systemd 252,
 #   docker.io and containerd from Debian's mirror (debootstrap, about a minute), init as its command
-#   and SIGRTMIN+3 as its stop signal. Its rootfs is cached as a tarball under /var/cache/sysboxd,
-#   keyed by the package list, so later builds on the same machine only import it.
+#   and SIGRTMIN+3 as its stop signal;
+# - sysboxd-test/debian-sid (`images.sh sid`, or `all`), the same from Debian unstable: systemd 258
+#   or later (which refuses cgroup v1), Docker 28 with docker-cli and docker-buildx, containerd 2.
+# Each rootfs is cached as a tarball under /var/cache/sysboxd, keyed by release and package list,
+# so later builds on the same machine only import it.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 WHICH=${1:-busybox}
@@ -26,33 +29,46 @@ if ! docker image inspect "$BUSYBOX_IMAGE" >/dev/null 2>&1; then
     tar -C "$ROOTFS" -c . | docker import --change 'CMD ["/bin/sh"]' --change 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' - "$BUSYBOX_IMAGE" >/dev/null
 fi
 echo "image $BUSYBOX_IMAGE ready"
-[ "$WHICH" = debian ] || [ "$WHICH" = all ] || exit 0
 
-PACKAGES=systemd,systemd-sysv,dbus,docker.io,containerd,iproute2,procps,kmod,iptables,ca-certificates,less
-KEY=$(echo "bookworm minbase $PACKAGES v1" | sha256sum | cut -c1-12)
-CACHE=/var/cache/sysboxd/debian-systemd-$KEY.tar
-if ! docker image inspect "$DEBIAN_IMAGE" >/dev/null 2>&1 || \
-   [ "$(docker image inspect -f '{{index .Config.Labels "io.sysboxd.image-key"}}' "$DEBIAN_IMAGE")" != "$KEY" ]; then
-    if [ ! -s "$CACHE" ]; then
+# debian_image IMAGE RELEASE PACKAGES
+debian_image() {
+    local image=$1 release=$2 packages=$3
+    local key cache tmp ctx
+    key=$(echo "$release minbase $packages v1" | sha256sum | cut -c1-12)
+    cache=/var/cache/sysboxd/debian-$release-$key.tar
+    if docker image inspect "$image" >/dev/null 2>&1 && \
+       [ "$(docker image inspect -f '{{index .Config.Labels "io.sysboxd.image-key"}}' "$image")" = "$key" ]; then
+        echo "image $image ready"
+        return
+    fi
+    if [ ! -s "$cache" ]; then
         mkdir -p /var/cache/sysboxd
         tmp=$(mktemp -d /var/cache/sysboxd/debootstrap.XXXXXX)
-        trap 'rm -rf "$tmp"' EXIT
-        echo "debootstrap of Debian bookworm with systemd and docker.io (about a minute)..."
-        debootstrap --variant=minbase --include="$PACKAGES" bookworm "$tmp/rootfs" http://deb.debian.org/debian > "$tmp/log" 2>&1 \
-            || { tail -20 "$tmp/log" >&2; echo "debootstrap failed (log above)" >&2; exit 1; }
+        echo "debootstrap of Debian $release with systemd and docker.io (a minute or two)..."
+        if ! debootstrap --variant=minbase --include="$packages" "$release" "$tmp/rootfs" http://deb.debian.org/debian > "$tmp/log" 2>&1; then
+            tail -20 "$tmp/log" >&2; rm -rf "$tmp"; echo "debootstrap of $release failed (log above)" >&2; exit 1
+        fi
         # An image, not a booted host: no apt lists, no machine id (systemd makes one per boot).
         rm -rf "$tmp/rootfs/var/lib/apt/lists/"* "$tmp/rootfs/var/cache/apt/"*.bin
         : > "$tmp/rootfs/etc/machine-id"
-        echo debian-systemd > "$tmp/rootfs/etc/hostname"
-        tar -C "$tmp/rootfs" -cf "$CACHE.tmp" . && mv "$CACHE.tmp" "$CACHE"
-        rm -rf "$tmp"; trap - EXIT
+        echo "debian-$release" > "$tmp/rootfs/etc/hostname"
+        tar -C "$tmp/rootfs" -cf "$cache.tmp" . && mv "$cache.tmp" "$cache"
+        rm -rf "$tmp"
     fi
-    docker import - "$DEBIAN_IMAGE-base" < "$CACHE" >/dev/null
+    docker import - "$image-base" < "$cache" >/dev/null
     ctx=$(mktemp -d)
     # docker import cannot set a stop signal or labels: a two-line build on top of the import does.
-    printf 'FROM %s-base\nSTOPSIGNAL SIGRTMIN+3\nLABEL io.sysboxd.image-key=%s\nCMD ["/sbin/init"]\n' "$DEBIAN_IMAGE" "$KEY" > "$ctx/Dockerfile"
-    DOCKER_BUILDKIT=0 docker build -q -t "$DEBIAN_IMAGE" "$ctx" >/dev/null 2>"$ctx/err" || { cat "$ctx/err" >&2; exit 1; }
+    printf 'FROM %s-base\nSTOPSIGNAL SIGRTMIN+3\nLABEL io.sysboxd.image-key=%s\nCMD ["/sbin/init"]\n' "$image" "$key" > "$ctx/Dockerfile"
+    DOCKER_BUILDKIT=0 docker build -q -t "$image" "$ctx" >/dev/null 2>"$ctx/err" || { cat "$ctx/err" >&2; rm -rf "$ctx"; exit 1; }
     rm -rf "$ctx"
-    docker rmi "$DEBIAN_IMAGE-base" >/dev/null 2>&1 || true
+    docker rmi "$image-base" >/dev/null 2>&1 || true
+    echo "image $image ready"
+}
+
+PACKAGES=systemd,systemd-sysv,dbus,docker.io,containerd,iproute2,procps,kmod,iptables,ca-certificates,less
+if [ "$WHICH" = debian ] || [ "$WHICH" = all ]; then
+    debian_image "$DEBIAN_IMAGE" bookworm "$PACKAGES"
 fi
-echo "image $DEBIAN_IMAGE ready"
+if [ "$WHICH" = sid ] || [ "$WHICH" = all ]; then
+    debian_image "$SID_IMAGE" sid "$PACKAGES,docker-cli,docker-buildx"
+fi

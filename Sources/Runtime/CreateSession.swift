@@ -55,6 +55,8 @@ final class CreateSession {
     let rootfs: String
     let process: OCI.Process
     let shift: ShiftMode
+    /// What the container sees at /sys/fs/cgroup (CgroupView.swift).
+    let cgroupView: CgroupView
     let policy: Policy
     let plan: CreatePlan
     let layout: CgroupLayout
@@ -113,6 +115,8 @@ final class CreateSession {
         }
         self.process = process
         shift = try ShiftMode.select(spec: spec)
+        cgroupView = try CgroupView.select(spec: spec, layout: layout, rootfs: rootfs)
+        ctx.logger.debug("cgroup view", metadata: ["view": "\(cgroupView.rawValue)"])
         phases.mark("spec")
         policy = try Policy.select(annotations: spec.annotations, env: spec.process?.env).policy
         if let profile = spec.process?.apparmorProfile, !profile.isEmpty {
@@ -339,7 +343,7 @@ final class CreateSession {
             phases.mark("sysbox-fs")
         }
         var rootPlan = rootfsSetup?.plan ?? RootfsPlan(rootfs: rootfs, root: .bind(rootfs), readonly: spec.root?.readonly ?? false)
-        rootPlan.cgroups = cgroup.containerMounts()
+        rootPlan.cgroups = cgroup.containerMounts(view: cgroupView)
         rootPlan.noPivot = o.noPivot
         rootPlan.sharedRoots = [VirtualFS.mountRoot]
         let compiled = try seccomp?.value() ?? nil

@@ -59,6 +59,9 @@ public struct Policy: Codable, Equatable, Sendable {
 
     /// Optional in files: absent means `Policy.defaultHooks`.
     public var hooks: Hooks?
+    /// How the spec's capability sets are applied: "system" (absent: every capability for root,
+    /// minus the engine's defaults the spec dropped) or "spec" (exactly as given, as runc does).
+    public var capabilities: String?
     /// Docker's own prestart hook: it moves the container's interfaces into its network namespace.
     public static let defaultHooks = Hooks(networkOnly: ["libnetwork-setkey"])
     public var networkOnlyHooks: [String] { (hooks ?? Self.defaultHooks).networkOnly }
@@ -123,7 +126,7 @@ public struct Policy: Codable, Equatable, Sendable {
 
     /// The keys each object may have, by JSON path.
     static let schema: [String: Set<String>] = [
-        "": ["version", "syscalls", "hostname", "storage", "fs", "mount", "hooks"],
+        "": ["version", "syscalls", "hostname", "storage", "fs", "mount", "hooks", "capabilities"],
         "hooks": ["networkOnly"],
         "fs": ["files", "cpuQuotaView"],
         "syscalls": ["trap"],
@@ -164,6 +167,9 @@ public struct Policy: Codable, Equatable, Sendable {
                 "policy \(file): at \"storage.dirs.\(i)\": expected an absolute path below /, without \"..\", found \"\(dir)\"")
         }
         try checkFiles(policy.fs?.files ?? [:], file: file)
+        if let c = policy.capabilities, c != "system" && c != "spec" {
+            throw PolicyError("policy \(file): at \"capabilities\": expected \"system\" or \"spec\", found \"\(c)\"")
+        }
         for (i, h) in (policy.hooks?.networkOnly ?? []).enumerated() where h.isEmpty || h.contains("/") {
             throw PolicyError("policy \(file): at \"hooks.networkOnly.\(i)\": expected a program name without \"/\", found \"\(h)\"")
         }

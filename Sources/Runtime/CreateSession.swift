@@ -113,12 +113,15 @@ final class CreateSession {
         guard Files.isDirectory(rootfs) else {
             throw RuntimeError("rootfs (\"\(rootfs)\") does not exist", hint: "fix root.path in \(bundle)/config.json")
         }
-        self.process = process
         shift = try ShiftMode.select(spec: spec)
         cgroupView = try CgroupView.select(spec: spec, layout: layout, rootfs: rootfs)
         ctx.logger.debug("cgroup view", metadata: ["view": "\(cgroupView.rawValue)"])
         phases.mark("spec")
         policy = try Policy.select(annotations: spec.annotations, env: spec.process?.env).policy
+        var adapted = process
+        try Capabilities.adapt(&adapted, mode: Capabilities.mode(spec: spec, policy: policy), lastCap: Capabilities.lastCap())
+        spec.process = adapted
+        self.process = adapted
         if let profile = spec.process?.apparmorProfile, !profile.isEmpty {
             ctx.logger.debug("apparmor profile \"\(profile)\" ignored: system containers are confined by their user namespace")
         }

@@ -1,5 +1,6 @@
 import IPC
 import OCI
+import Policy
 import SysboxCore
 
 #if canImport(FoundationEssentials)
@@ -36,7 +37,9 @@ public enum Exec {
         }
         let saved = try ContainerConfig.load(dir: c.dir)
         let spec = saved.spec
-        let process = try buildProcess(spec, o)
+        var process = try buildProcess(spec, o)
+        try Capabilities.adapt(
+            &process, mode: Capabilities.mode(spec: spec, policy: saved.policy ?? Policy.builtIn), lastCap: Capabilities.lastCap())
         if process.terminal == true && o.consoleSocket == nil && o.detach {
             throw RuntimeError("cannot allocate tty if runc will detach without setting console socket")
         }

@@ -70,6 +70,32 @@ test_uptime_counts_from_container_start() {
     rmc e2e-up
 }
 
+# The capability sets of /proc/self/status, as "Eff Bnd" in hex.
+caps_of() { drun --rm "$@" "$IMG" sh -c 'echo $(grep CapEff /proc/self/status | cut -f2) $(grep CapBnd /proc/self/status | cut -f2)'; }
+
+test_capabilities_as_asked() {
+    local all; all=$(printf '%016x' $(( (1 << ($(cat /proc/sys/kernel/cap_last_cap) + 1)) - 1 )))
+    # Root of a system container has every capability of its user namespace...
+    assert_eq "$(caps_of)" "$all $all"
+    # ...but those dropped (NET_RAW is 13, MKNOD 27); an added one is there already.
+    local dropped; dropped=$(printf '%016x' $(( 0x$all & ~(1 << 13) & ~(1 << 27) )))
+    assert_eq "$(caps_of --cap-drop NET_RAW --cap-drop MKNOD)" "$dropped $dropped"
+    assert_eq "$(caps_of --cap-add NET_ADMIN)" "$all $all"
+    # An exec'd process keeps the container's drops.
+    drun -d --name e2e-caps --cap-drop NET_RAW "$IMG" sleep 1000 >/dev/null
+    local one; one=$(printf '%016x' $(( 0x$all & ~(1 << 13) )))
+    assert_eq "$(docker exec e2e-caps sh -c 'grep CapBnd /proc/self/status | cut -f2')" "$one"
+    rmc e2e-caps
+    # SYSBOX_CAPABILITIES=spec: the spec's sets as runc applies them (Docker's default set).
+    assert_eq "$(caps_of -e SYSBOX_CAPABILITIES=spec)" "00000000a80425fb 00000000a80425fb"
+    assert_eq "$(caps_of -e SYSBOX_CAPABILITIES=spec --cap-drop ALL --cap-add KILL)" "0000000000000020 0000000000000020"
+    # A non-root user gets no effective capabilities, as under runc; the bounding set holds.
+    assert_eq "$(caps_of --user 1000 -e SYSBOX_CAPABILITIES=spec)" "0000000000000000 00000000a80425fb"
+    # A mode that does not exist: one line, and no container.
+    local err; err=$(drun --rm -e SYSBOX_CAPABILITIES=some "$IMG" true 2>&1) && fail "an unknown mode was accepted"
+    assert_contains "$err" "SYSBOX_CAPABILITIES=some is not a capability mode"
+}
+
 t "docker run prints the command's output" test_output
 t "the default bridge network is set up (prestart hooks run)" test_network
 t "SYSBOX_ROOTFS_SHIFT=chown gives root-owned, writable files too" test_chown_mode
@@ -81,3 +107,4 @@ t "-it interactive shell" test_interactive_tty
 t "--read-only rootfs with a writable tmpfs" test_read_only
 t "-v bind mount shows host owners shifted" test_bind_mount
 t "uptime counts from the container's start, in exec too" test_uptime_counts_from_container_start
+t "capabilities as asked: all for root, minus --cap-drop; SYSBOX_CAPABILITIES=spec as runc" test_capabilities_as_asked

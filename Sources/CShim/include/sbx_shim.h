@@ -10,4 +10,5 @@
 #include "sbx_mount.h"
 #include "sbx_sys.h"
 #include "sbx_nsop.h"
+#include "sbx_caps.h"
 #endif

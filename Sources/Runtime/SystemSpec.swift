@@ -29,8 +29,14 @@ enum SystemSpec {
             throw RuntimeError(
                 "system containers need their own \(type.rawValue) namespace, but config.json in \"\(bundle)\" shares the host's\(how)")
         }
-        if let net = namespaces.first(where: { $0.type == .network }), let path = net.path, sameNamespace(path, "/proc/1/ns/net") {
-            throw RuntimeError("system containers cannot join the host network namespace (\(path))", hint: "remove --net=host")
+        // Docker's --net=host names the host's namespace by a path (its default sandbox key): the
+        // runtime's own network namespace, which is the host's (PID 1's may not even be readable).
+        if let net = namespaces.first(where: { $0.type == .network }), let path = net.path,
+            sameNamespace(path, "/proc/self/ns/net") || sameNamespace(path, "/proc/1/ns/net")
+        {
+            throw RuntimeError(
+                "system containers need their own network namespace, but config.json in \"\(bundle)\" joins the host's (\(path))",
+                hint: "remove --net=host")
         }
         if !seen.contains(.user) { namespaces.append(LinuxNamespace(type: .user, path: nil)) }
         if !seen.contains(.cgroup) { namespaces.append(LinuxNamespace(type: .cgroup, path: nil)) }

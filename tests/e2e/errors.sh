@@ -11,6 +11,37 @@ test_mgr_down_error() {
 
 t "without sysbox-mgr, docker run says so and how to fix it" test_mgr_down_error
 
+# The host's namespaces are refused with one line naming the flag; --privileged is accepted and
+# stays contained (docs/usage.md says why).
+test_host_namespace_flags_refused() {
+    local flag ns out
+    for flag in --net=host --pid=host --ipc=host --uts=host; do
+        ns=${flag#--}; ns=${ns%=host}; [ "$ns" = net ] && ns=network
+        out=$(drun --rm $flag "$IMG" true 2>&1) && fail "$flag was accepted"
+        assert_contains "$out" "system containers need their own $ns namespace"
+        assert_contains "$out" "remove $flag"
+        [ "$(grep -c . <<< "$(grep -i 'error' <<< "$out")")" -le 2 ] || fail "more than one error line: $out"
+    done
+    assert_eq "$(docker ps -aq --filter name=e2e- | wc -l)" "0"
+}
+
+test_privileged_is_contained() {
+    local out; out=$(drun --rm --privileged "$IMG" sh -c '
+        awk "{print \$2}" /proc/self/uid_map
+        for d in /dev/vda /dev/sda /dev/nvme0n1 /dev/mem /dev/port; do [ -e $d ] && { head -c1 $d >/dev/null 2>&1 && echo "$d readable" || echo "$d refused"; }; done
+        echo 1 > /proc/sysrq-trigger 2>/dev/null && echo sysrq-written
+        echo 1 > /sys/kernel/mm/ksm/run 2>/dev/null && echo ksm-written
+        cat /proc/kcore >/dev/null 2>&1 && echo kcore-read
+        true')
+    assert_ne "$(echo "$out" | head -1)" "0" "container root is host root"
+    assert_not_contains "$out" "readable"
+    assert_not_contains "$out" "written"
+    assert_not_contains "$out" "kcore-read"
+}
+
+t "--net/--pid/--ipc/--uts=host are refused with one line naming the flag" test_host_namespace_flags_refused
+t "--privileged runs, contained: no host device, knob or kernel memory" test_privileged_is_contained
+
 # The host is a shared place: another runtime's container without a mount namespace of its own
 # can make sysbox-fs's mount root private, and then new containers would not see their virtual files.
 shared_root() { grep " /var/lib/sysboxfs " /proc/self/mountinfo | head -1 | grep -c "shared:" || true; }

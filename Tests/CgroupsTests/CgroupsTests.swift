@@ -163,3 +163,43 @@ import Testing
         #expect(e.message.contains("\"5\""))
     }
 }
+
+/// A pure cgroup v2 host, from a recorded cgroup directory: the stats `runc events` reports and the
+/// freezer pause/resume use.
+@Suite struct CgroupV2RecordedTests {
+    static func recorded() throws -> (String, Cgroup) {
+        let root = NSTemporaryDirectory() + "cgv2-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: root + "/c1", withIntermediateDirectories: true)
+        let files = [
+            "memory.max": "268435456\n", "memory.current": "1048576\n", "memory.peak": "2097152\n",
+            "memory.stat": "anon 524288\nfile 524288\n", "cpu.stat": "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n",
+            "pids.current": "3\n", "pids.max": "max\n", "cgroup.freeze": "0\n", "cgroup.events": "populated 1\nfrozen 1\n",
+        ]
+        for (name, text) in files { try text.write(toFile: root + "/c1/" + name, atomically: true, encoding: .utf8) }
+        let layout = try CgroupLayout.detect(mountinfo: "30 23 0:27 / \(root) rw - cgroup2 cgroup2 rw,nsdelegate\n")
+        return (root, Cgroup(layout: layout, path: "/c1"))
+    }
+
+    @Test func statsComeFromTheV2Files() throws {
+        let (root, cg) = try Self.recorded()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        #expect(cg.layout.isUnified)
+        let s = try cg.stats()
+        #expect(s.cpu.usage.total == 1_500_000 && s.cpu.usage.user == 1_000_000 && s.cpu.usage.kernel == 500_000)
+        #expect(s.memory.usage.limit == 268_435_456 && s.memory.usage.usage == 1_048_576 && s.memory.usage.max == 2_097_152)
+        #expect(s.memory.raw?["anon"] == 524_288)
+        #expect(s.pids.current == 3 && s.pids.limit == nil)
+    }
+
+    @Test func pauseWritesCgroupFreezeAndWaitsForTheEvent() throws {
+        let (root, cg) = try Self.recorded()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try cg.freeze()  // cgroup.events already says frozen
+        #expect((try? String(contentsOfFile: root + "/c1/cgroup.freeze", encoding: .utf8)) == "1")
+        #expect(cg.isFrozen())
+        // A kernel that never reports the thaw: the resume fails with one line instead of hanging.
+        let e = #expect(throws: CgroupError.self) { try cg.thaw() }
+        #expect("\(e.map { "\($0)" } ?? "")".contains("did not become thawed"))
+        #expect((try? String(contentsOfFile: root + "/c1/cgroup.freeze", encoding: .utf8)) == "0")
+    }
+}

@@ -28,9 +28,10 @@ test_cgroup_view_follows_the_image() {
         docker exec e2e-view test -w /sys/fs/cgroup/cgroup.subtree_control || fail "the v2 view is not delegated"
         assert_eq "$(docker exec e2e-view docker info -f '{{.CgroupVersion}}')" "2"
         # The host's v1 limits still hold from outside.
-        local id; id=$(cid e2e-view)
+        local id f; id=$(cid e2e-view)
         docker update -m 256m --memory-swap 256m e2e-view >/dev/null
-        assert_eq "$(cat "/sys/fs/cgroup/memory/docker/$id/memory.limit_in_bytes")" "268435456"
+        f=$(find /sys/fs/cgroup -maxdepth 5 \( -name memory.limit_in_bytes -o -name memory.max \) -path "*$id*" | head -1)
+        assert_eq "$(cat "$f")" "268435456"
     else
         assert_contains "$(docker exec e2e-view ls /sys/fs/cgroup)" "memory"
     fi

@@ -81,6 +81,16 @@ enum SystemWorkloads {
                     destination: path, type: "tmpfs", source: "tmpfs",
                     options: ["ro", "nosuid", "nodev", "noexec", "mode=755", "size=4k"]))
         }
+        // The host's modules for this kernel, read-only, for what looks before it loads
+        // (kube-proxy, iptables). (No /dev/kmsg: a stand-in that cannot be polled, /dev/null,
+        // fails systemd-journald with EPERM; the kernel's own is the host's log.)
+        var uts = utsname()
+        uname(&uts)
+        let release = withUnsafeBytes(of: uts.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let modules = "/lib/modules/" + release
+        if !present.contains(modules), !present.contains("/lib/modules"), Files.isDirectory(modules) {
+            mounts.append(Mount(destination: modules, type: "bind", source: modules, options: ["rbind", "ro", "nosuid", "nodev"]))
+        }
         spec.mounts = mounts
     }
 

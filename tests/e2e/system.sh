@@ -124,6 +124,44 @@ test_inner_containerd_ctr() {
     rmc e2e-ctr
 }
 
+# What a Kubernetes node (kubelet, kube-proxy, containerd) needs of the kernel view, as far as a
+# machine with no image registry can show it: the knobs, rshared /, writable cgroups, and a pod:
+# two containers of the inner containerd sharing one network namespace. (/dev/kmsg is absent:
+# kubelet needs its KubeletInUserNamespace feature gate, docs/usage.md.)
+test_kubernetes_node_prerequisites() {
+    boot e2e-node
+    local out; out=$(docker exec e2e-node sh -c '
+        echo 131072 > /proc/sys/net/netfilter/nf_conntrack_max && echo conntrack-set
+        echo 1 > /proc/sys/vm/overcommit_memory && echo overcommit-set
+        echo 10 > /proc/sys/kernel/panic && echo 1 > /proc/sys/kernel/panic_on_oops && echo panic-set
+        echo 1 > /proc/sys/net/ipv4/ip_forward && echo forward-set
+        cat /proc/sys/net/bridge/bridge-nf-call-iptables >/dev/null 2>&1 && echo br-netfilter-visible
+        mount --make-rshared / && echo rshared
+        d=/sys/fs/cgroup/kubepods; [ -e /sys/fs/cgroup/cgroup.controllers ] || d=/sys/fs/cgroup/memory/kubepods
+        mkdir $d && rmdir $d && echo cgroups-writable
+        [ -d /lib/modules/$(uname -r) ] && echo modules-present
+        true')
+    for what in conntrack-set overcommit-set panic-set forward-set rshared cgroups-writable; do
+        assert_contains "$out" "$what"
+    done
+    if [ -d "/proc/sys/net/bridge" ]; then assert_contains "$out" "br-netfilter-visible"; fi
+    if [ -d "/lib/modules/$(uname -r)" ]; then assert_contains "$out" "modules-present"; fi
+    # Private: the host keeps its own values.
+    assert_ne "$(cat /proc/sys/kernel/panic)" "10" "kernel.panic reached the host"
+    # A pod: the second container joins the first one's network namespace.
+    docker exec -i e2e-node sh -c 'cat > /tmp/img.tar && ctr -n k8s.io image import /tmp/img.tar >/dev/null' < "$INNER_TAR"
+    local shares=""; [ "$(expected_view)" = cgroup2fs ] && shares="--cpu-shares 0"
+    docker exec e2e-node ctr -n k8s.io run -d $shares "docker.io/$IMG" pause sleep 1000 >/dev/null
+    local pid; pid=$(docker exec e2e-node ctr -n k8s.io task ls | awk '$1 == "pause" {print $2}')
+    [ -n "$pid" ] || fail "the pod's first container has no task"
+    local first second
+    first=$(docker exec e2e-node readlink /proc/$pid/ns/net)
+    second=$(docker exec e2e-node ctr -n k8s.io run --rm $shares --with-ns "network:/proc/$pid/ns/net" "docker.io/$IMG" app readlink /proc/self/ns/net)
+    assert_eq "$second" "$first" "the pod's containers do not share a network namespace"
+    docker exec e2e-node ctr -n k8s.io task kill -s KILL pause >/dev/null 2>&1 || true
+    rmc e2e-node
+}
+
 test_ten_system_containers_in_parallel() {
     local i pids=() dir; dir=$(mktemp -d)
     for i in $(seq 1 10); do drun -d --name "e2e-par$i" "$SYS_IMG" > "$dir/start$i" 2>&1 & pids+=($!); done
@@ -149,6 +187,8 @@ for SYS_IMG in "$DEBIAN_IMAGE" "$SID_IMAGE"; do
     t "[$rel] inner Docker data survives stop/start, is per container, gone after rm" test_inner_data_lifecycle
     t "[$rel] inner containerd: ctr imports and runs" test_inner_containerd_ctr
 done
+SYS_IMG=$SID_IMAGE
+t "[sid] a Kubernetes node's view: knobs, rshared /, cgroups, a pod of two containers" test_kubernetes_node_prerequisites
 SYS_IMG=$DEBIAN_IMAGE
 t "ten system containers in parallel, each with a working inner Docker" test_ten_system_containers_in_parallel
 

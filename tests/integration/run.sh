@@ -157,6 +157,26 @@ test_user_and_caps() {
     assert_no_leftovers it-caps "$ROOT"
 }
 
+# kubelet with hostUsers: false (and Docker's userns-remap) gives the spec its own id mappings, and
+# id-mapped bind mounts with the same mappings: both are honoured as given.
+test_spec_id_mappings_honoured() {
+    local b; b=$(bundle mapped '["sh","-c","cat /proc/self/uid_map /proc/self/gid_map; stat -c %u:%g /data/owned; id -u"]')
+    local data=$WORK/mapped-data map='[{"containerID":0,"hostID":1000000000,"size":65536}]'
+    # On disk, ids are the container's (an idmapped mount maps them to the range): uid 1000 shows
+    # as 1000 inside only through the mount's id mapping (plain, host uid 1000 is outside the range).
+    mkdir -p "$data" && touch "$data/owned" && chown 1000:1000 "$data/owned"
+    jq --arg d "$data" --argjson m "$map" '.linux.uidMappings = $m | .linux.gidMappings = $m
+        | .mounts += [{destination: "/data", type: "bind", source: $d, options: ["rbind", "idmap"], uidMappings: $m, gidMappings: $m}]' \
+        "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    local out; out=$($RUNC run --bundle "$b" it-mapped 2>&1) || fail "run: $out"
+    assert_eq "$(echo "$out" | sed -n 1p | tr -s ' ')" " 0 1000000000 65536"
+    assert_eq "$(echo "$out" | sed -n 2p | tr -s ' ')" " 0 1000000000 65536"
+    assert_eq "$(echo "$out" | sed -n 3p)" "1000:1000" "the id-mapped bind does not show the mapped owner"
+    assert_eq "$(echo "$out" | sed -n 4p)" "0"
+    rm -rf "$data"
+    assert_no_leftovers it-mapped "$ROOT"
+}
+
 test_hooks_all_kinds() {
     local out=$WORK/hooks; mkdir -p "$out"; chmod 1777 "$out"
     local b; b=$(bundle hooks '["sh","-c","echo main > /tmp/main-ran"]')
@@ -308,6 +328,7 @@ t "pause, resume, update (stdin and flags), events --stats" test_pause_resume_up
 t "a failed create logs one JSON error line and leaves nothing" test_failed_create_leaves_nothing
 t "--flag=value forms, --version, features, state errors" test_cli_contract
 t "root with full capabilities in a 65536-id user namespace" test_user_and_caps
+t "spec id mappings and id-mapped binds (kubelet hostUsers: false) are honoured as given" test_spec_id_mappings_honoured
 t "all six hook kinds run, with the state on stdin" test_hooks_all_kinds
 t "a network-only prestart hook runs early, in order; its failure fails create" test_network_only_hook_order_and_failure
 t "rlimits, --no-pivot and domainname" test_rlimits_no_pivot_domainname

@@ -67,27 +67,36 @@ static void nsop_report(int sock, int step, int err, int skipped, int early) {
     nsop_send(sock, &m);
 }
 
-// Reports success with `fd` riding along (SCM_RIGHTS).
-static void nsop_report_fd(int sock, int fd) {
+/// One message between the helper and the manager with room for one fd (SCM_RIGHTS).
+struct nsop_fdmsg {
     struct nsop_msg m;
-    memset(&m, 0, sizeof m);
-    m.kind = NSOP_MSG_RESULT;
-    struct iovec iov = { &m, sizeof m };
-    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
-    memset(&u, 0, sizeof u);
+    struct iovec iov;
     struct msghdr mh;
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = u.buf;
-    mh.msg_controllen = sizeof u.buf;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;  // last: CMSG_SPACE is not a constant to clang
+};
+
+static void nsop_fdmsg_init(struct nsop_fdmsg *f) {
+    memset(f, 0, sizeof *f);
+    f->iov.iov_base = &f->m;
+    f->iov.iov_len = sizeof f->m;
+    f->mh.msg_iov = &f->iov;
+    f->mh.msg_iovlen = 1;
+    f->mh.msg_control = f->u.buf;
+    f->mh.msg_controllen = sizeof f->u.buf;
+}
+
+// Reports success with `fd` riding along.
+static void nsop_report_fd(int sock, int fd) {
+    struct nsop_fdmsg f;
+    nsop_fdmsg_init(&f);
+    f.m.kind = NSOP_MSG_RESULT;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&f.mh);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &fd, sizeof fd);
     long n;
-    do { n = SBX_RAW(SYS_sendmsg, sock, &mh, MSG_NOSIGNAL, 0, 0, 0); } while (n == -EINTR);
+    do { n = SBX_RAW(SYS_sendmsg, sock, &f.mh, MSG_NOSIGNAL, 0, 0, 0); } while (n == -EINTR);
 }
 
 // Reports a failed step (rc is -errno) and ends the helper.
@@ -475,18 +484,13 @@ int sbx_nsop_start(const struct sbx_nsop *o, struct sbx_nsop_handle *h) {
 
 int sbx_nsop_next(struct sbx_nsop_handle *h, struct sbx_nsop_facts *facts) {
     if (h->done) return 0;
+    struct nsop_fdmsg f;
+    nsop_fdmsg_init(&f);
     struct nsop_msg m;
-    struct iovec iov = { &m, sizeof m };
-    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
-    struct msghdr mh;
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = u.buf;
-    mh.msg_controllen = sizeof u.buf;
     ssize_t n;
-    do { n = recvmsg(h->sock, &mh, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
-    for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
+    do { n = recvmsg(h->sock, &f.mh, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    m = f.m;
+    for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&f.mh) : NULL; c; c = CMSG_NXTHDR(&f.mh, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) continue;
         int fd;
         memcpy(&fd, CMSG_DATA(c), sizeof fd);

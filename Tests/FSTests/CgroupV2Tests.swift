@@ -52,7 +52,8 @@ import VirtualFiles
         defer { try? FileManager.default.removeItem(atPath: root) }
         try FileManager.default.createDirectory(atPath: root + "/proc", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: root + "/sys/devices/system/cpu", withIntermediateDirectories: true)
-        try "MemTotal:       24000000 kB\nMemFree:        20000000 kB\nMemAvailable:   22000000 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\n"
+        try
+            "MemTotal:       24000000 kB\nMemFree:        20000000 kB\nMemAvailable:   22000000 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\n"
             .write(toFile: root + "/proc/meminfo", atomically: true, encoding: .utf8)
         var cpuinfo = ""
         for i in 0..<4 { cpuinfo += "processor\t: \(i)\nmodel name\t: Test CPU\n\n" }

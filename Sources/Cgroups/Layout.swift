@@ -16,10 +16,8 @@ public struct CgroupLayout: Codable, Sendable, Equatable {
     public static func detect(mountinfo: String? = nil) throws -> CgroupLayout {
         let text = try mountinfo ?? Files.readString("/proc/self/mountinfo")
         var list: [Hierarchy] = []
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: " ").map(String.init)
-            guard let dash = parts.firstIndex(of: "-"), parts.count > dash + 3, parts.count > 4 else { continue }
-            let fstype = parts[dash + 1], mountpoint = parts[4]
+        for m in MountEntry.parse(text) {
+            let fstype = m.fstype, mountpoint = m.mountpoint
             if fstype == "cgroup2" {
                 list.append(Hierarchy(mountpoint: mountpoint, controllers: [], version: 2))
             } else if fstype == "cgroup" {
@@ -27,7 +25,7 @@ public struct CgroupLayout: Codable, Sendable, Equatable {
                     "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
                     "net_cls", "net_prio", "perf_event", "hugetlb", "rdma", "misc",
                 ]
-                let ctrls = parts[dash + 3].split(separator: ",").map(String.init)
+                let ctrls = m.superOptions.split(separator: ",").map(String.init)
                     .filter { known.contains($0) || $0.hasPrefix("name=") }
                 guard !ctrls.isEmpty, !list.contains(where: { $0.controllers == ctrls }) else { continue }
                 list.append(Hierarchy(mountpoint: mountpoint, controllers: ctrls, version: 1))

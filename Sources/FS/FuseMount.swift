@@ -19,7 +19,7 @@ enum FuseMount {
     /// The connection number in /sys/fs/fuse/connections: the mount's device number, from
     /// mountinfo (a stat of the mount point would wait for the daemon).
     static func connection(of dir: String) -> UInt32? {
-        let dev = mountinfoFields(at: dir)?[2].split(separator: ":").compactMap { UInt32($0) } ?? []
+        let dev = mount(at: dir)?.device.split(separator: ":").compactMap { UInt32($0) } ?? []
         return dev.count == 2 ? (dev[0] << 20) | dev[1] : nil
     }
 
@@ -50,25 +50,17 @@ enum FuseMount {
 
     /// The root field of the mount at `path` in mountinfo ("/var/lib/sysboxfs" for a bind of that
     /// directory onto itself), nil when nothing is mounted there.
-    static func mountinfoRoot(of path: String) -> String? {
-        mountinfoFields(at: path).map { String($0[3]) }
-    }
+    static func mountinfoRoot(of path: String) -> String? { mount(at: path)?.root }
 
-    /// The first fields of our mountinfo line for the mount at `path` (id, parent, dev, root, point).
-    static func mountinfoFields(at path: String) -> [Substring]? {
+    /// Our mountinfo's first mount at `path`, if any.
+    static func mount(at path: String) -> MountEntry? {
         guard let info = try? Files.readString("/proc/self/mountinfo") else { return nil }
-        for line in info.split(separator: "\n") {
-            let f = line.split(separator: " ", maxSplits: 5)
-            if f.count > 4, f[4] == path { return Array(f) }
-        }
-        return nil
+        return MountEntry.parse(info).first { $0.mountpoint == path }
     }
 
     /// Whether the mount at `root` is shared (a "shared:N" optional field in mountinfo).
     static func isShared(_ root: String) -> Bool {
-        guard let f = mountinfoFields(at: root), f.count > 5 else { return false }
-        let optional = f[5].split(separator: " ").prefix { $0 != "-" }
-        return optional.contains { $0.hasPrefix("shared:") }
+        mount(at: root)?.optional.split(separator: " ").contains { $0.hasPrefix("shared:") } ?? false
     }
 
     /// Undoes `makeShared`'s bind of `root` onto itself (EBUSY while anything is mounted below).

@@ -1,3 +1,5 @@
+import SysboxCore
+
 /// mount(2) as the kernel dispatches it (fs/namespace.c path_mount), and what sysbox-mgr does with
 /// each kind. Pure logic: the caller's state comes in as mountinfo entries.
 enum MountCall {

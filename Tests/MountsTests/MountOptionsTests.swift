@@ -1,3 +1,4 @@
+import SysboxCore
 import Testing
 
 @testable import Mounts
@@ -63,7 +64,7 @@ import Testing
     }
 
     @Test func octalEscapes() {
-        #expect(OverlayLayers.unescape("/mnt/with\\040space") == "/mnt/with space")
+        #expect(MountEntry.unescape("/mnt/with\\040space") == "/mnt/with space")
     }
 }
 

@@ -74,3 +74,21 @@ import Testing
         #expect(try Files.list(dir) == ["state.json"])
     }
 }
+
+/// The one mountinfo parser: every field the four readers use.
+@Suite struct MountInfoTests {
+    @Test func fieldsOfOneLine() throws {
+        let text = """
+            36 25 0:32 / /var/lib/sysbox\\040fs rw,nosuid shared:12 master:3 - tmpfs tmpfs rw,size=4k
+            40 31 0:37 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
+            50 36 0:50 /sub /m ro - overlay overlay rw,lowerdir=/a\\\\,b:/c,upperdir=/u
+            bad line
+            """
+        let e = MountEntry.parse(text)
+        #expect(e.count == 3)
+        #expect(e[0].mountpoint == "/var/lib/sysbox fs" && e[0].device == "0:32" && e[0].parent == 25)
+        #expect(e[0].optional == "shared:12 master:3" && e[0].superOptions == "rw,size=4k" && e[0].fstype == "tmpfs")
+        #expect(e[1].optional == "" && e[1].superOptions == "rw,cpu,cpuacct")
+        #expect(e[2].root == "/sub" && e[2].readOnly && e[2].superOptions == "rw,lowerdir=/a\\\\,b:/c,upperdir=/u")
+    }
+}

@@ -306,7 +306,7 @@ public final class FSServer: Sendable {
                 let queued = invalidations.take(waiting: 1.0)
                 let snapshot = entries.withLock { $0 }
                 for (id, ino) in queued { snapshot[id]?.session.invalidate(ino) }
-                let now = Date().timeIntervalSince1970
+                let now = Clock.realtime()
                 if now - lastRefresh >= 1.0 {
                     lastRefresh = now
                     for (_, e) in snapshot {

@@ -241,9 +241,7 @@ public final class ManagerServer: @unchecked Sendable {
 
     public func respond(_ request: ManagerRequest) -> ManagerResponse {
         let now = LineLogHandler.timestamp()
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        let epoch = Double(ts.tv_sec)
+        let epoch = Clock.realtime().rounded(.down)
         do {
             for id in try allocator.prune(now: epoch, exists: Files.exists) {
                 logger.info("freed the range of a container that is gone", metadata: ["id": "\(id)"])

@@ -77,7 +77,7 @@ final class NotifyLoop: @unchecked Sendable {
                     "seccomp receive failed, trapped calls of this container now fail", metadata: ["id": "\(request.id)", "rc": "\(rc)"])
                 return
             }
-            let start = monotonicMicros()
+            let start = Clock.monotonicMicros()
             inflight?.begin(req.pointee, tag: tagHash)
             let (verdict, args, answered) = decide(req.pointee, resp)
             if !answered { _ = seccomp_notify_respond(fd, resp) }
@@ -87,7 +87,7 @@ final class NotifyLoop: @unchecked Sendable {
                 tracer.emit(
                     TraceEvent(
                         time: LineLogHandler.timestamp(), container: request.id.rawValue, pid: Int32(req.pointee.pid),
-                        syscall: name, args: args, verdict: verdict, micros: monotonicMicros() - start))
+                        syscall: name, args: args, verdict: verdict, micros: Clock.monotonicMicros() - start))
             }
         }
     }
@@ -220,10 +220,4 @@ extension NotifyLoop {
         if f & 8 != 0 { names.append("UMOUNT_NOFOLLOW") }
         return names.isEmpty ? "0" : names.joined(separator: "|")
     }
-}
-
-func monotonicMicros() -> Int {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return ts.tv_sec * 1_000_000 + ts.tv_nsec / 1000
 }

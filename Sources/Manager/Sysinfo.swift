@@ -52,8 +52,6 @@ enum Sysinfo {
 
     /// Seconds since the container's start: the host's boot time plus the caller's boottime offset.
     static func uptime(pid: UInt32) -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_BOOTTIME, &ts)
-        return Int64(ts.tv_sec) + TimeNamespace.bootOffset(pid: pid)
+        Clock.boottime() + TimeNamespace.bootOffset(pid: pid)
     }
 }

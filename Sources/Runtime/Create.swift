@@ -106,16 +106,10 @@ func currentDirectory() -> String {
 struct Phases {
     let logger: Logger
     let command: String
-    let start = Phases.now()
+    let start = Clock.monotonic()
     init(_ logger: Logger, _ command: String) { self.logger = logger; self.command = command }
 
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1e6
-    }
-
     func mark(_ step: String) {
-        logger.debug("\(command) step done", metadata: ["step": "\(step)", "ms": "\(Int((Phases.now() - start) * 10) / 10)"])
+        logger.debug("\(command) step done", metadata: ["step": "\(step)", "ms": "\(Int((Clock.monotonic() - start) * 10_000) / 10)"])
     }
 }

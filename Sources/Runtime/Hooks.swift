@@ -42,12 +42,12 @@ enum Hooks {
             }
             return sbx_wait_exit_code(status)
         }
-        let deadline = monotonicSeconds() + Double(timeout)
+        let deadline = Clock.monotonic() + Double(timeout)
         while true {
             let r = waitpid(pid, &status, WNOHANG)
             if r == pid { return sbx_wait_exit_code(status) }
             if r < 0 && errno != EINTR { throw SysError("waitpid", "hook") }
-            if monotonicSeconds() > deadline {
+            if Clock.monotonic() > deadline {
                 kill(pid, SIGKILL)
                 waitpid(pid, &status, 0)
                 return -1
@@ -91,12 +91,6 @@ struct RuntimeHooks {
     static func program(of hook: Hook) -> [String] {
         ([hook.args?.first].compactMap { $0 } + [hook.path]).map { Files.basename($0) }
     }
-}
-
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 /// Child processes with one end of a pipe on their stdin (0) or stdout (1).

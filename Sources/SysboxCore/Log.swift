@@ -68,8 +68,7 @@ public struct LineLogHandler: LogHandler {
 
     /// RFC 3339 with nanoseconds, UTC, as logrus writes it.
     public static func timestamp() -> String {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
+        let ts = Clock.realtimeSpec()
         var t = ts.tv_sec
         var tmv = tm()
         gmtime_r(&t, &tmv)

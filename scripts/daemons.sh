@@ -80,6 +80,10 @@ stop() {
     stop_one "$SYSBOXD_STATE/fs.pid"
     stop_one "$SYSBOXD_STATE/mgr.pid"
     stop_one "$SYSBOXD_STATE/keep.pid"
+    # dockerd binds its host network namespace under its exec-root and leaves it there on exit.
+    if ! alive "$SYSBOXD_STATE/dockerd.pid" && mountpoint -q "$DOCKER_EXEC/netns/default" 2>/dev/null; then
+        umount "$DOCKER_EXEC/netns/default" || true
+    fi
     if [ -n "$SYSBOXD_STACK" ]; then ip link del "sbx-${SYSBOXD_STACK:0:11}" 2>/dev/null || true; fi
 }
 

@@ -39,8 +39,7 @@ enum Capabilities {
     static let runcDefault: Set<String> = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 
     static func mode(spec: Spec, policy: Policy) throws -> Mode {
-        let fromEnv = spec.process?.env?.first { $0.hasPrefix(envName + "=") }.map { String($0.dropFirst(envName.count + 1)) }
-        let raw = spec.annotations?[annotation] ?? fromEnv ?? getenv(envName).map { String(cString: $0) } ?? policy.capabilities ?? "system"
+        let raw = SystemSpec.setting(spec, annotation: annotation, env: envName) ?? policy.capabilities ?? "system"
         guard let mode = Mode(rawValue: raw.lowercased()) else {
             throw RuntimeError("\(envName)=\(raw) is not a capability mode", hint: "use system or spec")
         }

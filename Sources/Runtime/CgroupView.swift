@@ -22,8 +22,7 @@ enum CgroupView: String, Equatable {
     /// The view for a container: its annotation, else SYSBOX_CGROUP in its env or the runtime's,
     /// else chosen from the host and the image (`auto`).
     static func select(spec: Spec, layout: CgroupLayout, rootfs: String) throws -> CgroupView {
-        let fromEnv = spec.process?.env?.first { $0.hasPrefix(envName + "=") }.map { String($0.dropFirst(envName.count + 1)) }
-        let raw = spec.annotations?[annotation] ?? fromEnv ?? getenv(envName).map { String(cString: $0) } ?? "auto"
+        let raw = SystemSpec.setting(spec, annotation: annotation, env: envName) ?? "auto"
         return try choose(raw, layout: layout, systemd: { systemdVersion(rootfs: rootfs) })
     }
 

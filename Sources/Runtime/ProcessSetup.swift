@@ -81,9 +81,10 @@ struct ProcessSetup {
             throw RuntimeError("chdir to cwd (\"\(process.cwd)\") set in config.json failed: \(Errno.current)")
         }
         if let m = process.user.umask { umask(mode_t(m)) }
-        try limitCapabilities()
+        let lastCap = Int32(Capabilities.lastCap())
+        try limitCapabilities(lastCap)
         try switchUser()
-        try setCapabilities()
+        try setCapabilities(lastCap)
         _ = sbx_close_range_cloexec(UInt32(3 + preserveFDs))
         let argv = CStringArray(process.args ?? [])
         let env = CStringArray(process.env ?? [])
@@ -94,20 +95,19 @@ struct ProcessSetup {
 
     /// The bounding set, while still root with every capability; a non-root user keeps its
     /// permitted set across the setuid (PR_SET_KEEPCAPS) for `setCapabilities`.
-    func limitCapabilities() throws {
+    func limitCapabilities(_ last: Int32) throws {
         guard let c = process.capabilities else { return }
-        let last = Int32(Capabilities.lastCap())
         try sys("prctl(PR_CAPBSET_DROP)") { sbx_caps_limit_bounding(Capabilities.mask(c.bounding), last) }
         if process.user.uid != 0 { try sys("prctl(PR_SET_KEEPCAPS)") { sbx_caps_keep(1) } }
     }
 
     /// The effective, permitted, inheritable and ambient sets, as the user the process runs as.
-    func setCapabilities() throws {
+    func setCapabilities(_ last: Int32) throws {
         guard let c = process.capabilities else { return }
         try sys("capset") {
             sbx_caps_set(Capabilities.mask(c.effective), Capabilities.mask(c.permitted), Capabilities.mask(c.inheritable))
         }
-        try sys("prctl(PR_CAP_AMBIENT)") { sbx_caps_set_ambient(Capabilities.mask(c.ambient), Int32(Capabilities.lastCap())) }
+        try sys("prctl(PR_CAP_AMBIENT)") { sbx_caps_set_ambient(Capabilities.mask(c.ambient), last) }
     }
 
     func switchUser() throws {

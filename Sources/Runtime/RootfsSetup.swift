@@ -16,8 +16,7 @@ enum ShiftMode: String {
 
     /// From the container's annotation or SYSBOX_ROOTFS_SHIFT in its env, else the runtime's env.
     static func select(spec: Spec) throws -> ShiftMode {
-        let fromEnv = spec.process?.env?.first { $0.hasPrefix(envName + "=") }.map { String($0.dropFirst(envName.count + 1)) }
-        let raw = spec.annotations?[annotation] ?? fromEnv ?? getenv(envName).map { String(cString: $0) } ?? "auto"
+        let raw = SystemSpec.setting(spec, annotation: annotation, env: envName) ?? "auto"
         guard let mode = ShiftMode(rawValue: raw.lowercased()) else {
             throw RuntimeError("\(envName)=\(raw) is not a rootfs shift mode", hint: "use idmap, chown or auto")
         }

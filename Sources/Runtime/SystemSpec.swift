@@ -88,6 +88,14 @@ enum SystemSpec {
         return r
     }()
 
+    /// A per-container setting: its annotation, else NAME=value in the process env, else NAME in
+    /// the runtime's own env (SYSBOX_ROOTFS_SHIFT, SYSBOX_CGROUP, SYSBOX_CAPABILITIES).
+    static func setting(_ spec: Spec, annotation: String, env name: String) -> String? {
+        if let a = spec.annotations?[annotation] { return a }
+        if let e = spec.process?.env?.first(where: { $0.hasPrefix(name + "=") }) { return String(e.dropFirst(name.count + 1)) }
+        return getenv(name).map { String(cString: $0) }
+    }
+
     static func sameNamespace(_ a: String, _ b: String) -> Bool {
         var sa = stat(), sb = stat()
         guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }

@@ -39,16 +39,27 @@ extension Array where Element == MountEntry {
     func top(at path: String) -> MountEntry? { last { $0.mountpoint == path } }
 
     /// The mount points stacked below `base` that a new view of the same filesystem must get too,
-    /// relative to base's mount point ("kcore", "sys", "sys/kernel/hostname"...): one per path, only
-    /// those hanging directly off `base` (their own submounts come along with a recursive clone),
-    /// parents before children.
+    /// relative to base's mount point ("kcore", "sys/kernel/panic"...): one per path, only those
+    /// hanging directly off `base` (their own submounts come along with a recursive clone),
+    /// parents before children. sysbox-fs's /proc/sys is not one: a new procfs keeps the kernel's
+    /// own /proc/sys (runc 1.2 and later open sysctls with RESOLVE_NO_XDEV and refuse a mount
+    /// there), with the knob files bound over sysbox-fs's taken instead.
     func bindOvers(below base: MountEntry) -> [String] {
         let prefix = base.mountpoint == "/" ? "/" : base.mountpoint + "/"
         var seen = Set<String>(), out: [String] = []
-        for e in self where e.parent == base.id && e.mountpoint.hasPrefix(prefix) && e.mountpoint.count > prefix.count {
-            let rel = String(e.mountpoint.dropFirst(prefix.count))
-            if seen.insert(rel).inserted { out.append(rel) }
+        func add(below parent: Int64) {
+            for e in self where e.parent == parent && e.mountpoint.hasPrefix(prefix) && e.mountpoint.count > prefix.count {
+                let rel = String(e.mountpoint.dropFirst(prefix.count))
+                if e.fstype == Self.procSysType && rel == "sys" {
+                    add(below: e.id)
+                } else if seen.insert(rel).inserted {
+                    out.append(rel)
+                }
+            }
         }
+        add(below: base.id)
         return out
     }
+
+    static let procSysType = "fuse.sysboxfs"
 }

@@ -315,6 +315,13 @@ let initMountinfo = """
         let stacked = initial + MountEntry.parse("110 101 0:90 / /proc/kcore rw - tmpfs t rw")
         #expect(stacked.bindOvers(below: proc) == ["kcore", "sys"])
         #expect(MountCall.base(fstype: "proc", in: MountEntry.parse("1 0 0:1 / / rw - ext4 x rw")) == nil)
+        // sysbox-fs's /proc/sys: a new procfs keeps the kernel's own, with the knobs bound over it.
+        let served = MountEntry.parse(
+            "1 0 0:1 / / rw - ext4 x rw\n101 1 0:20 / /proc rw - proc proc rw\n"
+                + "102 101 0:21 / /proc/kcore rw - tmpfs t rw\n103 101 0:60 / /proc/sys rw - fuse.sysboxfs sysboxfs rw\n"
+                + "104 103 0:59 /proc/sys/kernel/panic /proc/sys/kernel/panic rw - fuse.sysboxfs sysboxfs rw\n"
+                + "105 101 0:59 /proc/meminfo /proc/meminfo rw - fuse.sysboxfs sysboxfs rw\n")
+        #expect(served.bindOvers(below: try #require(served.entry(id: 101))) == ["kcore", "sys/kernel/panic", "meminfo"])
         #expect(MountCall.needsRecursiveBind(source: proc, in: initial))
         #expect(!MountCall.needsRecursiveBind(source: try #require(initial.entry(id: 107)), in: initial))
     }

@@ -35,7 +35,7 @@ start() {
     if ! alive "$SYSBOXD_STATE/fs.pid"; then
         rm -f "$FS_SOCK"   # a killed one leaves its socket: wait for the new one
         setsid "$BIN_DIR/sysbox-fs" --socket "$FS_SOCK" --log "$SYSBOXD_STATE/sysbox-fs.log" \
-            </dev/null >/dev/null 2>&1 & echo $! > "$SYSBOXD_STATE/fs.pid"
+            </dev/null >/dev/null 2>>"$SYSBOXD_STATE/sysbox-fs.err" & echo $! > "$SYSBOXD_STATE/fs.pid"
         wait_for '[ -S "$FS_SOCK" ]' "sysbox-fs socket"
     fi
     if ! alive "$SYSBOXD_STATE/dockerd.pid"; then

@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "FS",
             dependencies: [
-                "SysboxCore", "IPC", "VirtualFiles", "CFuse3", .product(name: "Logging", package: "swift-log"),
+                "SysboxCore", "IPC", "VirtualFiles", "CFuse3", "CShim", .product(name: "Logging", package: "swift-log"),
             ]),
 
         // Executables

@@ -45,3 +45,20 @@ for f in $FILES; do
     printf '%-8s %12.2f %12.2f %12.2f %15.2fx %15.1fx\n' "$f" "$n" "$b" "$l" "$(echo "$b / $n" | bc -l)" "$(echo "$l / $b" | bc -l)"
 done
 echo "(uptime is served natively by the container's time namespace; the others by sysbox-fs)"
+
+# /proc/sys: the kernel's files through sysbox-fs's second connection, in the caller's namespaces
+# (a FUSE round trip per open and read; no goal: LXCFS does not serve /proc/sys), and a private
+# knob of the policy, bound over it (page cache, as the files above).
+declare -A k
+for r in $(seq 1 "$ROUNDS"); do
+    for f in kernel/ostype net/ipv4/ip_forward kernel/panic; do
+        k[native-$f]+="$("$work/readloop" "/proc/sys/$f" "$N") "
+        k[sysbox-$f]+="$(docker exec sysboxd-bench-procfs /bench/readloop "/proc/sys/$f" "$NL") "
+    done
+done
+printf '%-20s %12s %12s %16s\n' "/proc/sys/..." "native µs" "sysbox µs" "sysbox/native"
+for f in kernel/ostype net/ipv4/ip_forward kernel/panic; do
+    n=$(echo "${k[native-$f]}" | median); b=$(echo "${k[sysbox-$f]}" | median)
+    printf '%-20s %12.2f %12.2f %15.2fx\n' "$f" "$n" "$b" "$(echo "$b / $n" | bc -l)"
+done
+echo "(kernel/panic is a private knob of the policy; the other two are the kernel's, served by sysbox-fs)"

@@ -30,6 +30,22 @@ int sbx_pivot_root(const char *n, const char *o) { return (int)syscall(SYS_pivot
 int sbx_setresuid(uid_t r, uid_t e, uid_t s) { return setresuid(r, e, s); }
 int sbx_setresgid(gid_t r, gid_t e, gid_t s) { return setresgid(r, e, s); }
 int sbx_setgroups(size_t n, const gid_t *g) { return setgroups(n, g); }
+int sbx_thread_set_effective(uid_t uid, gid_t gid) {
+    // Keep the thread's capabilities across the change (the kernel's namespaced sysctls check
+    // them: net.* wants CAP_NET_ADMIN over the namespace), so that only the uid-based checks see
+    // the caller's ids. Securebits are per thread, like the ids.
+    if (uid != 0) {
+        int bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+        if (bits < 0) return -1;
+        if (!(bits & (1 << 2)) && prctl(PR_SET_SECUREBITS, bits | (1 << 2), 0, 0, 0) < 0) return -1;  // SECBIT_NO_SETUID_FIXUP
+    }
+    // Only an effective uid 0 may change the gid: set it first when leaving root, last when
+    // coming back.
+    if (uid != 0 && syscall(SYS_setresgid, (gid_t)-1, gid, (gid_t)-1) < 0) return -1;
+    if (syscall(SYS_setresuid, (uid_t)-1, uid, (uid_t)-1) < 0) return -1;
+    if (uid == 0 && syscall(SYS_setresgid, (gid_t)-1, gid, (gid_t)-1) < 0) return -1;
+    return 0;
+}
 int sbx_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 int sbx_pidfd_send_signal(int pidfd, int sig) { return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0); }
 int sbx_pidfd_getfd(int pidfd, int targetfd) { return (int)syscall(SYS_pidfd_getfd, pidfd, targetfd, 0); }

@@ -41,7 +41,7 @@ final class ContainerFiles: Sendable {
         self.reg = reg
         var files: [String: FileKind] = [:]
         for (path, raw) in reg.files { if let k = FileKind(rawValue: raw) { files[path] = k } }
-        self.tree = Tree(files: files)
+        self.tree = Tree(files: files, directories: reg.procSys == true ? [ProcSys.mountPoint] : [])
         self.reader = CgroupReader(dirs: reg.cgroupDirs)
         self.state = Mutex(State(values: values))
         self.host = host

@@ -24,6 +24,14 @@ public final class FSServer: Sendable {
         var registration: FSRegistration
         var initRequest: [UInt8]
         var values: [String: String]
+        /// The INIT of the /proc/sys connection (nil: none).
+        var sysctlInit: [UInt8]?
+    }
+
+    /// A container's /proc/sys connection (ProcSys), mounted at `.sysctl` in its first.
+    struct Sysctl: Sendable {
+        let session: FuseSession
+        let connection: UInt32?
     }
 
     final class Entry: Sendable {
@@ -31,6 +39,7 @@ public final class FSServer: Sendable {
         let session: FuseSession
         let dir: String
         let connection: UInt32?
+        let sysctl = Mutex<Sysctl?>(nil)
         init(files: ContainerFiles, session: FuseSession, dir: String, connection: UInt32?) {
             self.files = files
             self.session = session
@@ -130,6 +139,19 @@ public final class FSServer: Sendable {
             unregister(r.id)
             throw RuntimeError("sysbox-fs: the FUSE mount of \(r.id) on \(dir) does not answer: \(Errno.current)")
         }
+        if r.procSys == true {
+            do {
+                let device = try FuseMount.mount(on: dir + "/" + ProcSys.mountPoint, kernelChecks: false)
+                try startSysctl(entry, id: r.id, device: device)
+            } catch {
+                unregister(r.id)
+                throw RuntimeError("sysbox-fs: cannot serve /proc/sys of \(r.id): \(error)")
+            }
+            guard stat(dir + "/" + ProcSys.mountPoint + "/.", &st) == 0, st.st_ino == 1 else {
+                unregister(r.id)
+                throw RuntimeError("sysbox-fs: the /proc/sys mount of \(r.id) does not answer: \(Errno.current)")
+            }
+        }
         logger.info("registered", metadata: ["id": "\(r.id)", "files": "\(r.files.count)", "dir": "\(dir)"])
         // The runtime binds every file in a moment: look them up now, beside its other work, so
         // that its path walks find the kernel's dentry cache warm (one round trip each, otherwise
@@ -150,11 +172,28 @@ public final class FSServer: Sendable {
         keep(id, entry)
     }
 
+    /// Serves the container's /proc/sys on `device` (mounted at `.sysctl`, or kept from a previous
+    /// sysbox-fs with its INIT in `initRequest`).
+    func startSysctl(_ entry: Entry, id: ContainerID, device: consuming FD, initRequest: [UInt8] = []) throws {
+        let reg = entry.files.reg
+        let session = FuseSession(
+            files: entry.files, device: device, initRequest: initRequest, procSys: ProcSys(uid: reg.uid, gid: reg.gid))
+        session.pendingInvalidation = { [weak self] ino in self?.queueInvalidation(id, ino) }
+        let sysctl = Sysctl(session: session, connection: FuseMount.connection(of: entry.dir + "/" + ProcSys.mountPoint))
+        entry.sysctl.withLock { $0 = sysctl }
+        try session.start { [weak self] _ in self?.persist(id) }
+        keep(id, entry)
+    }
+
     /// Leaves a copy of the device fd with sysbox-keep (left again by the refresher when the
     /// keeper restarts); nothing once the session has released it.
     func keep(_ id: ContainerID, _ entry: Entry) {
         guard let keeper else { return }
-        do { try entry.session.withDevice { try keeper.put(tag: Self.keeperTag(id), fd: $0) } } catch {
+        let sysctl = entry.sysctl.withLock { $0?.session }
+        do {
+            try entry.session.withDevice { try keeper.put(tag: Self.keeperTag(id), fd: $0) }
+            try sysctl?.withDevice { try keeper.put(tag: Self.sysctlTag(id), fd: $0) }
+        } catch {
             logger.warning(
                 "FUSE fd not left with sysbox-keep: a crash of sysbox-fs now would break this container's files",
                 metadata: ["id": "\(id)", "error": "\(error)"])
@@ -172,7 +211,10 @@ public final class FSServer: Sendable {
     /// Removes the mount, state and kept fd of a container whose entry (if any) has left the table.
     func tearDown(_ id: ContainerID, _ entry: Entry?) {
         let dir = mountDir(id)
+        let sysctl = entry?.sysctl.withLock { $0 }
+        let sysctlConnection = sysctl?.connection ?? FuseMount.connection(of: dir + "/" + ProcSys.mountPoint)
         FuseMount.unmount(dir, connection: entry?.connection ?? FuseMount.connection(of: dir))
+        if let c = sysctlConnection { FuseMount.abort(c) }
         unlink(stateFile(id))
         rmdir(dir)
         logger.info("unregistered", metadata: ["id": "\(id)"])
@@ -181,8 +223,10 @@ public final class FSServer: Sendable {
         let keeper = keeper
         Thread.detachNewThread {
             if let entry {
-                entry.session.stop(wait: 2)
-                entry.session.release()
+                for s in [entry.session] + (sysctl.map { [$0.session] } ?? []) {
+                    s.stop(wait: 2)
+                    s.release()
+                }
             }
             try? keeper?.drop(prefix: Self.keeperTag(id))
         }
@@ -191,7 +235,9 @@ public final class FSServer: Sendable {
     func persist(_ id: ContainerID) {
         let entry = entries.withLock { $0[id] }
         guard let entry, !entry.session.initRequest.isEmpty else { return }
-        let p = Persisted(registration: entry.files.reg, initRequest: entry.session.initRequest, values: entry.files.values)
+        let sysctlInit = entry.sysctl.withLock { $0?.session.initRequest }
+        let p = Persisted(
+            registration: entry.files.reg, initRequest: entry.session.initRequest, values: entry.files.values, sysctlInit: sysctlInit)
         do {
             let data = try JSONEncoder().encode(p)
             try Files.writeAtomic(stateFile(id), Array(data), mode: 0o600)
@@ -205,6 +251,8 @@ public final class FSServer: Sendable {
     /// The keeper's tag of a container's FUSE fd; the closing slash keeps a drop of one id from
     /// matching a longer id it is a prefix of.
     static func keeperTag(_ id: ContainerID) -> String { "fuse/\(id)/" }
+    /// The keeper's tag of a container's /proc/sys FUSE fd (dropped with `keeperTag`'s prefix).
+    static func sysctlTag(_ id: ContainerID) -> String { keeperTag(id) + "sysctl" }
 
     /// The container id of a keeper tag `keeperTag` made; nil for any other tag.
     static func id(fromKeeperTag tag: String) -> ContainerID? {
@@ -217,12 +265,15 @@ public final class FSServer: Sendable {
     public func recover() {
         let names = (try? Files.list(config.stateRoot)) ?? []
         // The kept device fds by container id; those not served again are closed with it.
-        var kept = NamedFDs<ContainerID>()
+        var kept = NamedFDs<ContainerID>(), keptSysctl = NamedFDs<ContainerID>()
         if let keeper {
             do {
                 var held = try keeper.get(prefix: "fuse/")
                 for tag in held.tags {
                     if let id = Self.id(fromKeeperTag: tag), let fd = held.fds.take(tag) { kept.insert(fd, as: id) }
+                    if tag.hasSuffix("/sysctl"), let id = Self.id(fromKeeperTag: String(tag.dropLast(6))), let fd = held.fds.take(tag) {
+                        keptSysctl.insert(fd, as: id)
+                    }
                 }
             } catch {
                 logger.error("sysbox-keep not reached for the FUSE fds", metadata: ["error": "\(error)"])
@@ -261,6 +312,16 @@ public final class FSServer: Sendable {
                         "the kernel cannot resend requests a killed sysbox-fs left unanswered (Linux < 6.9): their readers wait",
                         metadata: ["id": "\(id)"])
                 }
+                if p.registration.procSys == true {
+                    if let first = p.sysctlInit, !first.isEmpty, let fd = keptSysctl.take(id) {
+                        try startSysctl(entry, id: id, device: fd, initRequest: first)
+                        entry.sysctl.withLock { $0 }?.session.resendUnanswered()
+                    } else {
+                        logger.error(
+                            "no /proc/sys FUSE fd kept for a running container: its /proc/sys stays broken until it restarts",
+                            metadata: ["id": "\(id)"])
+                    }
+                }
                 // The kernel may hold pages the old server rendered: refresh them all.
                 files.markAllHot()
                 for f in files.tree.files { queueInvalidation(id, f.ino) }
@@ -286,7 +347,9 @@ public final class FSServer: Sendable {
         }
         for id in stale.sorted(by: { $0.rawValue < $1.rawValue }) {
             let dir = mountDir(id)
+            let sysctl = FuseMount.connection(of: dir + "/" + ProcSys.mountPoint)
             FuseMount.unmount(dir, connection: FuseMount.connection(of: dir))
+            if let sysctl { FuseMount.abort(sysctl) }
             rmdir(dir)
             try? keeper?.drop(prefix: Self.keeperTag(id))
             logger.info("removed the virtual files of a registration a killed sysbox-fs never finished", metadata: ["id": "\(id)"])
@@ -305,7 +368,10 @@ public final class FSServer: Sendable {
             while !stop() {
                 let queued = invalidations.take(waiting: 1.0)
                 let snapshot = entries.withLock { $0 }
-                for (id, ino) in queued { snapshot[id]?.session.invalidate(ino) }
+                for (id, ino) in queued {
+                    let e = snapshot[id]
+                    (ProcSys.isProcSysInode(ino) ? e?.sysctl.withLock({ $0?.session }) : e?.session)?.invalidate(ino)
+                }
                 let now = Clock.realtime()
                 if now - lastRefresh >= 1.0 {
                     lastRefresh = now
@@ -358,7 +424,8 @@ public final class FSServer: Sendable {
         }
         guard let keeper, let held = try? keeper.tags(prefix: "fuse/") else { return }
         // An entry unregistered meanwhile has released its fd: `keep` then leaves nothing.
-        for (id, e) in snapshot where !held.contains(Self.keeperTag(id)) {
+        for (id, e) in snapshot
+        where !held.contains(Self.keeperTag(id)) || (e.sysctl.withLock { $0 != nil } && !held.contains(Self.sysctlTag(id))) {
             logger.info("leaving the FUSE fd with sysbox-keep again", metadata: ["id": "\(id)"])
             keep(id, e)
         }

@@ -4,12 +4,13 @@ import SysboxCore
 /// The kernel side of a container's FUSE mount: /dev/fuse opened and mounted by sysbox-fs itself
 /// (no fusermount), and torn down by unmounting and aborting the connection.
 enum FuseMount {
-    /// Mounts a new FUSE connection on `dir` and returns the device fd.
-    static func mount(on dir: String) throws -> FD {
+    /// Mounts a new FUSE connection on `dir` and returns the device fd. `kernelChecks`: the kernel
+    /// checks modes against the owners the server reports (default_permissions); otherwise the
+    /// server checks every open, access and truncation itself (ProcSys).
+    static func mount(on dir: String, kernelChecks: Bool = true) throws -> FD {
         let fd = try Files.open("/dev/fuse", O_RDWR)
-        // allow_other: the container's processes are not the mounter; default_permissions: the
-        // kernel checks modes against the owners we report (the container's root).
-        let data = "fd=\(fd.raw),rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions"
+        // allow_other: the container's processes are not the mounter.
+        let data = "fd=\(fd.raw),rootmode=40000,user_id=0,group_id=0,allow_other" + (kernelChecks ? ",default_permissions" : "")
         try sys("mount(fuse.sysboxfs)", dir) {
             Foundation.mount("sysboxfs", dir, "fuse.sysboxfs", UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), data)
         }
@@ -26,10 +27,13 @@ enum FuseMount {
     /// Detaches the mount and aborts its connection, so that nothing waits on it any more.
     static func unmount(_ dir: String, connection: UInt32?) {
         umount2(dir, Int32(MNT_DETACH))
-        if let c = connection {
-            ensureControlFS()
-            try? Files.write("/sys/fs/fuse/connections/\(c)/abort", "1", flags: O_WRONLY)
-        }
+        if let c = connection { abort(c) }
+    }
+
+    /// Aborts a connection: whatever waits on it gets ENOTCONN, its server's loop ends.
+    static func abort(_ connection: UInt32) {
+        ensureControlFS()
+        try? Files.write("/sys/fs/fuse/connections/\(connection)/abort", "1", flags: O_WRONLY)
     }
 
     static func ensureControlFS() {

@@ -17,6 +17,8 @@ final class FuseSession: @unchecked Sendable {
     // set before `start` and only read after. What other threads touch (the libfuse session, the
     // device fd) is behind a Mutex.
     let files: ContainerFiles
+    /// Set for the container's /proc/sys connection (ProcSys.operations); nil for its virtual files.
+    let procSys: ProcSys?
     /// The /dev/fuse fd of the connection, owned here until `release()` (libfuse reads and
     /// writes its own copy).
     private let device: Mutex<FD?>
@@ -31,8 +33,9 @@ final class FuseSession: @unchecked Sendable {
     static let timeout = 86400.0
 
     /// `initRequest` non-empty: the connection is already initialized; replay it to libfuse.
-    init(files: ContainerFiles, device: consuming FD, initRequest: [UInt8] = []) {
+    init(files: ContainerFiles, device: consuming FD, initRequest: [UInt8] = [], procSys: ProcSys? = nil) {
         self.files = files
+        self.procSys = procSys
         self.device = Mutex(Optional(device))
         self.initRequest = initRequest
         if !initRequest.isEmpty {
@@ -46,7 +49,7 @@ final class FuseSession: @unchecked Sendable {
         argv[0] = strdup("sysbox-fs")
         argv[1] = nil
         var args = fuse_args(argc: 1, argv: argv, allocated: 0)
-        var ops = FuseSession.operations
+        var ops = procSys == nil ? FuseSession.operations : ProcSys.operations
         guard
             let se = fuse_session_new(
                 &args, &ops, MemoryLayout<fuse_lowlevel_ops>.size,
@@ -77,7 +80,7 @@ final class FuseSession: @unchecked Sendable {
             if let se = OpaquePointer(bitPattern: session.withLock { $0 }) { _ = fuse_session_loop(se) }
             done.signal()
         }
-        t.name = "fuse-\(files.reg.id.rawValue.prefix(12))"
+        t.name = (procSys == nil ? "fuse-" : "sysctl-") + files.reg.id.rawValue.prefix(12)
         t.start()
     }
 
@@ -223,26 +226,31 @@ final class FuseSession: @unchecked Sendable {
         ops.readdir = { req, ino, size, off, _ in
             let s = FuseSession.from(req)
             guard let node = s.files.tree[ino], node.isDirectory else { fuse_reply_err(req, ENOTDIR); return }
-            var names: [(String, UInt64)] = [(".", ino), ("..", node.parent)]
-            names += node.children.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-            var buf = [CChar](repeating: 0, count: size)
-            var used = 0
-            var i = Int(off)
-            while i < names.count {
-                var st = stat()
-                st.st_ino = UInt(names[i].1)
-                st.st_mode = (s.files.tree[names[i].1]?.isDirectory ?? true) ? S_IFDIR : S_IFREG
-                let need = buf.withUnsafeMutableBufferPointer { b in
-                    fuse_add_direntry(req, b.baseAddress! + used, size - used, names[i].0, &st, off_t(i + 1))
-                }
-                if used + need > size { break }
-                used += need
-                i += 1
-            }
-            fuse_reply_buf(req, buf, used)
+            var names: [(String, UInt64, Bool)] = [(".", ino, true), ("..", node.parent, true)]
+            names += node.children.sorted { $0.key < $1.key }.map { ($0.key, $0.value, s.files.tree[$0.value]?.isDirectory ?? true) }
+            FuseSession.replyDirectory(req, names, size: size, offset: Int(off))
         }
         return ops
     }()
+
+    /// Answers a READDIR with `entries` (name, inode, is a directory) from `offset` on.
+    static func replyDirectory(_ req: fuse_req_t?, _ entries: [(String, UInt64, Bool)], size: Int, offset: Int) {
+        var buf = [CChar](repeating: 0, count: size)
+        var used = 0
+        var i = offset
+        while i < entries.count {
+            var st = stat()
+            st.st_ino = UInt(entries[i].1)
+            st.st_mode = entries[i].2 ? S_IFDIR : S_IFREG
+            let need = buf.withUnsafeMutableBufferPointer { b in
+                fuse_add_direntry(req, b.baseAddress! + used, size - used, entries[i].0, &st, off_t(i + 1))
+            }
+            if used + need > size { break }
+            used += need
+            i += 1
+        }
+        fuse_reply_buf(req, buf, used)
+    }
 
     /// Set by the server: queues an inode for invalidation once the write's reply is out.
     var pendingInvalidation: (@Sendable (UInt64) -> Void)?

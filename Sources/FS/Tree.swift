@@ -15,7 +15,13 @@ struct Tree: Sendable {
 
     private(set) var nodes: [UInt64: Node] = [1: Node(name: "", parent: 1, path: nil, kind: nil)]
 
-    init(files: [String: FileKind]) {
+    /// `directories`: empty directories at the root besides the files' (mount points).
+    init(files: [String: FileKind], directories: [String] = []) {
+        for name in directories.sorted() {
+            let ino = UInt64(nodes.count + 1)
+            nodes[ino] = Node(name: name, parent: 1, path: nil, kind: nil)
+            nodes[1]?.children[name] = ino
+        }
         for (path, kind) in files.sorted(by: { $0.key < $1.key }) {
             var dir: UInt64 = 1
             let parts = path.split(separator: "/").map(String.init)

@@ -35,9 +35,12 @@ public struct FSRegistration: Codable, Sendable, Equatable {
     public var cpuQuotaView: Bool
     /// The runtime's state dir of the container: when it is gone, so is the container.
     public var stateDir: String?
+    /// Serve the container's whole /proc/sys too: a second mount, at `procSysDir` in the first.
+    public var procSys: Bool?
+    public static let procSysDir = ".sysctl"
     public init(
         id: ContainerID, uid: UInt32, gid: UInt32, cgroupDirs: [String: String], files: [String: String],
-        cpuQuotaView: Bool, stateDir: String?
+        cpuQuotaView: Bool, stateDir: String?, procSys: Bool? = nil
     ) {
         self.id = id
         self.uid = uid
@@ -46,6 +49,7 @@ public struct FSRegistration: Codable, Sendable, Equatable {
         self.files = files
         self.cpuQuotaView = cpuQuotaView
         self.stateDir = stateDir
+        self.procSys = procSys
     }
 }
 

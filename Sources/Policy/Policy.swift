@@ -34,6 +34,9 @@ public struct Policy: Codable, Equatable, Sendable {
         /// /proc/cpuinfo, /proc/stat and cpu/online show as many cpus as the CPU quota allows,
         /// rounded up (within the cpuset), not only the cpuset.
         public var cpuQuotaView: Bool?
+        /// The whole /proc/sys served by sysbox-fs (root-owned, acting in each caller's network,
+        /// UTS and IPC namespaces) rather than the kernel's own files (owned by nobody inside).
+        public var procSys: Bool?
     }
     public struct Hooks: Codable, Equatable, Sendable {
         /// Programs of prestart hooks that only configure the container's network namespace
@@ -74,6 +77,7 @@ public struct Policy: Codable, Equatable, Sendable {
         return out
     }
     public var cpuQuotaView: Bool { (fs ?? Self.defaultFS).cpuQuotaView ?? true }
+    public var procSys: Bool { (fs ?? Self.defaultFS).procSys ?? true }
 
     /// What sysbox-fs serves unless a policy says otherwise (uptime needs nothing: the container's
     /// time namespace has its boot time).
@@ -128,7 +132,7 @@ public struct Policy: Codable, Equatable, Sendable {
     static let schema: [String: Set<String>] = [
         "": ["version", "syscalls", "hostname", "storage", "fs", "mount", "hooks", "capabilities"],
         "hooks": ["networkOnly"],
-        "fs": ["files", "cpuQuotaView"],
+        "fs": ["files", "cpuQuotaView", "procSys"],
         "syscalls": ["trap"],
         "hostname": ["locked"],
         "storage": ["dirs"],

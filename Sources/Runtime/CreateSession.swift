@@ -251,7 +251,8 @@ final class CreateSession {
         let files = VirtualFS.available(policy.fsFiles)
         let registration = FSRegistration(
             id: id, uid: reg.uidStart, gid: reg.gidStart, cgroupDirs: VirtualFS.cgroupDirs(cgroup),
-            files: files.mapValues(\.rawValue), cpuQuotaView: policy.cpuQuotaView, stateDir: dir)
+            files: files.mapValues(\.rawValue), cpuQuotaView: policy.cpuQuotaView, stateDir: dir,
+            procSys: policy.procSys)
         let registering = Background(compute: { () throws -> (mountDir: String, files: [String: FileKind]) in
             try made.wait()
             return (try fs.register(registration), files)
@@ -342,7 +343,7 @@ final class CreateSession {
                     "sysbox-fs mounted the virtual files of \(o.id) on \(mountDir), but this mount namespace does not see that mount",
                     hint: "run sysbox-runc in sysbox-fs's mount namespace or a slave of it")
             }
-            VirtualFS.addMounts(&spec, mountDir: mountDir, files: files)
+            VirtualFS.addMounts(&spec, mountDir: mountDir, files: files, procSys: policy.procSys)
             phases.mark("sysbox-fs")
         }
         var rootPlan = rootfsSetup?.plan ?? RootfsPlan(rootfs: rootfs, root: .bind(rootfs), readonly: spec.root?.readonly ?? false)

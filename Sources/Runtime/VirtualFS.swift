@@ -1,5 +1,6 @@
 import CShim
 import Cgroups
+import IPC
 import Logging
 import OCI
 import SysboxCore
@@ -36,11 +37,14 @@ enum VirtualFS {
         return out
     }
 
-    /// One bind per file, after the spec's own mounts (so after its /proc and /sys).
-    static func addMounts(_ spec: inout Spec, mountDir: String, files: [String: FileKind]) {
+    /// One bind per file, after the spec's own mounts (so after its /proc and /sys); with
+    /// `procSys`, sysbox-fs's /proc/sys first, and the knob files over it.
+    static func addMounts(_ spec: inout Spec, mountDir: String, files: [String: FileKind], procSys: Bool) {
+        var sources = Dictionary(uniqueKeysWithValues: files.keys.map { ($0, mountDir + $0) })
+        if procSys { sources["/proc/sys"] = mountDir + "/" + FSRegistration.procSysDir }
         var mounts = spec.mounts ?? []
-        for path in files.keys.sorted() {
-            mounts.append(Mount(destination: path, type: "bind", source: mountDir + path, options: ["bind"]))
+        for path in sources.keys.sorted() {
+            mounts.append(Mount(destination: path, type: "bind", source: sources[path], options: ["bind"]))
         }
         spec.mounts = mounts
     }

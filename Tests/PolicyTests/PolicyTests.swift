@@ -55,6 +55,17 @@ import VirtualFiles
         }
     }
 
+    @Test func procSysIsServedUnlessThePolicySaysNo() throws {
+        let head = #"{"version":1,"syscalls":{"trap":[]},"hostname":{"locked":false}"#
+        #expect(try Policy.parse(Data((head + "}").utf8), file: "p").procSys)
+        let off = try Policy.parse(Data((head + #","fs":{"files":{},"procSys":false}}"#).utf8), file: "p")
+        #expect(!off.procSys)
+        let e = #expect(throws: PolicyError.self) {
+            try Policy.parse(Data((head + #","fs":{"files":{},"procSys":"yes"}}"#).utf8), file: "p")
+        }
+        #expect(e?.message.contains("procSys") == true)
+    }
+
     @Test func selection() throws {
         // Hermetic: not whatever policies this host has installed (SYSBOX_POLICY_DIR, as a test
         // stack of the scripts uses). No default.json there: the built-in one applies.

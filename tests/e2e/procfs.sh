@@ -108,6 +108,40 @@ test_root_owned() {
     assert_eq "$(echo "$out" | grep -vc '^0:0 ')" "0" "($out)"
 }
 
+test_proc_sys() {
+    drun -d --name e2e-ps $IMG sleep 1000 >/dev/null
+    # The whole tree is root's, as on a host (the kernel shows nobody for the host root's files).
+    local out; out=$(in_c e2e-ps 'stat -c "%u:%g %n" /proc/sys /proc/sys/kernel /proc/sys/kernel/hostname /proc/sys/vm/swappiness /proc/sys/net/ipv4/ip_forward /proc/sys/fs/mqueue/msg_max')
+    assert_eq "$(echo "$out" | grep -vc '^0:0 ')" "0" "($out)"
+    assert_eq "$(in_c e2e-ps 'cat /proc/sys/kernel/hostname')" "$(docker inspect -f '{{.Config.Hostname}}' e2e-ps)"
+    # A knob without a namespace is refused, and the host's value stays.
+    local swap; swap=$(cat /proc/sys/vm/swappiness)
+    if in_c e2e-ps "echo $((swap == 10 ? 11 : 10)) > /proc/sys/vm/swappiness" 2>/dev/null; then fail "vm.swappiness was writable"; fi
+    assert_eq "$(cat /proc/sys/vm/swappiness)" "$swap" "(the host's vm.swappiness must not change)"
+    in_c e2e-ps '[ ! -e /proc/sys/kernel/ns_last_pid ]' || fail "kernel/ns_last_pid (the host's pid namespace) is served"
+    # Namespaced knobs: the container's network and IPC namespaces, not the host's; busybox cat
+    # (sendfile, through the page cache) sees each new value.
+    local fwd; fwd=$(cat /proc/sys/net/ipv4/ip_forward)
+    in_c e2e-ps 'echo 0 > /proc/sys/net/ipv4/ip_forward; cat /proc/sys/net/ipv4/ip_forward; echo 1 > /proc/sys/net/ipv4/ip_forward; cat /proc/sys/net/ipv4/ip_forward' > "$TMPDIR_E2E/fwd"
+    assert_eq "$(tr '\n' ' ' < "$TMPDIR_E2E/fwd")" "0 1 "
+    assert_eq "$(cat /proc/sys/net/ipv4/ip_forward)" "$fwd" "(the host's ip_forward must not change)"
+    local msg; msg=$(cat /proc/sys/kernel/msgmax)
+    assert_eq "$(in_c e2e-ps 'echo 12345 > /proc/sys/kernel/msgmax && cat /proc/sys/kernel/msgmax')" "12345"
+    assert_eq "$(cat /proc/sys/kernel/msgmax)" "$msg" "(the host's kernel.msgmax must not change)"
+    # A process in another network namespace (an inner container's, `ip netns exec`) sees and sets
+    # that namespace's knobs through the same files, as on the kernel's own.
+    in_c e2e-ps 'echo 1 > /proc/sys/net/ipv4/conf/all/forwarding'
+    assert_eq "$(in_c e2e-ps 'unshare -n sh -c "echo 0 > /proc/sys/net/ipv4/conf/all/forwarding; cat /proc/sys/net/ipv4/conf/all/forwarding; ls /proc/sys/net/ipv4/conf"' | tr '\n' ' ')" "0 all default lo "
+    assert_eq "$(in_c e2e-ps 'cat /proc/sys/net/ipv4/conf/all/forwarding')" "1"
+    # Only the knob's owner writes: a user inside is refused, as by the kernel.
+    in_c e2e-ps 'echo "u:x:1000:1000::/:/bin/sh" >> /etc/passwd'
+    if in_c e2e-ps 'su u -c "echo 0 > /proc/sys/net/ipv4/ip_forward"' 2>/dev/null; then fail "a user inside wrote net.ipv4.ip_forward"; fi
+    assert_eq "$(in_c e2e-ps 'su u -c "cat /proc/sys/net/ipv4/ip_forward"')" "1"
+    # sysctl -a reads the whole tree.
+    [ "$(in_c e2e-ps 'sysctl -a 2>/dev/null | wc -l')" -gt 500 ] || fail "sysctl -a lists too little"
+    rmc e2e-ps
+}
+
 # The container's `cat /proc/cpuinfo` sleeps inside a file syscall (read, sendfile, stat, fstat,
 # openat, newfstatat: busybox copies with sendfile).
 blocked_reader() {
@@ -120,7 +154,7 @@ blocked_reader() {
 test_fs_restart() {
     drun -d --name e2e-fsr -m 400m $IMG sleep 1000 >/dev/null
     local id; id=$(cid e2e-fsr)
-    in_c e2e-fsr 'echo 17 > /proc/sys/kernel/panic; cat /proc/meminfo >/dev/null'
+    in_c e2e-fsr 'echo 17 > /proc/sys/kernel/panic; cat /proc/meminfo /proc/sys/kernel/ostype /proc/sys/net/ipv4/ip_forward >/dev/null'
     kill_daemon fs KILL
     # While it is down: a file not read yet waits for the new server instead of failing.
     docker exec e2e-fsr cat /proc/cpuinfo > "$TMPDIR_E2E/cpuinfo.out" 2>&1 & local reader=$!
@@ -132,6 +166,8 @@ test_fs_restart() {
     assert_contains "$(cat "$TMPDIR_E2E/cpuinfo.out")" "processor"
     assert_eq "$(in_c e2e-fsr "awk '/^MemTotal:/ {print \$2}' /proc/meminfo")" "409600"
     assert_eq "$(in_c e2e-fsr 'cat /proc/sys/kernel/panic')" "17" "(a private value survives the restart)"
+    # /proc/sys: the new server serves the inodes the old one handed out (cached by the kernel).
+    assert_eq "$(in_c e2e-fsr 'echo 0 > /proc/sys/net/ipv4/ip_forward && cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/ostype' | tr '\n' ' ')" "0 Linux "
     docker update -m 200m --memory-swap 200m e2e-fsr >/dev/null
     eventually '[ "$(in_c e2e-fsr "awk '"'"'/^MemTotal:/ {print \$2}'"'"' /proc/meminfo")" = 204800 ]' 10
     # A new container after the restart is served too.
@@ -162,6 +198,7 @@ t "loadavg from the container's own tasks" test_loadavg
 t "/proc/sys: private, read-only and namespaced knobs" test_private_knobs
 t "/proc/sys/net/netfilter/nf_conntrack_max: max wins" test_max_wins
 t "virtual files and /sys/kernel placeholders look root-owned" test_root_owned
+t "/proc/sys: root's, in each caller's namespaces; knobs without a namespace refused" test_proc_sys
 t "sysbox-fs killed with SIGKILL and restarted: running containers keep their files" test_fs_restart
 t "sysbox-mgr restarted, then sysbox-fs: the files still work" test_fs_restart_mgr
 rm -rf "$TMPDIR_E2E"

@@ -31,6 +31,9 @@ int sbx_pivot_root(const char *new_root, const char *put_old);
 int sbx_setresuid(uid_t r, uid_t e, uid_t s);
 int sbx_setresgid(gid_t r, gid_t e, gid_t s);
 int sbx_setgroups(size_t n, const gid_t *groups);
+/// The calling thread's effective uid and gid only (the raw syscalls: glibc's wrappers change
+/// every thread of the process). 0, or -1 with errno.
+int sbx_thread_set_effective(uid_t uid, gid_t gid);
 int sbx_pidfd_open(pid_t pid);
 int sbx_pidfd_send_signal(int pidfd, int sig);
 int sbx_pidfd_getfd(int pidfd, int targetfd);

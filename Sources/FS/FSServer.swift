@@ -12,7 +12,7 @@ import VirtualFiles
 public final class FSServer: Sendable {
     public struct Config: Sendable {
         public var socketPath = "/run/sysbox/fs.sock"
-        public var mountRoot = "/var/lib/sysboxfs"
+        public var mountRoot = FSRegistration.defaultMountRoot
         public var stateRoot = "/run/sysbox/fs-state"
         /// sysbox-keep, which holds a copy of every FUSE device fd, so that a killed sysbox-fs's
         /// successor serves the same connections ("": none; a crash then breaks the files).

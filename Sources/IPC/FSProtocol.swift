@@ -38,6 +38,8 @@ public struct FSRegistration: Codable, Sendable, Equatable {
     /// Serve the container's whole /proc/sys too: a second mount, at `procSysDir` in the first.
     public var procSys: Bool?
     public static let procSysDir = ".sysctl"
+    /// Where sysbox-fs mounts each container's files (`<root>/<id>`), unless configured otherwise.
+    public static let defaultMountRoot = "/var/lib/sysboxfs"
     public init(
         id: ContainerID, uid: UInt32, gid: UInt32, cgroupDirs: [String: String], files: [String: String],
         cpuQuotaView: Bool, stateDir: String?, procSys: Bool? = nil

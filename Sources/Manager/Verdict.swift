@@ -96,10 +96,15 @@ struct CallerMemory {
 
     /// Exactly `length` bytes (no terminator), as text; nil if unreadable or stale.
     func bytes(at address: UInt64, length: Int) -> String? {
+        data(at: address, length: length).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Exactly `length` bytes; nil if unreadable or stale.
+    func data(at address: UInt64, length: Int) -> [UInt8]? {
         var buf = [UInt8](repeating: 0, count: max(length, 1))
         let got = buf.withUnsafeMutableBytes { sbx_read_process(Int32(bitPattern: pid), address, $0.baseAddress, UInt(length)) }
         guard got == length, isValid else { return nil }
-        return String(decoding: buf[0..<length], as: UTF8.self)
+        return Array(buf[0..<length])
     }
 
     /// Writes `data` at `address` in the caller (an emulated call's output); false if it failed.
@@ -138,7 +143,9 @@ struct PassThrough: TrapHandler {
 extension NotifyLoop {
     /// Every handler, and so every syscall a policy may trap (Policy's list is checked against
     /// this table by a test).
-    static let handlers: [any TrapHandler] = [UTSNameHandler(), SysinfoHandler(), MountHandler(), UmountHandler(), NewMountAPIHandler()]
+    static let handlers: [any TrapHandler] = [
+        UTSNameHandler(), SysinfoHandler(), MountHandler(), UmountHandler(), NewMountAPIHandler(), OpenAt2Handler(),
+    ]
 
     /// The handler of each syscall number of the native architecture (resolved once).
     static let byNumber: [Int32: (name: String, handler: any TrapHandler)] = {

@@ -9,7 +9,7 @@ import VirtualFiles
 /// The runtime's side of sysbox-fs: which of the policy's virtual files this host has, the cgroup
 /// directories they are computed from, and the binds that put them over the container's own.
 enum VirtualFS {
-    static let mountRoot = "/var/lib/sysboxfs"
+    static let mountRoot = FSRegistration.defaultMountRoot
 
     /// sysbox-fs's mounts reach the container's mount namespace (made after this) only while the
     /// mount root is shared; another runtime's container without a mount namespace of its own

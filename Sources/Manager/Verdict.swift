@@ -96,15 +96,10 @@ struct CallerMemory {
 
     /// Exactly `length` bytes (no terminator), as text; nil if unreadable or stale.
     func bytes(at address: UInt64, length: Int) -> String? {
-        data(at: address, length: length).map { String(decoding: $0, as: UTF8.self) }
-    }
-
-    /// Exactly `length` bytes; nil if unreadable or stale.
-    func data(at address: UInt64, length: Int) -> [UInt8]? {
         var buf = [UInt8](repeating: 0, count: max(length, 1))
         let got = buf.withUnsafeMutableBytes { sbx_read_process(Int32(bitPattern: pid), address, $0.baseAddress, UInt(length)) }
         guard got == length, isValid else { return nil }
-        return Array(buf[0..<length])
+        return String(decoding: buf[0..<length], as: UTF8.self)
     }
 
     /// Writes `data` at `address` in the caller (an emulated call's output); false if it failed.
@@ -143,9 +138,7 @@ struct PassThrough: TrapHandler {
 extension NotifyLoop {
     /// Every handler, and so every syscall a policy may trap (Policy's list is checked against
     /// this table by a test).
-    static let handlers: [any TrapHandler] = [
-        UTSNameHandler(), SysinfoHandler(), MountHandler(), UmountHandler(), NewMountAPIHandler(), OpenAt2Handler(),
-    ]
+    static let handlers: [any TrapHandler] = [UTSNameHandler(), SysinfoHandler(), MountHandler(), UmountHandler(), NewMountAPIHandler()]
 
     /// The handler of each syscall number of the native architecture (resolved once).
     static let byNumber: [Int32: (name: String, handler: any TrapHandler)] = {

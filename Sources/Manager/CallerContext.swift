@@ -267,3 +267,14 @@ enum NsopAnswer {
     /// Refuse with this errno.
     case refuse(Int32)
 }
+
+extension CallerContext {
+    /// The process (thread group leader) of thread `tid`, from its status file.
+    static func threadGroup(of tid: UInt32) -> Int32? {
+        guard let status = try? Files.readString("/proc/\(tid)/status") else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("Tgid:") {
+            return Int32(line.dropFirst(5).trimmingCharacters(in: .whitespaces))
+        }
+        return nil
+    }
+}

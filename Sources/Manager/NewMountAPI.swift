@@ -94,8 +94,11 @@ struct NewMountAPIHandler: TrapHandler {
     }
 
     /// A copy of fd `n` of the caller, known to be the caller's (its notification still valid).
+    /// The caller may be any thread of its process (Go's are rarely the first): the fd table is
+    /// its process's, reached through the thread group leader (pidfd_open takes no other).
     static func copyFD(_ n: Int32, of m: CallerMemory) -> FD? {
-        let pidfd = sbx_pidfd_open(Int32(bitPattern: m.pid))
+        guard let leader = CallerContext.threadGroup(of: m.pid) else { return nil }
+        let pidfd = sbx_pidfd_open(leader)
         guard pidfd >= 0 else { return nil }
         let owner = FD(pidfd)
         let copy = sbx_pidfd_getfd(owner.raw, n)

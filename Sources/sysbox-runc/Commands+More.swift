@@ -46,21 +46,23 @@ struct ExecCommand: RuntimeCommand {
     }
 }
 
+/// The limits that take -1 ("unlimited") are parsed unconditionally, as runc's flags are: "-1"
+/// is their value, not an option.
 struct UpdateCommand: RuntimeCommand {
     static let configuration = CommandConfiguration(commandName: "update", abstract: "update resource limits")
     @Option(name: [.customShort("r"), .long]) var resources: String?
-    @Option(name: .long) var memory: String?
-    @Option(name: .customLong("memory-swap")) var memorySwap: String?
-    @Option(name: .customLong("memory-reservation")) var memoryReservation: String?
-    @Option(name: .customLong("kernel-memory")) var kernelMemory: String?
+    @Option(name: .long, parsing: .unconditional) var memory: String?
+    @Option(name: .customLong("memory-swap"), parsing: .unconditional) var memorySwap: String?
+    @Option(name: .customLong("memory-reservation"), parsing: .unconditional) var memoryReservation: String?
+    @Option(name: .customLong("kernel-memory"), parsing: .unconditional) var kernelMemory: String?
     @Option(name: .customLong("cpu-shares")) var cpuShares: UInt64?
-    @Option(name: .customLong("cpu-quota")) var cpuQuota: Int64?
+    @Option(name: .customLong("cpu-quota"), parsing: .unconditional) var cpuQuota: Int64?
     @Option(name: .customLong("cpu-period")) var cpuPeriod: UInt64?
-    @Option(name: .customLong("cpu-rt-runtime")) var cpuRtRuntime: Int64?
+    @Option(name: .customLong("cpu-rt-runtime"), parsing: .unconditional) var cpuRtRuntime: Int64?
     @Option(name: .customLong("cpu-rt-period")) var cpuRtPeriod: UInt64?
     @Option(name: .customLong("cpuset-cpus")) var cpusetCpus: String?
     @Option(name: .customLong("cpuset-mems")) var cpusetMems: String?
-    @Option(name: .customLong("pids-limit")) var pidsLimit: Int64?
+    @Option(name: .customLong("pids-limit"), parsing: .unconditional) var pidsLimit: Int64?
     @Option(name: .customLong("blkio-weight")) var blkioWeight: UInt16?
     @Argument var id: String
 

@@ -1,6 +1,7 @@
 import SysboxCore
 
-/// `kill [--all] <id> [signal]`: numeric ("15") or named ("TERM", "SIGTERM", "RTMIN+3") signals.
+/// `kill [--all] <id> [signal]`: numeric ("15") or named ("TERM", "SIGTERM", "RTMIN+3") signals;
+/// 0, as in runc, only checks that the container's init is alive.
 public enum Kill {
     public static func run(_ ctx: RuntimeContext, id: String, signal: String, all: Bool) throws {
         let sig = try parseSignal(signal)
@@ -15,7 +16,7 @@ public enum Kill {
     }
 
     public static func parseSignal(_ s: String) throws -> Int32 {
-        if let n = Int32(s), n > 0, n < 65 { return n }
+        if let n = Int32(s), n >= 0, n < 65 { return n }
         var name = s.uppercased()
         if name.hasPrefix("SIG") { name.removeFirst(3) }
         if let n = names[name] { return n }

@@ -4,7 +4,7 @@ import Testing
 @testable import Runtime
 
 @Suite struct SignalParsingTests {
-    @Test(arguments: [("9", 9), ("15", 15), ("KILL", 9), ("SIGKILL", 9), ("term", 15), ("SIGUSR1", 10), ("HUP", 1)])
+    @Test(arguments: [("0", 0), ("9", 9), ("15", 15), ("KILL", 9), ("SIGKILL", 9), ("term", 15), ("SIGUSR1", 10), ("HUP", 1)])
     func known(text: String, number: Int32) throws {
         #expect(try Kill.parseSignal(text) == number)
     }
@@ -15,7 +15,7 @@ import Testing
         #expect(try Kill.parseSignal("RTMIN+3") == 37)  // systemd's halt signal
     }
 
-    @Test(arguments: ["0", "65", "NOPE", "SIGRTMIN+99", ""])
+    @Test(arguments: ["-1", "65", "NOPE", "SIGRTMIN+99", ""])
     func rejected(text: String) {
         #expect(throws: (any Error).self) { try Kill.parseSignal(text) }
     }

@@ -64,6 +64,30 @@ public struct Process: Codable, Equatable, Sendable {
         self.oomScoreAdj = oomScoreAdj
         self.selinuxLabel = selinuxLabel
     }
+
+    enum CodingKeys: String, CodingKey {
+        case terminal, consoleSize, user, args, commandLine, env, cwd, capabilities, rlimits, noNewPrivileges
+        case apparmorProfile, oomScoreAdj, selinuxLabel
+    }
+
+    /// A process without `user` runs as 0:0, as runc and crun take it (an `exec -p` process.json
+    /// often leaves it out).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        terminal = try c.decodeIfPresent(Bool.self, forKey: .terminal)
+        consoleSize = try c.decodeIfPresent(Box.self, forKey: .consoleSize)
+        user = try c.decodeIfPresent(User.self, forKey: .user) ?? User(uid: 0, gid: 0)
+        args = try c.decodeIfPresent([String].self, forKey: .args)
+        commandLine = try c.decodeIfPresent(String.self, forKey: .commandLine)
+        env = try c.decodeIfPresent([String].self, forKey: .env)
+        cwd = try c.decode(String.self, forKey: .cwd)
+        capabilities = try c.decodeIfPresent(LinuxCapabilities.self, forKey: .capabilities)
+        rlimits = try c.decodeIfPresent([POSIXRlimit].self, forKey: .rlimits)
+        noNewPrivileges = try c.decodeIfPresent(Bool.self, forKey: .noNewPrivileges)
+        apparmorProfile = try c.decodeIfPresent(String.self, forKey: .apparmorProfile)
+        oomScoreAdj = try c.decodeIfPresent(Int.self, forKey: .oomScoreAdj)
+        selinuxLabel = try c.decodeIfPresent(String.self, forKey: .selinuxLabel)
+    }
 }
 
 /// runtime-spec `Box`.

@@ -45,10 +45,17 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("oci-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        try Data(#"{"ociVersion":"1.0.0","process":{"cwd":"/"}}"#.utf8).write(to: dir.appendingPathComponent("config.json"))
+        try Data(#"{"ociVersion":"1.0.0","process":{"user":{"uid":0,"gid":0}}}"#.utf8).write(to: dir.appendingPathComponent("config.json"))
         let error = try #require(throws: OCIError.self) { try Spec.load(bundle: dir.path) }
         #expect(error.message.contains(dir.path))
-        #expect(error.message.contains("process.user"))
+        #expect(error.message.contains("process.cwd"))
+    }
+
+    @Test func processWithoutUserRunsAsRoot() throws {
+        // An `exec -p` process.json often has no user: 0:0, as in runc and crun.
+        let p = try JSONDecoder().decode(Process.self, from: Data(#"{"args":["true"],"cwd":"/"}"#.utf8))
+        #expect(p.user == User(uid: 0, gid: 0))
+        #expect(p.args == ["true"])
     }
 
     @Test func missingConfig() {

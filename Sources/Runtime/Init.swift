@@ -64,6 +64,7 @@ public enum ContainerInit {
             try setup.setupConsole(socket: console.raw, bindConsole: c.mode == .create)
         }
         try setup.applyRlimits()
+        let inCwd = setup.enterCwd()
         let executable = try setup.resolveExecutable()
         // Keep /proc/self/exe of this runtime out of reach of the container's other processes
         // until the exec replaces it (the CVE-2019-5736 class of attack).
@@ -74,13 +75,13 @@ public enum ContainerInit {
             try channel.send(InitMessage.ready(fds: []))
         }
         if c.mode == .exec {
-            try setup.exec(executable)
+            try setup.exec(executable, inCwd: inCwd)
         }
         if let fifo = fds.take(.execFifo) {
             try waitForStart(fifo: fifo)
         }
         try Hooks.run(c.spec.hooks?.startContainer, kind: "startContainer", state: c.state.with(status: .created, pid: getpid()))
-        try setup.exec(executable)
+        try setup.exec(executable, inCwd: inCwd)
     }
 
     static func buildFilesystem(_ c: InitConfig, plan: RootfsPlan, channel: borrowing Channel) throws {

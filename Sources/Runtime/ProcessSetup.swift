@@ -75,15 +75,21 @@ struct ProcessSetup {
         throw RuntimeError("exec: \"\(arg0)\": executable file not found in $PATH")
     }
 
-    /// Switches to the process's user and executes it. Never returns on success.
-    func exec(_ executable: String) throws -> Never {
-        if chdir(process.cwd) < 0 {
-            throw RuntimeError("chdir to cwd (\"\(process.cwd)\") set in config.json failed: \(Errno.current)")
-        }
+    /// Enters process.cwd as root, before the seccomp filter is loaded (a profile may deny chdir)
+    /// and before the executable is looked up (a relative one is found from there), as runc does.
+    /// False when root may not enter it: `exec` tries again as the process's user.
+    func enterCwd() -> Bool { chdir(process.cwd) == 0 }
+
+    /// Switches to the process's user and executes it. Never returns on success. `inCwd`: the
+    /// cwd was entered already (`enterCwd`).
+    func exec(_ executable: String, inCwd: Bool) throws -> Never {
         if let m = process.user.umask { umask(mode_t(m)) }
         let lastCap = Int32(Capabilities.lastCap())
         try limitCapabilities(lastCap)
         try switchUser()
+        if !inCwd && chdir(process.cwd) < 0 {
+            throw RuntimeError("chdir to cwd (\"\(process.cwd)\") set in config.json failed: \(Errno.current)")
+        }
         try setCapabilities(lastCap)
         _ = sbx_close_range_cloexec(UInt32(3 + preserveFDs))
         let argv = CStringArray(process.args ?? [])

@@ -86,6 +86,7 @@ struct ProcessSetup {
         if let m = process.user.umask { umask(mode_t(m)) }
         let lastCap = Int32(Capabilities.lastCap())
         try limitCapabilities(lastCap)
+        fixStdioOwners()
         try switchUser()
         if !inCwd && chdir(process.cwd) < 0 {
             throw RuntimeError("chdir to cwd (\"\(process.cwd)\") set in config.json failed: \(Errno.current)")
@@ -114,6 +115,22 @@ struct ProcessSetup {
             sbx_caps_set(Capabilities.mask(c.effective), Capabilities.mask(c.permitted), Capabilities.mask(c.inheritable))
         }
         try sys("prctl(PR_CAP_AMBIENT)") { sbx_caps_set_ambient(Capabilities.mask(c.ambient), last) }
+    }
+
+    /// stdin, stdout and stderr (the terminal, a pipe) given to the process's user, as runc does
+    /// before it switches: a user process can then reopen its tty (/proc/self/fd/0) and set its
+    /// modes. /dev/null and what cannot be changed (EINVAL, EPERM: not ours) stay as they are.
+    func fixStdioOwners() {
+        let uid = process.user.uid
+        guard uid != 0 else { return }
+        var null = stat()
+        let haveNull = stat("/dev/null", &null) == 0
+        for fd in Int32(0)...2 {
+            var st = stat()
+            guard fstat(fd, &st) == 0, st.st_uid != uid else { continue }
+            if haveNull && (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == null.st_rdev { continue }
+            _ = fchown(fd, uid, st.st_gid)
+        }
     }
 
     func switchUser() throws {

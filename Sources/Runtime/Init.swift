@@ -101,6 +101,8 @@ public enum ContainerInit {
                 throw RuntimeError("init: expected hooksDone")
             }
         }
+        // In the rootfs, as runc runs them: a hook's relative paths name the container's files.
+        try sys("chdir", plan.rootfs) { chdir(plan.rootfs) }
         try Hooks.run(c.spec.hooks?.createContainer, kind: "createContainer", state: c.state.with(status: .creating, pid: getpid()))
         try fs.pivot()
         try fs.finish()

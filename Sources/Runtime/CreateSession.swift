@@ -160,6 +160,11 @@ final class CreateSession {
         let cgroup = try Cgroup.resolve(
             cgroupsPath: spec.linux?.cgroupsPath, containerID: o.id,
             layout: layout, systemd: ctx.options.systemdCgroup)
+        // A process would block on joining a frozen cgroup until someone thaws it (runc's check).
+        // Before anything is made: the rollback must not touch a cgroup that was there already.
+        if cgroup.isFrozen() {
+            throw RuntimeError("container's cgroup unexpectedly frozen", hint: "thaw \(cgroup.path) or choose another cgroupsPath")
+        }
         let resources = spec.linux?.resources, warm = warm
         let made = Background {
             try? warm.wait()

@@ -23,10 +23,33 @@ public struct ContainerFS<K: MountKernel> {
             try k.mount(nil, "/", nil, MountFlags.rec | MountFlags.slave, nil)
         }
         try mountRoot()
+        var readOnlyDev = false
         for (i, m) in (spec.mounts ?? []).enumerated() {
-            try mountOne(m, index: i)
+            // A read-only /dev is mounted writable and made read-only once its mount points and
+            // devices are in place, as runc does (they could not be made in it otherwise).
+            if Self.isReadOnlyDev(m) {
+                var rw = m
+                rw.options = (m.options ?? []).filter { $0 != "ro" }
+                try mountOne(rw, index: i)
+                readOnlyDev = true
+            } else {
+                try mountOne(m, index: i)
+            }
         }
         try setupDev()
+        if readOnlyDev {
+            let dev = target("/dev")
+            try step("remount /dev read-only") { () throws(SysError) in
+                try k.mount(nil, dev, nil, MountFlags.remount | MountFlags.bind | MountFlags.rdonly | k.mountFlags(dev), nil)
+            }
+        }
+    }
+
+    /// A new (not bound) filesystem at /dev with "ro".
+    static func isReadOnlyDev(_ m: Mount) -> Bool {
+        let opts = MountOptions(m.options ?? [])
+        let dest = "/" + m.destination.split(separator: "/").joined(separator: "/")
+        return dest == "/dev" && !opts.isBind && m.type != "bind" && opts.flags & MountFlags.rdonly != 0
     }
 
     func mountRoot() throws {

@@ -93,6 +93,24 @@ final class RecordingKernel: MountKernel {
         #expect(k.calls.contains("symlink /r/dev/fd -> /proc/self/fd"))
     }
 
+    /// A read-only /dev (runc's dev.bats): mounted writable, its mount points and devices made in
+    /// it, then made read-only last.
+    @Test func aReadOnlyDevIsMadeReadOnlyLast() throws {
+        let k = RecordingKernel()
+        let s = spec(mounts: [
+            Mount(
+                destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k", "ro"]),
+            Mount(destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec"]),
+        ])
+        try ContainerFS(kernel: k, spec: s, plan: RootfsPlan(rootfs: root, root: .bind("/src"))).prepare()
+        #expect(k.calls.contains("mount tmpfs /r/dev nosuid tmpfs mode=755,size=65536k"))
+        let pts = try #require(k.calls.firstIndex(of: "mkdir /r/dev/pts"))
+        let remount = try #require(k.calls.firstIndex(of: "mount - /r/dev ro,remount,bind - -"))
+        let null = try #require(k.calls.firstIndex(of: "touch /r/dev/null"))
+        #expect(pts < remount && null < remount)
+        #expect(remount == k.calls.count - 1 || !k.calls[(remount + 1)...].contains { $0.contains(" /r/dev/") })
+    }
+
     /// In a user namespace a remount must keep the flags it inherited locked: on EPERM it is
     /// retried with what the mount has.
     @Test func aLockedRemountIsRetriedWithTheMountsFlags() throws {

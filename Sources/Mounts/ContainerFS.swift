@@ -108,6 +108,7 @@ public struct ContainerFS<K: MountKernel> {
                 try k.mount(m.source ?? type, dest, type, opts.flags, nilIfEmpty(opts.dataString))
             }
         }
+        try setRecursive(dest, opts, what: what)
         try propagate(dest, opts, what: what)
     }
 
@@ -130,7 +131,16 @@ public struct ContainerFS<K: MountKernel> {
         if extra != 0 {
             try remountBind(dest, flags: extra, what: what)
         }
+        try setRecursive(dest, opts, what: what)
         try propagate(dest, opts, what: what)
+    }
+
+    /// "rro", "rnosuid"...: over the mount and every mount below it (mount_setattr, Linux 5.12).
+    func setRecursive(_ dest: String, _ opts: MountOptions, what: String) throws {
+        guard opts.recursiveSet != 0 || opts.recursiveClear != 0 else { return }
+        try step(what + " (recursive attributes)") { () throws(SysError) in
+            try k.setAttributesRecursively(dest, set: opts.recursiveSet, clear: opts.recursiveClear)
+        }
     }
 
     /// A bind's flags are applied by a remount. Inside a user namespace flags inherited from a more

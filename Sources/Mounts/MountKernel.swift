@@ -18,6 +18,8 @@ public protocol MountKernel {
     func chdir(_ path: String) throws(SysError)
     func pivotRoot(_ newRoot: String, _ putOld: String) throws(SysError)
     func chroot(_ path: String) throws(SysError)
+    /// mount_setattr(2) on the mount at `path` and every mount below it.
+    func setAttributesRecursively(_ path: String, set: UInt64, clear: UInt64) throws(SysError)
 }
 
 /// The real kernel.
@@ -26,6 +28,10 @@ public struct LinuxMountKernel: MountKernel {
 
     public func mount(_ source: String?, _ target: String, _ fstype: String?, _ flags: UInt, _ data: String?) throws(SysError) {
         try sys("mount", target) { Glibc.mount(source ?? "none", target, fstype, flags, data) }
+    }
+
+    public func setAttributesRecursively(_ path: String, set: UInt64, clear: UInt64) throws(SysError) {
+        try sys("mount_setattr", path) { sbx_mount_setattr_flags(-100, path, set, clear, 1) }  // AT_FDCWD
     }
 
     public func umount(_ target: String, detach: Bool) throws(SysError) {

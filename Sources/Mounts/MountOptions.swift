@@ -8,6 +8,10 @@ public struct MountOptions: Equatable, Sendable {
     public var propagation: [UInt] = []
     /// filesystem-specific options, joined with ","
     public var data: [String] = []
+    /// Recursive attributes ("rro", "rnosuid"...: runc 1.1's), as mount_setattr(2) MOUNT_ATTR_*
+    /// bits to set and to clear over the whole tree, after the mount.
+    public var recursiveSet: UInt64 = 0
+    public var recursiveClear: UInt64 = 0
     public var isBind: Bool { flags & MountFlags.bind != 0 }
     public var isRecursiveBind: Bool { isBind && flags & MountFlags.rec != 0 }
     public var isReadOnly: Bool { flags & MountFlags.rdonly != 0 }
@@ -24,6 +28,9 @@ public struct MountOptions: Equatable, Sendable {
                 flags |= MountFlags.bind
             } else if o == "rbind" {
                 flags |= MountFlags.bind | MountFlags.rec
+            } else if let (set, clear) = MountOptions.recursive[o] {
+                recursiveSet = recursiveSet & ~clear | set
+                recursiveClear = recursiveClear & ~set | clear
             } else if o == "idmap" || o == "ridmap" || o.hasPrefix("tmpcopyup") {
                 continue
             } else {
@@ -52,6 +59,18 @@ public struct MountOptions: Equatable, Sendable {
         "shared": MountFlags.shared, "rshared": MountFlags.shared | MountFlags.rec,
         "slave": MountFlags.slave, "rslave": MountFlags.slave | MountFlags.rec,
         "unbindable": MountFlags.unbindable, "runbindable": MountFlags.unbindable | MountFlags.rec,
+    ]
+
+    static let attrRdonly: UInt64 = 0x1, attrNosuid: UInt64 = 0x2, attrNodev: UInt64 = 0x4, attrNoexec: UInt64 = 0x8
+    static let attrAtime: UInt64 = 0x70, attrNoatime: UInt64 = 0x10, attrStrictatime: UInt64 = 0x20
+    static let attrNodiratime: UInt64 = 0x80, attrNosymfollow: UInt64 = 0x20_0000
+    /// Recursive option -> (MOUNT_ATTR_* to set, to clear).
+    static let recursive: [String: (UInt64, UInt64)] = [
+        "rro": (attrRdonly, 0), "rrw": (0, attrRdonly), "rnosuid": (attrNosuid, 0), "rsuid": (0, attrNosuid),
+        "rnodev": (attrNodev, 0), "rdev": (0, attrNodev), "rnoexec": (attrNoexec, 0), "rexec": (0, attrNoexec),
+        "rnodiratime": (attrNodiratime, 0), "rdiratime": (0, attrNodiratime),
+        "rnosymfollow": (attrNosymfollow, 0), "rsymfollow": (0, attrNosymfollow),
+        "rrelatime": (0, attrAtime), "rnoatime": (attrNoatime, attrAtime), "rstrictatime": (attrStrictatime, attrAtime),
     ]
 
     /// rootfsPropagation value to flags; nil for an unknown value.

@@ -50,6 +50,9 @@ final class RecordingKernel: MountKernel {
     func chdir(_ path: String) throws(SysError) { calls.append("chdir \(path)") }
     func pivotRoot(_ newRoot: String, _ putOld: String) throws(SysError) { calls.append("pivot_root \(newRoot) \(putOld)") }
     func chroot(_ path: String) throws(SysError) { calls.append("chroot \(path)") }
+    func setAttributesRecursively(_ path: String, set: UInt64, clear: UInt64) throws(SysError) {
+        calls.append("mount_setattr \(path) rec set=0x\(String(set, radix: 16)) clear=0x\(String(clear, radix: 16))")
+    }
 }
 
 @Suite struct ContainerFSTests {
@@ -109,6 +112,19 @@ final class RecordingKernel: MountKernel {
         let null = try #require(k.calls.firstIndex(of: "touch /r/dev/null"))
         #expect(pts < remount && null < remount)
         #expect(remount == k.calls.count - 1 || !k.calls[(remount + 1)...].contains { $0.contains(" /r/dev/") })
+    }
+
+    /// "rro" (runc's mounts_recursive.bats): read-only through every mount below the bind too.
+    @Test func recursiveReadOnlyCoversTheWholeTree() throws {
+        let k = RecordingKernel()
+        k.dirs.insert("/host/data")
+        let s = spec(mounts: [Mount(destination: "/data", type: "bind", source: "/host/data", options: ["rbind", "rro", "rnosuid"])])
+        try ContainerFS(kernel: k, spec: s, plan: RootfsPlan(rootfs: root, root: .bind("/src"))).prepare()
+        #expect(k.calls.contains("mount /host/data /r/data bind,rec - -"))
+        #expect(k.calls.contains("mount_setattr /r/data rec set=0x3 clear=0x0"))
+        #expect(MountOptions(["rro", "rrw"]).recursiveClear == 1 && MountOptions(["rro", "rrw"]).recursiveSet == 0)
+        #expect(MountOptions(["rnoatime"]).recursiveSet == 0x10 && MountOptions(["rnoatime"]).recursiveClear == 0x70)
+        #expect(MountOptions(["rro"]).data.isEmpty)
     }
 
     /// In a user namespace a remount must keep the flags it inherited locked: on EPERM it is

@@ -50,7 +50,8 @@ public struct Cgroup: Codable, Sendable, Equatable {
     }
 
     /// mkdir in every hierarchy. A new v1 cpuset cgroup starts with no cpus/mems and refuses
-    /// tasks, so each new level copies them from its parent.
+    /// tasks, so each level that has none (a new one, or one made empty beforehand by someone
+    /// else) copies them from its parent, as runc does.
     public func create() throws {
         var made: [String] = []
         do {
@@ -59,11 +60,12 @@ public struct Cgroup: Codable, Sendable, Equatable {
                 for comp in path.split(separator: "/") {
                     let parent = cur
                     cur += "/" + comp
-                    if Files.isDirectory(cur) { continue }
-                    try sys("mkdir", cur) { mkdir(cur, 0o755) }
-                    made.append(cur)
+                    if !Files.isDirectory(cur) {
+                        try sys("mkdir", cur) { mkdir(cur, 0o755) }
+                        made.append(cur)
+                    }
                     if h.version == 1 && h.controllers.contains("cpuset") {
-                        for f in ["cpuset.cpus", "cpuset.mems"] {
+                        for f in ["cpuset.cpus", "cpuset.mems"] where (read(cur + "/" + f) ?? "").isEmpty {
                             let v = try Files.readString(parent + "/" + f).trimmed
                             try write(cur + "/" + f, v)
                         }

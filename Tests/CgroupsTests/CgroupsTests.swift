@@ -90,6 +90,40 @@ import Testing
     }
 }
 
+extension CgroupKernelTests {
+    /// A v1 cpuset parent made beforehand, empty (runc's cgroups.bats): filled from its parent, so
+    /// a process can join the container's cgroup below it.
+    @Test func anEmptyCpusetParentIsFilled() throws {
+        try #require(getuid() == 0, "cgroup tests need root")
+        let layout = try CgroupLayout.detect()
+        guard let h = layout.hierarchies.first(where: { $0.version == 1 && $0.controllers.contains("cpuset") }) else { return }
+        let parent = h.mountpoint + "/sysboxd-unit-cpuset-\(getpid())"
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: false)
+        defer { rmdir(parent) }
+        #expect(((try? String(contentsOfFile: parent + "/cpuset.cpus", encoding: .utf8)) ?? "x").trimmed.isEmpty)
+        let cg = try Cgroup.resolve(
+            cgroupsPath: "/sysboxd-unit-cpuset-\(getpid())/c", containerID: "c", layout: layout, systemd: false)
+        defer { try? cg.destroy() }
+        try cg.create()
+        let host = try String(contentsOfFile: h.mountpoint + "/cpuset.cpus", encoding: .utf8).trimmed
+        #expect(try String(contentsOfFile: parent + "/cpuset.cpus", encoding: .utf8).trimmed == host)
+        let dir = try #require(cg.dir(for: "cpuset"))
+        #expect(try String(contentsOfFile: dir + "/cpuset.mems", encoding: .utf8).trimmed.isEmpty == false)
+        try joinsASleeper(cg)
+    }
+
+    /// A short-lived process joins the cgroup (a v1 cpuset one takes tasks only with cpus and mems).
+    func joinsASleeper(_ cg: Cgroup) throws {
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        child.arguments = ["5"]
+        try child.run()
+        defer { child.terminate(); child.waitUntilExit() }
+        try cg.join(pid: child.processIdentifier)
+        #expect(try cg.pids().contains(child.processIdentifier))
+    }
+}
+
 /// The resource → file mapping, on a fake hierarchy in a temp dir (no root needed).
 @Suite struct CgroupResourceFileTests {
     func fakeCgroup(version: Int, files: [String], controllers: [String] = []) throws -> (Cgroup, String) {

@@ -8,6 +8,9 @@ extension Cgroup {
     }
 
     func applyV1(_ r: LinuxResources) throws {
+        if let u = r.unified, !u.isEmpty {
+            throw CgroupError("linux.resources.unified is for cgroup v2, and this host's cgroups are v1: remove it from config.json")
+        }
         if let m = r.memory, let d = dir(for: "memory") {
             // memsw must stay >= memory: raise the larger first (memory.limit_in_bytes EINVAL otherwise).
             let memsw = d + "/memory.memsw.limit_in_bytes"
@@ -66,10 +69,16 @@ extension Cgroup {
             for rule in devs {
                 let type = rule.type ?? "a"
                 let major = rule.major.map(String.init) ?? "*", minor = rule.minor.map(String.init) ?? "*"
-                let entry = type == "a" ? "a" : "\(type) \(major):\(minor) \(rule.access ?? "rwm")"
+                let entry = type == "a" ? "a" : "\(type) \(major):\(minor) \(Self.deviceAccess(rule.access))"
                 try write(d + (rule.allow ? "/devices.allow" : "/devices.deny"), entry)
             }
         }
+    }
+
+    /// The kernel takes r, w and m, each once, in that order ("rwa" is "rw", as runc writes it).
+    static func deviceAccess(_ access: String?) -> String {
+        guard let a = access else { return "rwm" }
+        return "rwm".filter { a.contains($0) }
     }
 
     func applyV2(_ r: LinuxResources) throws {

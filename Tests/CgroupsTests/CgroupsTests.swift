@@ -136,6 +136,16 @@ extension CgroupKernelTests {
 
     func read(_ path: String) -> String { ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").trimmed }
 
+    @Test func deviceAccessAndUnifiedOnV1() throws {
+        #expect(Cgroup.deviceAccess("rwa") == "rw")
+        #expect(Cgroup.deviceAccess("mwr") == "rwm")
+        #expect(Cgroup.deviceAccess(nil) == "rwm")
+        let (cg, dir) = try fakeCgroup(version: 1, files: ["memory.limit_in_bytes"], controllers: ["memory"])
+        defer { try? FileManager.default.removeItem(atPath: (dir as NSString).deletingLastPathComponent) }
+        let e = #expect(throws: CgroupError.self) { try cg.apply(LinuxResources(unified: ["memory.high": "1000"])) }
+        #expect(e?.message.contains("cgroup v2") == true)
+    }
+
     @Test func v2Mapping() throws {
         let (cg, dir) = try fakeCgroup(
             version: 2,

@@ -1,3 +1,4 @@
+import Cgroups
 import IPC
 import OCI
 import Policy
@@ -24,17 +25,56 @@ public struct ExecOptions: Sendable {
     public var consoleSocket: String?
     public var preserveFDs = 0
     public var noNewPrivileges = false
+    /// Run in a paused container (the process starts frozen, as runc's --ignore-paused).
+    public var ignorePaused = false
+    /// --cgroup: a sub-cgroup of the container's to run in, "path" for every hierarchy or
+    /// "controller[,controller]:path" for some (runc 1.1's form).
+    public var cgroups: [String] = []
     public init(id: String) { self.id = id }
 }
 
 public enum Exec {
+    /// The cgroup directories an exec'd process joins: the container's, or the sub-cgroups
+    /// `--cgroup` names below it (which must exist; no way out of the container's).
+    static func subCgroups(_ specs: [String], of cgroup: Cgroup) throws -> [String] {
+        var sub: [String: String] = [:]  // hierarchy mountpoint -> relative path
+        for spec in specs {
+            let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
+            let path = parts.last ?? ""
+            let controllers = parts.count == 2 ? parts[0].split(separator: ",").map(String.init) : nil
+            let clean = path.split(separator: "/").map(String.init)
+            guard !clean.isEmpty, !clean.contains(".."), !clean.contains(".") else {
+                throw RuntimeError("exec --cgroup \"\(spec)\": expected a path below the container's cgroup")
+            }
+            for h in cgroup.layout.hierarchies where controllers.map({ !Set($0).isDisjoint(with: h.controllers) }) ?? true {
+                sub[h.mountpoint] = clean.joined(separator: "/")
+            }
+            if let controllers, !controllers.allSatisfy({ c in cgroup.layout.hierarchies.contains { $0.controllers.contains(c) } }) {
+                throw RuntimeError("exec --cgroup \"\(spec)\": no cgroup hierarchy has \(controllers.joined(separator: ","))")
+            }
+        }
+        return try cgroup.layout.hierarchies.map { h in
+            let base = h.mountpoint + cgroup.path
+            guard let rel = sub[h.mountpoint] else { return base }
+            let dir = base + "/" + rel
+            guard Files.isDirectory(dir) else {
+                throw RuntimeError("exec --cgroup: \(dir) does not exist", hint: "create the sub-cgroup first")
+            }
+            return dir
+        }
+    }
+
     /// Returns the process's exit code when not detached, else 0.
     public static func run(_ ctx: RuntimeContext, _ o: ExecOptions) throws -> Int32 {
         let c = try Container(ctx, id: o.id)
         let status = c.status
-        guard status == .running || status == .created else {
+        if status == .paused && !o.ignorePaused {
+            throw RuntimeError("cannot exec in a paused container", hint: "use --ignore-paused to override")
+        }
+        guard status == .running || status == .created || status == .paused else {
             throw RuntimeError("cannot exec in a \(status.rawValue) container")
         }
+        let cgroupDirs = try subCgroups(o.cgroups, of: c.record.cgroup)
         let saved = try ContainerConfig.load(dir: c.dir)
         let spec = saved.spec
         var process = try buildProcess(spec, o)
@@ -66,7 +106,7 @@ public enum Exec {
             .init(
                 unshareFlags: 0, joins: Array(zip(raws.dropLast(2), types.dropLast(2))), becomeRoot: false, newSession: true,
                 preserveFDs: o.preserveFDs, argv: ["sysbox-runc", "init"], env: []))
-        try c.record.cgroup.join(pid: spawn.stageA)
+        for d in cgroupDirs { try Files.write(d + "/cgroup.procs", "\(spawn.stageA)", flags: O_WRONLY) }
         try spawn.go()
         let pid = try spawn.awaitPID()
         spawn.reapA()

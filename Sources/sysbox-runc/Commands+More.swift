@@ -25,6 +25,8 @@ struct ExecCommand: RuntimeCommand {
     @Option(name: .customLong("preserve-fds")) var preserveFDs: Int = 0
     @Option(name: .customLong("apparmor")) var apparmor: String?
     @Option(name: .customLong("process-label")) var processLabel: String?
+    @Flag(name: .customLong("ignore-paused")) var ignorePaused = false
+    @Option(name: .customLong("cgroup")) var cgroup: [String] = []
     @Argument var id: String
     @Argument(parsing: .captureForPassthrough) var args: [String] = []
 
@@ -42,7 +44,13 @@ struct ExecCommand: RuntimeCommand {
         o.consoleSocket = consoleSocket
         o.preserveFDs = preserveFDs
         o.noNewPrivileges = noNewPrivs
-        return try Exec.run(ctx, o)
+        o.ignorePaused = ignorePaused
+        o.cgroups = cgroup
+        // runc's exit code for an exec that could not start: 255 (1 and up are the process's).
+        do { return try Exec.run(ctx, o) } catch {
+            _ = Commands.fail(ctx, RuntimeError("exec failed: \(error)"))
+            return 255
+        }
     }
 }
 

@@ -58,7 +58,14 @@ public enum Query {
         let c = try Container(ctx, id: id)
         let pids = (try? c.record.cgroup.pids(recursive: true)) ?? []
         if format == "json" { return String(decoding: try JSONEncoder().encode(pids), as: UTF8.self) + "\n" }
-        let output = try capture("/bin/ps", psArgs.isEmpty ? ["-ef"] : psArgs)
+        // As the container's root (its host uid): ps's "own processes" (BSD x without a, as in
+        // runc's `ps ID -e -x`) are then the container's, as they are root's under runc.
+        let args = psArgs.isEmpty ? ["-ef"] : psArgs
+        let r = c.record
+        let output =
+            Files.exists(setpriv)
+            ? try capture(setpriv, ["--reuid=\(r.uidStart)", "--regid=\(r.gidStart)", "--clear-groups", "/bin/ps"] + args)
+            : try capture("/bin/ps", args)
         var lines = output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard !lines.isEmpty else { return "" }
         let header = lines.removeFirst()
@@ -73,6 +80,8 @@ public enum Query {
         }
         return ([header] + kept).joined(separator: "\n") + "\n"
     }
+
+    static let setpriv = "/usr/bin/setpriv"
 
     static func prettyJSON<T: Encodable>(_ v: T) throws -> String {
         let e = JSONEncoder()

@@ -23,6 +23,8 @@ public struct FilterPlan: Equatable, Sendable {
     public var rules: [Rule]
     /// Names libseccomp does not know, left out.
     public var skipped: [String] = []
+    /// Native syscall numbers above this one fail with ENOSYS (nil: none).
+    public var enosysAbove: Int32?
 
     /// What a system container needs beyond a Docker-style profile: mounting, namespaces, keyrings,
     /// hostname, the new mount API... all still confined by the user namespace.
@@ -76,14 +78,9 @@ public struct FilterPlan: Equatable, Sendable {
         plan.skipped = Array(Set(rules.map(\.syscall)).filter { resolve($0) == nil }).sorted()
         plan.rules.removeAll { plan.skipped.contains($0.syscall) }
         // Calls newer than anything the profile knows get ENOSYS rather than the default errno, so
-        // libc falls back to an older call (glibc: clone3 → clone), as runc does.
-        if def != .allow, let highest = named.compactMap(resolve).max() {
-            for nr in (highest + 1)...(highest + 200) {
-                if let name = reverse(nr), !named.contains(name) {
-                    plan.rules.append(Rule(syscall: name, action: .errno(38), conditions: []))
-                }
-            }
-        }
+        // libc falls back to an older call (glibc: clone3 → clone), as runc does: every number
+        // above the highest named, named by libseccomp or not (a stub before the filter).
+        if def != .allow, let highest = named.compactMap(resolve).max() { plan.enosysAbove = highest }
         return plan
     }
 

@@ -6,11 +6,13 @@ import SysboxCore
 public final class SeccompFilter {
     let ctx: scmp_filter_ctx
     let hasNotify: Bool
+    let enosysAbove: Int32?
 
     public init(plan: FilterPlan) throws {
         guard let c = seccomp_init(try SeccompFilter.code(plan.defaultAction)) else { throw SeccompError("seccomp_init failed") }
         ctx = c
         hasNotify = plan.rules.contains { $0.action == .notify }
+        enosysAbove = plan.enosysAbove
         // The runtime sets no_new_privs itself, from process.noNewPrivileges.
         seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0)
         for arch in plan.architectures {
@@ -36,17 +38,28 @@ public final class SeccompFilter {
     deinit { seccomp_release(ctx) }
 
     /// Loads the filter into the calling process; returns the notification listener if any.
-    public func load() throws -> FD? {
-        let rc = seccomp_load(ctx)
-        if rc != 0 { throw SeccompError("seccomp_load: \(Errno(-rc))") }
-        guard hasNotify else { return nil }
-        let fd = seccomp_notify_fd(ctx)
-        return fd >= 0 ? FD(fd) : nil
+    public func load() throws -> FD? { try Self.load(try exportBPF()) }
+
+    /// The compiled BPF program (struct sock_filter array), to be loaded elsewhere with `load(bpf:)`,
+    /// behind the ENOSYS stub when the plan has one.
+    public func exportBPF() throws -> CompiledFilter {
+        let program = try export("seccomp_export_bpf", seccomp_export_bpf)
+        return CompiledFilter(program: enosysAbove.map { Self.enosysStub(above: $0) + program } ?? program, hasNotify: hasNotify)
     }
 
-    /// The compiled BPF program (struct sock_filter array), to be loaded elsewhere with `load(bpf:)`.
-    public func exportBPF() throws -> CompiledFilter {
-        CompiledFilter(program: try export("seccomp_export_bpf", seccomp_export_bpf), hasNotify: hasNotify)
+    /// Before libseccomp's program: a call of the native architecture whose number is above
+    /// `highest` returns ENOSYS (x32's numbers, bit 30 set, are left to the program).
+    static func enosysStub(above highest: Int32, arch: UInt32 = seccomp_arch_native()) -> [UInt8] {
+        func insn(_ code: UInt16, _ jt: UInt8, _ jf: UInt8, _ k: UInt32) -> [UInt8] {
+            withUnsafeBytes(of: code.littleEndian) { Array($0) } + [jt, jf] + withUnsafeBytes(of: k.littleEndian) { Array($0) }
+        }
+        let ldAbs: UInt16 = 0x20, jeq: UInt16 = 0x15, jgt: UInt16 = 0x25, jset: UInt16 = 0x45, ret: UInt16 = 0x06
+        return insn(ldAbs, 0, 0, 4)  // A = seccomp_data.arch
+            + insn(jeq, 0, 4, arch)  // another architecture: to the program
+            + insn(ldAbs, 0, 0, 0)  // A = seccomp_data.nr
+            + insn(jset, 2, 0, 0x4000_0000)  // x32: to the program
+            + insn(jgt, 0, 1, UInt32(highest))
+            + insn(ret, 0, 0, 0x0005_0000 | 38)  // SECCOMP_RET_ERRNO | ENOSYS
     }
 
     /// What one of libseccomp's export functions writes, through a memfd.

@@ -408,10 +408,22 @@ test_hostname_in_registry() {
     rmc e2e-reg
 }
 
+test_newer_syscalls_get_enosys() {
+    # Docker's default profile (an ERRNO default): every number above the highest it names gets
+    # ENOSYS, named by libseccomp or not, as runc's stub gives; a denied known call keeps EPERM.
+    local d; d=$(mktemp -d) && chmod 755 "$d"
+    gcc -O2 -static -o "$d/newsyscall" probe/newsyscall.c || fail "probe did not build"
+    local out; out=$(drun --rm -v "$d:/p:ro" $IMG /p/newsyscall)
+    rm -rf "$d"
+    assert_contains "$out" "999=ENOSYS"
+    assert_contains "$out" "kexec_load=EPERM"
+}
+
 t "the container's hostname is recorded in sysbox-mgr's registry (status), not an inner namespace's" test_hostname_in_registry
 t "sysbox-mgr killed with SIGKILL and restarted: running containers' trapped calls wait, then are answered" test_mgr_restart_keeps_traps
 t "sethostname is trapped, works inside, and show in sysbox-mgr trace" test_hostname_trapped_and_traced
 t "umount2 cannot remove /, /proc, /sys or the masks over their files" test_protected_mounts_stay
+t "a syscall newer than the seccomp profile gets ENOSYS, not the default errno" test_newer_syscalls_get_enosys
 t "300 trapped calls in a row are all answered" test_many_trapped_calls_in_a_row
 t "10 containers trapping at once each get their own answers" test_ten_containers_trap_concurrently
 t "a policy can lock the hostname (EPERM)" test_locked_hostname_policy

@@ -180,17 +180,21 @@ test_spec_id_mappings_honoured() {
 test_hooks_all_kinds() {
     local out=$WORK/hooks; mkdir -p "$out"; chmod 1777 "$out"
     local b; b=$(bundle hooks '["sh","-c","echo main > /tmp/main-ran"]')
-    local h; h() { jq -n --arg k "$1" --arg d "$2" '{path:"/bin/sh", args:["sh","-c",("cat > " + $d + "/" + $k + ".json")]}'; }
+    local h; h() { jq -n --arg k "$1" --arg d "$2" '{path:"/bin/sh", args:["sh","-c",("cat > " + $d + "/" + $k + ".json; if [ -e .it-rootfs-marker ]; then echo rootfs > " + $d + "/" + $k + ".cwd; fi")]}'; }
     jq --argjson a "$(h prestart "$out")" --argjson b "$(h createRuntime "$out")" --argjson c "$(h createContainer "$out")" \
        --argjson d "$(h startContainer /tmp)" --argjson e "$(h poststart "$out")" --argjson f "$(h poststop "$out")" \
        '.hooks = {prestart:[$a], createRuntime:[$b], createContainer:[$c], startContainer:[$d], poststart:[$e], poststop:[$f]}' \
        "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    touch "$b/rootfs/.it-rootfs-marker"
     $RUNC run --bundle "$b" it-hooks </dev/null >/dev/null 2>"$WORK/hooks.err" || fail "run with hooks: $(cat "$WORK/hooks.err")"
     for k in prestart createRuntime createContainer poststart poststop; do
         [ -s "$out/$k.json" ] || fail "$k hook did not run"
         assert_eq "$(jq -r .id "$out/$k.json")" "it-hooks" "state on stdin of $k"
     done
     assert_eq "$(jq -r .status "$out/createRuntime.json")" "creating"
+    # createContainer runs in the container's rootfs (its id-mapped view), before pivot_root, as
+    # runc runs it: relative paths name the container's files.
+    assert_eq "$(cat "$out/createContainer.cwd" 2>/dev/null)" "rootfs"
     [ -s "$b/rootfs/tmp/startContainer.json" ] || fail "startContainer hook did not run inside the container"
     assert_eq "$(cat "$b/rootfs/tmp/main-ran")" "main"
     assert_no_leftovers it-hooks "$ROOT"
@@ -320,6 +324,80 @@ EOF
     assert_no_leftovers it-v2 "$ROOT"
 }
 
+# runc's contract, as its own bats files check it (issue-by-issue defects of runc 1.1's suite).
+test_runc_contract_frozen_cgroup() {
+    # run -d into a cgroup that is already frozen fails at once, as runc's does (no hang), and
+    # leaves that cgroup alone.
+    local cg=/sys/fs/cgroup/freezer/it-frozen-$$
+    mkdir "$cg" && echo FROZEN > "$cg/freezer.state"
+    local b; b=$(bundle fz '["true"]')
+    jq --arg p "/it-frozen-$$" '.linux.cgroupsPath = $p' "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    set +e; local out; out=$(timeout 30 $RUNC run -d --bundle "$b" it-fz 2>&1 </dev/null); local rc=$?; set -e
+    echo THAWED > "$cg/freezer.state"
+    [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "run into a frozen cgroup: rc $rc ($out)"
+    assert_contains "$out" "unexpectedly frozen"
+    [ -d "$cg" ] || fail "the frozen cgroup made beforehand was removed"
+    rmdir "$cg"
+    assert_no_leftovers it-fz "$ROOT"
+}
+
+test_runc_contract_mounts() {
+    # A read-only /dev still gets its mount points and devices, and ends read-only.
+    local b; b=$(bundle rodev '["sh","-c","ls /dev/pts/ptmx /dev/null >/dev/null && touch /dev/x 2>/dev/null; echo touch=$?"]')
+    jq '(.mounts[] | select(.destination == "/dev") | .options) += ["ro"]' "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    assert_eq "$($RUNC run --bundle "$b" it-rodev 2>&1 </dev/null)" "touch=1"
+    # rbind,rro: read-only below the top mount too (mount_setattr AT_RECURSIVE).
+    mkdir -p "$WORK/rro/sub" && mount -t tmpfs t "$WORK/rro/sub"
+    b=$(bundle rro '["sh","-c","touch /data/sub/f 2>/dev/null; echo sub=$?; touch /data/f 2>/dev/null; echo top=$?"]')
+    jq --arg s "$WORK/rro" '.mounts += [{"destination":"/data","type":"bind","source":$s,"options":["rbind","rro"]}]' \
+        "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    local out; out=$($RUNC run --bundle "$b" it-rro 2>&1 </dev/null)
+    umount "$WORK/rro/sub"
+    assert_eq "$(echo $out)" "sub=1 top=1"
+    # A profile that denies chdir: the cwd is entered before the filter is loaded, as runc does.
+    b=$(bundle nochdir '["pwd"]')
+    jq '.process.cwd = "/tmp" | .linux.seccomp = {"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["chdir","fchdir"],"action":"SCMP_ACT_ERRNO"}]}' \
+        "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    assert_eq "$($RUNC run --bundle "$b" it-nochdir 2>&1 </dev/null)" "/tmp"
+}
+
+test_runc_contract_verbs() {
+    local b; b=$(bundle verbs '["sleep","1000"]')
+    quiet $RUNC run -d --bundle "$b" it-verbs
+    # ps with separate options (PID is still found), kill 0 (is it alive?).
+    local out; out=$($RUNC ps it-verbs -e -x)
+    assert_contains "$(echo "$out" | head -1)" "PID"
+    assert_contains "$out" "sleep 1000"
+    $RUNC kill it-verbs 0 || fail "kill 0 of a running container failed"
+    # update takes -1 (unlimited) as a value.
+    $RUNC update --memory-swap -1 --cpu-quota -1 --pids-limit -1 it-verbs || fail "update with -1 failed"
+    assert_eq "$(cat /sys/fs/cgroup/pids/sysbox/it-verbs/pids.max)" "max"
+    # exec -p of a process.json without "user": 0:0.
+    echo '{"args":["id","-u"],"cwd":"/","env":["PATH=/bin"]}' > "$WORK/proc.json"
+    assert_eq "$($RUNC exec -p "$WORK/proc.json" it-verbs </dev/null)" "0"
+    # exec into a paused container: refused with runc's 255, unless --ignore-paused.
+    $RUNC pause it-verbs
+    set +e; out=$($RUNC exec it-verbs true 2>&1 </dev/null); local rc=$?; set -e
+    assert_eq "$rc" "255"
+    assert_contains "$out" "paused"
+    # With --ignore-paused it runs: frozen with the rest until the container is resumed.
+    $RUNC exec --ignore-paused it-verbs sh -c 'echo ran > /tmp/ignored' </dev/null >/dev/null 2>&1 & local ex=$!
+    sleep 1
+    $RUNC resume it-verbs
+    wait $ex || fail "exec --ignore-paused failed"
+    assert_eq "$($RUNC exec it-verbs cat /tmp/ignored </dev/null)" "ran"
+    # exec --cgroup: a sub-cgroup of the container's; none other.
+    mkdir /sys/fs/cgroup/pids/sysbox/it-verbs/sub
+    assert_contains "$($RUNC exec --cgroup pids:sub it-verbs cat /proc/self/cgroup </dev/null)" ":pids:/sub"
+    set +e; out=$($RUNC exec --cgroup ../.. it-verbs true 2>&1 </dev/null); rc=$?; set -e
+    assert_eq "$rc" "255"
+    # A user's terminal belongs to the user (runc chowns stdio before it switches).
+    out=$(script -qec "$RUNC exec -t --user 1000 it-verbs stat -c %u /proc/self/fd/0" /dev/null </dev/null | tr -d '\r')
+    assert_eq "$out" "1000"
+    $RUNC delete --force it-verbs
+    assert_no_leftovers it-verbs "$ROOT"
+}
+
 t "an id outside runc's rule is refused by every verb and touches nothing" test_invalid_ids_touch_nothing
 t "create, state, start, ps, list, kill, delete" test_create_start_delete
 t "named signals; delete needs --force while running" test_named_signal_and_force_delete
@@ -337,5 +415,8 @@ t "run with a terminal and no --console-socket proxies the pty" test_terminal_wi
 t "exhausted id ranges: one clear error, nothing left behind" test_ranges_exhausted
 t "--preserve-fds and rootfsPropagation" test_preserve_fds_and_propagation
 t "cgroup v2: own cgroup, delegation, freeze for pause, removal" test_cgroup_v2
+t "runc contract: run into a frozen cgroup fails at once" test_runc_contract_frozen_cgroup
+t "runc contract: read-only /dev, rro, a profile denying chdir" test_runc_contract_mounts
+t "runc contract: ps -e -x, kill 0, update -1, exec -p without user, --ignore-paused, --cgroup, tty owner" test_runc_contract_verbs
 rmdir "$ROOT" 2>/dev/null || true
 summary

@@ -165,6 +165,12 @@ final class CreateSession {
         if cgroup.isFrozen() {
             throw RuntimeError("container's cgroup unexpectedly frozen", hint: "thaw \(cgroup.path) or choose another cgroupsPath")
         }
+        // Processes there already (runc warns, and will refuse): they are not the container's, so
+        // a failed create leaves them alone.
+        let others = (try? cgroup.pids()) ?? []
+        if !others.isEmpty {
+            ctx.logger.warning("container's cgroup is not empty: \(others.count) process(es) found")
+        }
         let resources = spec.linux?.resources, warm = warm
         let made = Background {
             try? warm.wait()
@@ -172,7 +178,9 @@ final class CreateSession {
             if let resources { try cgroup.apply(resources) }
         }
         rollback.add("cgroup") {
-            try? made.wait(); try? cgroup.killAll(signal: SIGKILL); try? cgroup.destroy()
+            try? made.wait()
+            if others.isEmpty { try? cgroup.killAll(signal: SIGKILL) }
+            try? cgroup.destroy()
         }
         self.cgroup = cgroup
         self.made = made

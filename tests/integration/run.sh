@@ -341,6 +341,22 @@ test_runc_contract_frozen_cgroup() {
     assert_no_leftovers it-fz "$ROOT"
 }
 
+test_runc_contract_nonempty_cgroup() {
+    # A cgroup that already has processes: runc 1.1 warns and goes on (1.2 will refuse).
+    local cg=/sys/fs/cgroup/pids/it-busy-$$
+    mkdir "$cg"
+    sleep 1000 & local s=$!
+    echo $s > "$cg/cgroup.procs"
+    local b; b=$(bundle busy '["true"]')
+    jq --arg p "/it-busy-$$" '.linux.cgroupsPath = $p' "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    set +e; local out; out=$($RUNC run --bundle "$b" it-busy 2>&1 </dev/null); local rc=$?; set -e
+    kill $s 2>/dev/null || true; wait $s 2>/dev/null || true
+    rmdir "$cg" 2>/dev/null || true
+    assert_eq "$rc" "0"
+    assert_contains "$out" "container's cgroup is not empty: 1 process(es) found"
+    assert_no_leftovers it-busy "$ROOT"
+}
+
 test_runc_contract_mounts() {
     # A read-only /dev still gets its mount points and devices, and ends read-only.
     local b; b=$(bundle rodev '["sh","-c","ls /dev/pts/ptmx /dev/null >/dev/null && touch /dev/x 2>/dev/null; echo touch=$?"]')
@@ -416,6 +432,7 @@ t "exhausted id ranges: one clear error, nothing left behind" test_ranges_exhaus
 t "--preserve-fds and rootfsPropagation" test_preserve_fds_and_propagation
 t "cgroup v2: own cgroup, delegation, freeze for pause, removal" test_cgroup_v2
 t "runc contract: run into a frozen cgroup fails at once" test_runc_contract_frozen_cgroup
+t "runc contract: a non-empty cgroup is warned about" test_runc_contract_nonempty_cgroup
 t "runc contract: read-only /dev, rro, a profile denying chdir" test_runc_contract_mounts
 t "runc contract: ps -e -x, kill 0, update -1, exec -p without user, --ignore-paused, --cgroup, tty owner" test_runc_contract_verbs
 rmdir "$ROOT" 2>/dev/null || true

@@ -66,6 +66,8 @@ public enum Exec {
 
     /// Returns the process's exit code when not detached, else 0.
     public static func run(_ ctx: RuntimeContext, _ o: ExecOptions) throws -> Int32 {
+        // --debug: each step and when it ended, as create's (runc logs its exec's steps too).
+        let phases = Phases(ctx.logger, "exec")
         let c = try Container(ctx, id: o.id)
         let status = c.status
         if status == .paused && !o.ignorePaused {
@@ -76,6 +78,7 @@ public enum Exec {
         }
         let cgroupDirs = try subCgroups(o.cgroups, of: c.record.cgroup)
         let saved = try ContainerConfig.load(dir: c.dir)
+        phases.mark("state")
         let spec = saved.spec
         var process = try buildProcess(spec, o)
         try Capabilities.adapt(
@@ -110,6 +113,7 @@ public enum Exec {
         try spawn.go()
         let pid = try spawn.awaitPID()
         spawn.reapA()
+        phases.mark("namespaces joined")
 
         let config = InitConfig(
             mode: .exec, id: o.id, spec: spec, process: process, rootfs: nil,
@@ -127,7 +131,9 @@ public enum Exec {
                     SystemWorkloads.listenerRequest(id: try ContainerID(o.id), pid: pid, policy: policy, spec: spec), listener: listener.raw
                 )
             }
+            phases.mark("init ready")
             try spawn.awaitExec()
+            phases.mark("exec")
         } catch {
             kill(pid, SIGKILL)
             throw error

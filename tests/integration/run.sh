@@ -385,6 +385,8 @@ test_runc_contract_verbs() {
     assert_contains "$(echo "$out" | head -1)" "PID"
     assert_contains "$out" "sleep 1000"
     $RUNC kill it-verbs 0 || fail "kill 0 of a running container failed"
+    # --debug shows exec's steps, as runc's does.
+    assert_contains "$($RUNC --debug exec it-verbs true 2>&1 </dev/null)" "exec step done"
     # update takes -1 (unlimited) as a value.
     $RUNC update --memory-swap -1 --cpu-quota -1 --pids-limit -1 it-verbs || fail "update with -1 failed"
     assert_eq "$(cat /sys/fs/cgroup/pids/sysbox/it-verbs/pids.max)" "max"

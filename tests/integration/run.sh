@@ -393,9 +393,13 @@ test_runc_contract_verbs() {
     # exec -p of a process.json without "user": 0:0.
     echo '{"args":["id","-u"],"cwd":"/","env":["PATH=/bin"]}' > "$WORK/proc.json"
     assert_eq "$($RUNC exec -p "$WORK/proc.json" it-verbs </dev/null)" "0"
+    # An exec that cannot finish starting exits 255, as runc's: a pid file in a missing directory.
+    local rc
+    set +e; out=$($RUNC exec --pid-file "$WORK/no/such/dir/pid" it-verbs true 2>&1 </dev/null); rc=$?; set -e
+    assert_eq "$rc" "255"
     # exec into a paused container: refused with runc's 255, unless --ignore-paused.
     $RUNC pause it-verbs
-    set +e; out=$($RUNC exec it-verbs true 2>&1 </dev/null); local rc=$?; set -e
+    set +e; out=$($RUNC exec it-verbs true 2>&1 </dev/null); rc=$?; set -e
     assert_eq "$rc" "255"
     assert_contains "$out" "paused"
     # With --ignore-paused it runs: frozen with the rest until the container is resumed.

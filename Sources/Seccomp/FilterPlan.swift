@@ -45,7 +45,7 @@ public struct FilterPlan: Equatable, Sendable {
     /// call the profile denies. `resolve` maps a name to its number (nil if unknown).
     public static func systemContainer(
         from profile: LinuxSeccomp?, trapped: [String] = [],
-        resolve: (String) -> Int32?, reverse: (Int32) -> String? = { _ in nil }
+        resolve: (String) -> Int32?
     ) throws -> FilterPlan {
         guard let profile else {
             return FilterPlan(

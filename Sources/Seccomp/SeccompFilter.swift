@@ -87,21 +87,15 @@ public final class SeccompFilter {
         String(decoding: try export("seccomp_export_pfc", seccomp_export_pfc), as: UTF8.self)
     }
 
-    /// libseccomp's name ↔ number tables for the native architecture.
+    /// libseccomp's name → number table for the native architecture.
     public static func resolve(_ name: String) -> Int32? {
         let nr = seccomp_syscall_resolve_name(name)
         return nr == __NR_SCMP_ERROR ? nil : nr
     }
 
-    public static func name(_ nr: Int32) -> String? {
-        guard let p = seccomp_syscall_resolve_num_arch(UInt32(SCMP_ARCH_NATIVE), nr) else { return nil }
-        defer { free(p) }
-        return String(cString: p)
-    }
-
     /// The plan for a system container, with libseccomp's tables.
     public static func plan(profile: LinuxSeccomp?, trapped: [String]) throws -> FilterPlan {
-        try FilterPlan.systemContainer(from: profile, trapped: trapped, resolve: resolve, reverse: name)
+        try FilterPlan.systemContainer(from: profile, trapped: trapped, resolve: resolve)
     }
 
     static func code(_ a: FilterPlan.Action) throws -> UInt32 {

@@ -26,10 +26,8 @@ import Testing
             ])
     }
 
-    static func reverse(_ nr: Int32) -> String? { table.first { $0.value == nr }?.key }
-
     @Test func relaxesSystemContainerCalls() throws {
-        let plan = try FilterPlan.systemContainer(from: profile(), resolve: Self.resolve, reverse: Self.reverse)
+        let plan = try FilterPlan.systemContainer(from: profile(), resolve: Self.resolve)
         #expect(plan.defaultAction == .errno(1))
         #expect(plan.rules.contains(.init(syscall: "mount", action: .allow, conditions: [])))
         #expect(plan.rules.contains(.init(syscall: "clone", action: .allow, conditions: [])))
@@ -40,7 +38,7 @@ import Testing
 
     @Test func trapsAreMergedNotStacked() throws {
         let plan = try FilterPlan.systemContainer(
-            from: profile(), trapped: ["sethostname", "mount"], resolve: Self.resolve, reverse: Self.reverse)
+            from: profile(), trapped: ["sethostname", "mount"], resolve: Self.resolve)
         #expect(plan.rules.filter { $0.syscall == "sethostname" }.map(\.action) == [.notify])
         #expect(plan.rules.filter { $0.syscall == "mount" }.map(\.action) == [.notify])
     }
@@ -48,23 +46,23 @@ import Testing
     @Test func newerCallsGetENOSYS() throws {
         let small = LinuxSeccomp(
             defaultAction: "SCMP_ACT_ERRNO", syscalls: [LinuxSyscall(names: ["read", "socket"], action: "SCMP_ACT_ALLOW")])
-        let plan = try FilterPlan.systemContainer(from: small, resolve: Self.resolve, reverse: Self.reverse)
+        let plan = try FilterPlan.systemContainer(from: small, resolve: Self.resolve)
         // openat2 (437) is newer than every call the profile or the relaxations name (clone3, 435):
         // everything above 435 gets ENOSYS, named by libseccomp or not.
         #expect(plan.enosysAbove == 435)
-        let open = try FilterPlan.systemContainer(from: nil, resolve: Self.resolve, reverse: Self.reverse)
+        let open = try FilterPlan.systemContainer(from: nil, resolve: Self.resolve)
         #expect(open.enosysAbove == nil)
     }
 
     @Test func noProfileAllowsAllButTraps() throws {
-        let plan = try FilterPlan.systemContainer(from: nil, trapped: ["mount"], resolve: Self.resolve, reverse: Self.reverse)
+        let plan = try FilterPlan.systemContainer(from: nil, trapped: ["mount"], resolve: Self.resolve)
         #expect(plan.defaultAction == .allow)
         #expect(plan.rules == [.init(syscall: "mount", action: .notify, conditions: [])])
     }
 
     @Test func unknownActionIsAnError() {
         let bad = LinuxSeccomp(defaultAction: "SCMP_ACT_EXPLODE")
-        #expect(throws: SeccompError.self) { try FilterPlan.systemContainer(from: bad, resolve: Self.resolve, reverse: Self.reverse) }
+        #expect(throws: SeccompError.self) { try FilterPlan.systemContainer(from: bad, resolve: Self.resolve) }
     }
 }
 

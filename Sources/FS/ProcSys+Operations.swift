@@ -15,12 +15,16 @@ extension ProcSys {
     /// Below net/ a name may exist in one network namespace and not another: never cached.
     static func cacheTime(_ path: String) -> Double { path.hasPrefix("net/") ? 0 : timeout }
 
-    /// The path of `ino` with the serving thread in the caller's namespaces `kinds`, or an errno.
-    func prepare(_ req: fuse_req_t?, _ ino: UInt64, _ kinds: [Namespace]) -> (String, Caller)? {
+    /// The path of `ino`, with the serving thread in the caller's namespace the knob belongs to
+    /// (`values`: for its value; otherwise only where its existence differs, net.*), or an errno
+    /// replied.
+    func prepare(_ req: fuse_req_t?, _ ino: UInt64, values: Bool) -> (String, Caller)? {
         let c = Self.caller(req)
         guard let path = path(ino, caller: c) else { fuse_reply_err(req, ENOENT); return nil }
-        let e = join(c.pid, Self.isNet(path) ? kinds : kinds.filter { $0 != .net })
-        if e != 0 { fuse_reply_err(req, e); return nil }
+        if let ns = Self.namespace(of: path), values || ns == .net {
+            let e = join(c.pid, [ns])
+            if e != 0 { fuse_reply_err(req, e); return nil }
+        }
         return (path, c)
     }
 
@@ -74,7 +78,7 @@ extension ProcSys {
         }
         ops.getattr = { req, ino, _ in
             let p = ProcSys.from(req)
-            guard let (path, _) = p.prepare(req, ino, [.net]) else { return }
+            guard let (path, _) = p.prepare(req, ino, values: false) else { return }
             p.replyAttributes(req, ino, path)
         }
         ops.setattr = { req, ino, _, toSet, _ in
@@ -83,18 +87,18 @@ extension ProcSys {
             guard toSet & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME) == 0 else {
                 fuse_reply_err(req, EPERM); return
             }
-            guard let (path, c) = p.prepare(req, ino, Namespace.allCases), let st = p.check(req, path, c, W_OK) else { return }
+            guard let (path, c) = p.prepare(req, ino, values: true), let st = p.check(req, path, c, W_OK) else { return }
             var s = p.shown(st, ino: ino)
             fuse_reply_attr(req, &s, 0)
         }
         ops.access = { req, ino, mask in
             let p = ProcSys.from(req)
-            guard let (path, c) = p.prepare(req, ino, [.net]), p.check(req, path, c, mask) != nil else { return }
+            guard let (path, c) = p.prepare(req, ino, values: false), p.check(req, path, c, mask) != nil else { return }
             fuse_reply_err(req, 0)
         }
         ops.open = { req, ino, fi in
             let p = ProcSys.from(req)
-            guard let fi, let (path, c) = p.prepare(req, ino, Namespace.allCases) else {
+            guard let fi, let (path, c) = p.prepare(req, ino, values: true) else {
                 if fi == nil { fuse_reply_err(req, EINVAL) }
                 return
             }
@@ -110,7 +114,7 @@ extension ProcSys {
         ops.read = { req, ino, size, off, _ in
             // The request is freed by its reply: what is needed after it is taken before.
             let p = ProcSys.from(req), invalidate = FuseSession.from(req).pendingInvalidation
-            guard let (path, _) = p.prepare(req, ino, Namespace.allCases) else { return }
+            guard let (path, _) = p.prepare(req, ino, values: true) else { return }
             switch ProcSys.read(path, size: size, offset: Int(off)) {
             case .failure(let e): fuse_reply_err(req, e.rawValue)
             case .success(let data):
@@ -122,7 +126,7 @@ extension ProcSys {
         ops.write = { req, ino, buf, size, off, _ in
             // Checked again for the writer: an fd opened by one process can be written by another.
             let p = ProcSys.from(req)
-            guard let (path, c) = p.prepare(req, ino, Namespace.allCases), p.check(req, path, c, W_OK) != nil else { return }
+            guard let (path, c) = p.prepare(req, ino, values: true), p.check(req, path, c, W_OK) != nil else { return }
             switch ProcSys.write(path, UnsafeRawBufferPointer(start: buf, count: size), offset: Int(off), as: c) {
             case .failure(let e): fuse_reply_err(req, e.rawValue)
             case .success(let n): fuse_reply_write(req, n)
@@ -130,7 +134,7 @@ extension ProcSys {
         }
         ops.readdir = { req, ino, size, off, _ in
             let p = ProcSys.from(req)
-            guard let (path, _) = p.prepare(req, ino, [.net]) else { return }
+            guard let (path, _) = p.prepare(req, ino, values: false) else { return }
             let parent = path.isEmpty ? ino : ProcSys.inode(String(path.split(separator: "/").dropLast().joined(separator: "/")))
             var names: [(String, UInt64, Bool)] = [(".", ino, true), ("..", parent, true)]
             names += ProcSys.list(path).map { ($0.0, ProcSys.inode(ProcSys.child(path, $0.0)!), $0.1) }

@@ -75,6 +75,18 @@ final class ProcSys: Sendable {
     /// net.* differs between network namespaces: looked up in the caller's, never cached.
     static func isNet(_ path: String) -> Bool { path == "net" || path.hasPrefix("net/") }
 
+    /// The namespace whose values a knob shows (the kernel picks it from the reader's): none for
+    /// the knobs no namespace has, so their requests join nothing.
+    static func namespace(of path: String) -> Namespace? {
+        if isNet(path) { return .net }
+        if path == "kernel/hostname" || path == "kernel/domainname" { return .uts }
+        if path.hasPrefix("fs/mqueue/") || ["kernel/msg", "kernel/sem", "kernel/shm", "kernel/auto_msgmni"].contains(where: path.hasPrefix)
+        {
+            return .ipc
+        }
+        return nil
+    }
+
     /// The path of an inode; one this sysbox-fs did not hand out (a previous one did) is found by
     /// walking the tree in the caller's namespaces.
     func path(_ ino: UInt64, caller: Caller) -> String? {
@@ -117,15 +129,10 @@ final class ProcSys: Sendable {
 
     // MARK: namespaces
 
-    enum Namespace: CaseIterable {
+    /// The namespaces a knob can belong to, by their /proc/PID/ns name.
+    enum Namespace: String {
         case net, uts, ipc
-        var name: String {
-            switch self {
-            case .net: "net"
-            case .uts: "uts"
-            case .ipc: "ipc"
-            }
-        }
+        var name: String { rawValue }
         var type: Int32 {
             switch self {
             case .net: Int32(CLONE_NEWNET)

@@ -45,6 +45,10 @@ import Testing
         #expect(ProcSys.child("kernel", "ns_last_pid") == nil)
         #expect(ProcSys.cacheTime("net/ipv4/ip_forward") == 0)
         #expect(ProcSys.cacheTime("kernel/hostname") > 0)
+        #expect(ProcSys.namespace(of: "net/ipv4/ip_forward") == .net)
+        #expect(ProcSys.namespace(of: "kernel/hostname") == .uts)
+        #expect(ProcSys.namespace(of: "kernel/msgmax") == .ipc && ProcSys.namespace(of: "fs/mqueue/msg_max") == .ipc)
+        #expect(ProcSys.namespace(of: "vm/swappiness") == nil)
     }
 
     @Test func unknownInodesAreFoundAgainAndForgotten() throws {

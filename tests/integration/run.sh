@@ -17,6 +17,9 @@ trap 'rm -rf "$WORK"' EXIT
 after_case() { local c; for c in $($RUNC list -q 2>/dev/null); do $RUNC delete --force "$c"; done; }
 after_case
 
+# Edits a bundle's config.json with jq (the arguments after the bundle are jq's).
+spec_edit() { local b=$1; shift; jq "$@" "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"; }
+
 # A bundle whose rootfs is a copy of the busybox tree, running ARGS.
 bundle() { # name args-json
     local b=$WORK/$1
@@ -24,8 +27,7 @@ bundle() { # name args-json
     [ -d "$b/rootfs" ] || cp -a "$ROOTFS" "$b/rootfs"
     rm -f "$b/config.json"
     (cd "$b" && sysbox-runc spec)
-    jq --argjson a "$2" '.process.args = $a | .process.terminal = false | .root.readonly = false' "$b/config.json" > "$b/c.json"
-    mv "$b/c.json" "$b/config.json"
+    spec_edit "$b" --argjson a "$2" '.process.args = $a | .process.terminal = false | .root.readonly = false'
     echo "$b"
 }
 
@@ -123,7 +125,7 @@ test_pause_resume_update_events() {
 
 test_failed_create_leaves_nothing() {
     local b; b=$(bundle bad '["true"]')
-    jq '.root.path = "/nonexistent-rootfs"' "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    spec_edit "$b" '.root.path = "/nonexistent-rootfs"'
     set +e; local out; out=$($RUNC --log "$WORK/bad.log" --log-format json create --bundle "$b" it-bad 2>&1); local rc=$?; set -e
     [ $rc -ne 0 ] || fail "create with a missing rootfs succeeded"
     assert_contains "$(tail -1 "$WORK/bad.log" | jq -r .level)" "error"
@@ -165,9 +167,8 @@ test_spec_id_mappings_honoured() {
     # On disk, ids are the container's (an idmapped mount maps them to the range): uid 1000 shows
     # as 1000 inside only through the mount's id mapping (plain, host uid 1000 is outside the range).
     mkdir -p "$data" && touch "$data/owned" && chown 1000:1000 "$data/owned"
-    jq --arg d "$data" --argjson m "$map" '.linux.uidMappings = $m | .linux.gidMappings = $m
-        | .mounts += [{destination: "/data", type: "bind", source: $d, options: ["rbind", "idmap"], uidMappings: $m, gidMappings: $m}]' \
-        "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    spec_edit "$b" --arg d "$data" --argjson m "$map" '.linux.uidMappings = $m | .linux.gidMappings = $m
+        | .mounts += [{destination: "/data", type: "bind", source: $d, options: ["rbind", "idmap"], uidMappings: $m, gidMappings: $m}]'
     local out; out=$($RUNC run --bundle "$b" it-mapped 2>&1) || fail "run: $out"
     assert_eq "$(echo "$out" | sed -n 1p | tr -s ' ')" " 0 1000000000 65536"
     assert_eq "$(echo "$out" | sed -n 2p | tr -s ' ')" " 0 1000000000 65536"
@@ -181,10 +182,9 @@ test_hooks_all_kinds() {
     local out=$WORK/hooks; mkdir -p "$out"; chmod 1777 "$out"
     local b; b=$(bundle hooks '["sh","-c","echo main > /tmp/main-ran"]')
     local h; h() { jq -n --arg k "$1" --arg d "$2" '{path:"/bin/sh", args:["sh","-c",("cat > " + $d + "/" + $k + ".json; if [ -e .it-rootfs-marker ]; then echo rootfs > " + $d + "/" + $k + ".cwd; fi")]}'; }
-    jq --argjson a "$(h prestart "$out")" --argjson b "$(h createRuntime "$out")" --argjson c "$(h createContainer "$out")" \
+    spec_edit "$b" --argjson a "$(h prestart "$out")" --argjson b "$(h createRuntime "$out")" --argjson c "$(h createContainer "$out")" \
        --argjson d "$(h startContainer /tmp)" --argjson e "$(h poststart "$out")" --argjson f "$(h poststop "$out")" \
-       '.hooks = {prestart:[$a], createRuntime:[$b], createContainer:[$c], startContainer:[$d], poststart:[$e], poststop:[$f]}' \
-       "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+       '.hooks = {prestart:[$a], createRuntime:[$b], createContainer:[$c], startContainer:[$d], poststart:[$e], poststop:[$f]}'
     touch "$b/rootfs/.it-rootfs-marker"
     $RUNC run --bundle "$b" it-hooks </dev/null >/dev/null 2>"$WORK/hooks.err" || fail "run with hooks: $(cat "$WORK/hooks.err")"
     for k in prestart createRuntime createContainer poststart poststop; do
@@ -213,9 +213,8 @@ EOS
     cat > "$out/late.sh" <<EOS
 cat >/dev/null; date +%s%N > $out/late-start
 EOS
-    jq --arg e "$out/early.sh" --arg l "$out/late.sh" \
-       '.hooks = {prestart:[{path:"/bin/sh", args:["libnetwork-setkey", $e]}, {path:"/bin/sh", args:["sh", $l]}]}' \
-       "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    spec_edit "$b" --arg e "$out/early.sh" --arg l "$out/late.sh" \
+       '.hooks = {prestart:[{path:"/bin/sh", args:["libnetwork-setkey", $e]}, {path:"/bin/sh", args:["sh", $l]}]}'
     quiet $RUNC create --bundle "$b" it-nethook || fail "create with a network-only hook: $(tail -3 "$WORK/stderr")"
     local pid; pid=$($RUNC state it-nethook | jq -r .pid)
     assert_eq "$(cat "$out/early-netns" 2>/dev/null)" "$(readlink /proc/$pid/ns/net)" "the early hook saw init's network namespace"
@@ -224,7 +223,7 @@ EOS
     assert_no_leftovers it-nethook "$ROOT"
 
     early=$(jq -n '{path:"/bin/sh", args:["libnetwork-setkey","-c","cat >/dev/null; exit 7"]}')
-    jq --argjson a "$early" '.hooks = {prestart:[$a]}' "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    spec_edit "$b" --argjson a "$early" '.hooks = {prestart:[$a]}'
     set +e; local err; err=$($RUNC --log "$WORK/nethook.log" --log-format json create --bundle "$b" it-nethook 2>&1 </dev/null); local rc=$?; set -e
     [ $rc -ne 0 ] || fail "create succeeded although its network-only hook failed"
     assert_contains "$err" "prestart hook \"/bin/sh\" failed: exit status 7"
@@ -233,8 +232,7 @@ EOS
 
 test_rlimits_no_pivot_domainname() {
     local b; b=$(bundle misc '["sh","-c","ulimit -n; cat /proc/sys/kernel/domainname"]')
-    jq '.process.rlimits = [{"type":"RLIMIT_NOFILE","soft":512,"hard":512}] | .domainname = "example.org"' \
-        "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    spec_edit "$b" '.process.rlimits = [{"type":"RLIMIT_NOFILE","soft":512,"hard":512}] | .domainname = "example.org"'
     local out; out=$($RUNC run --no-pivot --bundle "$b" it-misc)
     assert_eq "$(echo "$out" | head -1)" "512"
     assert_eq "$(echo "$out" | sed -n 2p)" "example.org"
@@ -255,7 +253,7 @@ test_chown_fallback() {
 
 test_terminal_without_console_socket() {
     local b; b=$(bundle term '["sh"]')
-    jq '.process.terminal = true' "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    spec_edit "$b" '.process.terminal = true'
     set +e
     local out; out=$(printf 'tty; echo term-$((1+1))\nexit 4\n' | script -qec "$RUNC run --bundle $b it-term" /dev/null | tr -d '\r')
     set -e
@@ -287,7 +285,7 @@ test_ranges_exhausted() {
 
 test_preserve_fds_and_propagation() {
     local b; b=$(bundle fds '["sh","-c","cat /proc/self/fd/3; awk \"\\$5 == \\\"/\\\"\" /proc/self/mountinfo | grep -c shared:"]')
-    jq '.linux.rootfsPropagation = "shared"' "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    spec_edit "$b" '.linux.rootfsPropagation = "shared"'
     echo preserved > "$WORK/fd3"
     local out; out=$($RUNC run --preserve-fds 1 --bundle "$b" it-fds 3<"$WORK/fd3")
     assert_eq "$(echo "$out" | head -1)" "preserved"
@@ -331,7 +329,7 @@ test_runc_contract_frozen_cgroup() {
     local cg=/sys/fs/cgroup/freezer/it-frozen-$$
     mkdir "$cg" && echo FROZEN > "$cg/freezer.state"
     local b; b=$(bundle fz '["true"]')
-    jq --arg p "/it-frozen-$$" '.linux.cgroupsPath = $p' "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    spec_edit "$b" --arg p "/it-frozen-$$" '.linux.cgroupsPath = $p'
     set +e; local out; out=$(timeout 30 $RUNC run -d --bundle "$b" it-fz 2>&1 </dev/null); local rc=$?; set -e
     echo THAWED > "$cg/freezer.state"
     [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "run into a frozen cgroup: rc $rc ($out)"
@@ -348,7 +346,7 @@ test_runc_contract_nonempty_cgroup() {
     sleep 1000 & local s=$!
     echo $s > "$cg/cgroup.procs"
     local b; b=$(bundle busy '["true"]')
-    jq --arg p "/it-busy-$$" '.linux.cgroupsPath = $p' "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    spec_edit "$b" --arg p "/it-busy-$$" '.linux.cgroupsPath = $p'
     set +e; local out; out=$($RUNC run --bundle "$b" it-busy 2>&1 </dev/null); local rc=$?; set -e
     kill $s 2>/dev/null || true; wait $s 2>/dev/null || true
     rmdir "$cg" 2>/dev/null || true
@@ -360,20 +358,18 @@ test_runc_contract_nonempty_cgroup() {
 test_runc_contract_mounts() {
     # A read-only /dev still gets its mount points and devices, and ends read-only.
     local b; b=$(bundle rodev '["sh","-c","ls /dev/pts/ptmx /dev/null >/dev/null && touch /dev/x 2>/dev/null; echo touch=$?"]')
-    jq '(.mounts[] | select(.destination == "/dev") | .options) += ["ro"]' "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    spec_edit "$b" '(.mounts[] | select(.destination == "/dev") | .options) += ["ro"]'
     assert_eq "$($RUNC run --bundle "$b" it-rodev 2>&1 </dev/null)" "touch=1"
     # rbind,rro: read-only below the top mount too (mount_setattr AT_RECURSIVE).
     mkdir -p "$WORK/rro/sub" && mount -t tmpfs t "$WORK/rro/sub"
     b=$(bundle rro '["sh","-c","touch /data/sub/f 2>/dev/null; echo sub=$?; touch /data/f 2>/dev/null; echo top=$?"]')
-    jq --arg s "$WORK/rro" '.mounts += [{"destination":"/data","type":"bind","source":$s,"options":["rbind","rro"]}]' \
-        "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    spec_edit "$b" --arg s "$WORK/rro" '.mounts += [{"destination":"/data","type":"bind","source":$s,"options":["rbind","rro"]}]'
     local out; out=$($RUNC run --bundle "$b" it-rro 2>&1 </dev/null)
     umount "$WORK/rro/sub"
     assert_eq "$(echo $out)" "sub=1 top=1"
     # A profile that denies chdir: the cwd is entered before the filter is loaded, as runc does.
     b=$(bundle nochdir '["pwd"]')
-    jq '.process.cwd = "/tmp" | .linux.seccomp = {"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["chdir","fchdir"],"action":"SCMP_ACT_ERRNO"}]}' \
-        "$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+    spec_edit "$b" '.process.cwd = "/tmp" | .linux.seccomp = {"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["chdir","fchdir"],"action":"SCMP_ACT_ERRNO"}]}'
     assert_eq "$($RUNC run --bundle "$b" it-nochdir 2>&1 </dev/null)" "/tmp"
 }
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/mount.h>
+#include <linux/openat2.h>
 
 #define NSOP_STACK (256UL * 1024)
 #ifndef MOVE_MOUNT_BENEATH
@@ -309,6 +310,75 @@ static int nsop_open(const struct sbx_nsop *o, int sock, int given, const char *
     return (int)fd;
 }
 
+static int nsop_xdev_ok(const struct sbx_nsop *o, long fd, struct stat *st) {
+    if (SBX_RAW(SYS_fstat, fd, st, 0, 0, 0, 0) < 0) return 0;
+    return st->st_dev != 0 && (st->st_dev == o->xdev_ok[0] || st->st_dev == o->xdev_ok[1]);
+}
+
+// openat2 as asked; when RESOLVE_NO_XDEV refuses it (EXDEV), the path again one component at a
+// time, where a component may cross only into one of the container's sysbox-fs mounts (its
+// virtual files and /proc/sys, mounts over a procfs that a host does not have), reached by name,
+// not through a symlink; any other crossing stays EXDEV, as does a path with "..", an absolute
+// one, RESOLVE_IN_ROOT or a file to create. The last component is opened as asked and must be
+// the file the crossing check saw.
+static long nsop_openat2(const struct sbx_nsop *o) {
+    struct open_how how = { .flags = o->how_flags, .mode = o->how_mode, .resolve = o->how_resolve };
+    long dirfd = o->source_fd >= 0 ? o->source_fd : AT_FDCWD;
+    const char *path = o->data;
+    long fd = SBX_RAW(SYS_openat2, dirfd, path, &how, sizeof how, 0, 0);
+    if (fd != -EXDEV || !(how.resolve & RESOLVE_NO_XDEV)) return fd;
+    if (path[0] == '/' || (how.resolve & RESOLVE_IN_ROOT) || (how.flags & (O_CREAT | __O_TMPFILE))) return -EXDEV;
+    long cur = SBX_RAW(SYS_openat, dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0, 0);
+    if (cur < 0) return cur;
+    const char *p = path;
+    for (;;) {
+        while (*p == '/') p++;
+        char comp[256];
+        size_t n = 0;
+        while (p[n] && p[n] != '/') n++;
+        if (n >= sizeof comp) { SBX_RAW(SYS_close, cur, 0, 0, 0, 0, 0); return -ENAMETOOLONG; }
+        memcpy(comp, p, n);
+        comp[n] = 0;
+        p += n;
+        while (*p == '/') p++;
+        int last = *p == 0;
+        if (n == 0 || (n == 1 && comp[0] == '.')) {
+            if (!last) continue;
+            comp[0] = '.'; comp[1] = 0;
+        }
+        if (n == 2 && comp[0] == '.' && comp[1] == '.') { SBX_RAW(SYS_close, cur, 0, 0, 0, 0, 0); return -EXDEV; }
+        struct open_how step = { .flags = O_PATH | O_CLOEXEC, .mode = 0, .resolve = how.resolve };
+        if (last) step = how;
+        long next = SBX_RAW(SYS_openat2, cur, comp, &step, sizeof step, 0, 0);
+        if (next == -EXDEV) {
+            struct open_how probe = { .flags = O_PATH | O_CLOEXEC, .mode = 0,
+                                      .resolve = (how.resolve & ~(uint64_t)RESOLVE_NO_XDEV) | RESOLVE_NO_SYMLINKS };
+            long seen = SBX_RAW(SYS_openat2, cur, comp, &probe, sizeof probe, 0, 0);
+            struct stat a, b;
+            if (seen < 0 || !nsop_xdev_ok(o, seen, &a)) {
+                if (seen >= 0) SBX_RAW(SYS_close, seen, 0, 0, 0, 0, 0);
+                SBX_RAW(SYS_close, cur, 0, 0, 0, 0, 0);
+                return -EXDEV;
+            }
+            if (!last) {
+                next = seen;
+            } else {
+                struct open_how real = how;
+                real.resolve = probe.resolve;
+                next = SBX_RAW(SYS_openat2, cur, comp, &real, sizeof real, 0, 0);
+                if (next >= 0 && (SBX_RAW(SYS_fstat, next, &b, 0, 0, 0, 0) < 0 || b.st_dev != a.st_dev || b.st_ino != a.st_ino)) {
+                    SBX_RAW(SYS_close, next, 0, 0, 0, 0, 0);
+                    next = -EXDEV;  // swapped meanwhile
+                }
+                SBX_RAW(SYS_close, seen, 0, 0, 0, 0, 0);
+            }
+        }
+        SBX_RAW(SYS_close, cur, 0, 0, 0, 0, 0);
+        if (next < 0 || last) return next;
+        cur = next;
+    }
+}
+
 // The operation itself, as the caller: in its mount namespace, root, cwd, user namespace, ids.
 static void nsop_act(const struct sbx_nsop *o, int sock, int selffd, int *clones) {
     char sname[12], tname[12];
@@ -358,6 +428,12 @@ static void nsop_act(const struct sbx_nsop *o, int sock, int selffd, int *clones
         long fs = SBX_RAW(SYS_fsopen, o->fstype, FSOPEN_CLOEXEC, 0, 0, 0, 0);
         if (fs < 0) nsop_fail(sock, SBX_NSOP_FSOPEN, fs);
         nsop_report_fd(sock, (int)fs);
+        return;
+    }
+    case SBX_NSOP_OPENAT2: {
+        long fd = nsop_openat2(o);
+        if (fd < 0) nsop_fail(sock, SBX_NSOP_OPEN_CALL, fd);
+        nsop_report_fd(sock, (int)fd);
         return;
     }
     case SBX_NSOP_ATTACH_FD:

@@ -165,7 +165,8 @@ final class CallerContext {
     func run(
         op: Int32, source: String?, target: String, fstype: String?, flags: UInt, data: String?,
         nofollow: Bool = false, options: [(String, String?)] = [], overs: [(src: String, rel: String)] = [],
-        oversFromNamespaceRoot: Bool = false, joinPID: Bool, sourceFD: Int32 = -1, decide: ((NsopFacts) -> NsopAnswer)? = nil
+        oversFromNamespaceRoot: Bool = false, joinPID: Bool, sourceFD: Int32 = -1, decide: ((NsopFacts) -> NsopAnswer)? = nil,
+        configure: (inout sbx_nsop) -> Void = { _ in }
     ) -> NsopResult {
         var strings: [UnsafeMutablePointer<CChar>?] = []
         func c(_ s: String?) -> UnsafePointer<CChar>? {
@@ -184,6 +185,7 @@ final class CallerContext {
         o.flags = flags
         o.nofollow = nofollow ? 1 : 0
         o.over_from_ns_root = oversFromNamespaceRoot ? 1 : 0
+        configure(&o)
         if let failed = openSelfPaths(&o, source: source, target: target, nofollow: nofollow) { return failed }
         let keys = options.map { c($0.0) }, values = options.map { c($0.1) }
         let srcs = overs.map { c($0.src) }, rels = overs.map { c($0.rel) }

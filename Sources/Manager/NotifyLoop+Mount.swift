@@ -206,12 +206,12 @@ extension NotifyLoop {
     /// notification id checked valid afterwards (so they are the caller's), then the helper acts.
     func emulate(
         _ m: CallerMemory, args: String, _ body: (CallerContext) -> NsopResult, why: () -> String? = { nil },
-        verdict: (NsopResult) -> String
+        mounts: Bool = true, verdict: (NsopResult) -> String
     ) -> MemoryVerdict {
         let ctx = CallerContext(pid: m.pid)
         guard ctx.load(), m.isValid else { return .refuse(ESRCH, why: "caller gone", args: args) }
-        // The kernel's own first check (may_mount): CAP_SYS_ADMIN in the caller's namespace.
-        guard ctx.hasSysAdmin else { return .refuse(EPERM, why: "no CAP_SYS_ADMIN", args: args) }
+        // The kernel's own first check of a mount (may_mount): CAP_SYS_ADMIN in the caller's namespace.
+        guard !mounts || ctx.hasSysAdmin else { return .refuse(EPERM, why: "no CAP_SYS_ADMIN", args: args) }
         let r = body(ctx)
         if r.step == Int32(SBX_NSOP_REFUSED) { return .refuse(-r.rc, why: why() ?? "refused", args: args) }
         if r.rc != 0 {

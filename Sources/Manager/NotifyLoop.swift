@@ -126,7 +126,7 @@ final class NotifyLoop: @unchecked Sendable {
         let memory = CallerMemory(pid: n.pid, id: n.id, listener: fd)
         switch handler.registers(r, self) {
         case .kernel(let args):
-            // The only CONTINUE: decided on the registers, which the kernel will not read again.
+            // CONTINUE decided on the registers, which the kernel will not read again.
             resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
             let shown = tracer.isEmpty ? nil : handler.describe(r, memory)
             return ("continued", shown ?? args, false)
@@ -149,6 +149,13 @@ final class NotifyLoop: @unchecked Sendable {
                     return ("errno \(Self.errnoName(errno)) (the fd could not be installed)", args, false)
                 }
                 return ("\(verdict) -> fd \(number)", args, true)
+            case .untrapped(let args):
+                guard handler is any AddingOnly else {
+                    resp.pointee.error = -ENOSYS
+                    return ("errno ENOSYS (CONTINUE after memory from a guarding handler)", args, false)
+                }
+                resp.pointee.flags = UInt32(SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+                return ("continued", args, false)
             }
         }
     }

@@ -9,8 +9,11 @@ import SysboxCore
 //
 // - `registers` sees the registers only (no way to read the caller's memory) and may answer
 //   CONTINUE (`.kernel`), refuse, or ask for the second phase.
-// - `memory` gets a `CallerMemory` to read the arguments once, and its verdict type has no
-//   CONTINUE at all: it refuses, or reports what the manager did itself.
+// - `memory` gets a `CallerMemory` to read the arguments once: it refuses, or reports what the
+//   manager did itself. Its one CONTINUE, `.untrapped`, is honoured only for a handler that is
+//   `AddingOnly`: one that traps a call to give an answer the kernel cannot, and never to withhold
+//   one, so that whatever the caller writes after the verdict, the kernel runs the call exactly as
+//   if it had not been trapped.
 
 /// The registers of a trapped call: everything a first-phase decision may look at.
 struct Registers: Sendable {
@@ -56,7 +59,16 @@ enum MemoryVerdict: Equatable {
     /// installed in the caller, whose call returns its number (SECCOMP_ADDFD_FLAG_SEND). The fd
     /// is the manager's and closed once sent.
     case installFD(Int32, cloexec: Bool, String, args: String)
+    /// CONTINUE after the memory was read: the kernel runs the call as the caller made it, reading
+    /// its memory again. Honoured only from an `AddingOnly` handler (refused with ENOSYS from any
+    /// other): there the kernel's own answer is all the caller could get without the trap.
+    case untrapped(args: String)
 }
+
+/// A handler that traps a call only to answer some cases the kernel would refuse (openat2 across
+/// sysbox-fs's mounts), and guards nothing: the one kind that may answer `.untrapped` after reading
+/// memory. A handler that refuses or restricts anything must never conform.
+protocol AddingOnly: TrapHandler {}
 
 /// The caller's memory, read once into the manager's copies. Every read checks afterwards that
 /// the notification is still valid: a valid id proves the caller was alive throughout the read, so
@@ -96,10 +108,15 @@ struct CallerMemory {
 
     /// Exactly `length` bytes (no terminator), as text; nil if unreadable or stale.
     func bytes(at address: UInt64, length: Int) -> String? {
+        data(at: address, length: length).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Exactly `length` bytes; nil if unreadable or stale.
+    func data(at address: UInt64, length: Int) -> [UInt8]? {
         var buf = [UInt8](repeating: 0, count: max(length, 1))
         let got = buf.withUnsafeMutableBytes { sbx_read_process(Int32(bitPattern: pid), address, $0.baseAddress, UInt(length)) }
         guard got == length, isValid else { return nil }
-        return String(decoding: buf[0..<length], as: UTF8.self)
+        return Array(buf[0..<length])
     }
 
     /// Writes `data` at `address` in the caller (an emulated call's output); false if it failed.
@@ -138,7 +155,9 @@ struct PassThrough: TrapHandler {
 extension NotifyLoop {
     /// Every handler, and so every syscall a policy may trap (Policy's list is checked against
     /// this table by a test).
-    static let handlers: [any TrapHandler] = [UTSNameHandler(), SysinfoHandler(), MountHandler(), UmountHandler(), NewMountAPIHandler()]
+    static let handlers: [any TrapHandler] = [
+        UTSNameHandler(), SysinfoHandler(), MountHandler(), UmountHandler(), NewMountAPIHandler(), OpenAt2Handler(),
+    ]
 
     /// The handler of each syscall number of the native architecture (resolved once).
     static let byNumber: [Int32: (name: String, handler: any TrapHandler)] = {

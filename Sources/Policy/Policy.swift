@@ -115,7 +115,7 @@ public struct Policy: Codable, Equatable, Sendable {
         version: 1,
         syscalls: Syscalls(trap: [
             "sethostname", "setdomainname", "mount", "umount2", "sysinfo",
-            "fsopen", "fspick", "fsmount", "open_tree", "move_mount", "mount_setattr",
+            "fsopen", "fspick", "fsmount", "open_tree", "move_mount", "mount_setattr", "openat2",
         ]),
         hostname: Hostname(locked: false), storage: defaultStorage, mount: defaultMount,
         hooks: defaultHooks, fs: defaultFS)
@@ -125,7 +125,7 @@ public struct Policy: Codable, Equatable, Sendable {
     /// by a test.
     public static let trappable: Set<String> = [
         "sethostname", "setdomainname", "mount", "umount2", "sysinfo",
-        "fsopen", "fspick", "fsmount", "open_tree", "move_mount", "mount_setattr",
+        "fsopen", "fspick", "fsmount", "open_tree", "move_mount", "mount_setattr", "openat2",
     ]
 
     /// The keys each object may have, by JSON path.

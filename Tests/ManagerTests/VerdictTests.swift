@@ -126,4 +126,36 @@ import Testing
         #expect(all.topmost(over: 13) == 13)
         #expect(all.topmost(over: 99) == 99)
     }
+
+    /// The one exception to "never CONTINUE after memory": handlers that only add answers. Any
+    /// handler that refuses or restricts must stay out of this list.
+    @Test func onlyOpenat2MayGiveTheCallBackAfterReadingMemory() {
+        let adding = NotifyLoop.handlers.filter { $0 is any AddingOnly }.flatMap(\.syscalls)
+        #expect(adding == ["openat2"])
+    }
+
+    /// openat2's first phase reads the caller's fd table (here this process's), never its memory.
+    @Test func openat2IsReadOnlyRelativeToProcOrSys() throws {
+        let h = OpenAt2Handler()
+        let proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let etc = open("/etc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer {
+            close(proc)
+            close(etc)
+        }
+        try #require(proc >= 0 && etc >= 0)
+        let call = { (dirfd: Int32, size: UInt64) in
+            Registers(nr: Self.nr("openat2"), args: [UInt64(bitPattern: Int64(dirfd)), 0x1000, 0x2000, size], pid: UInt32(getpid()))
+        }
+        #expect(h.registers(call(proc, 24), Self.loop()) == .readMemory)
+        guard case .kernel = h.registers(call(etc, 24), Self.loop()) else { Issue.record("/etc: the kernel's"); return }
+        guard case .kernel = h.registers(call(proc, 32), Self.loop()) else { Issue.record("a larger open_how: the kernel's E2BIG"); return }
+        guard case .kernel = h.registers(call(9999, 24), Self.loop()) else { Issue.record("no such fd: the kernel's EBADF"); return }
+        for dir in ["/proc", "/proc/sys/net", "/sys", "/sys/devices/virtual/dmi/id", "/sys/fs"] {
+            #expect(OpenAt2Handler.isKernelView(dir), "\(dir)")
+        }
+        for dir in ["/sys/fs/cgroup", "/sys/fs/cgroup/system.slice", "/procfoo", "/", "/etc/proc"] {
+            #expect(!OpenAt2Handler.isKernelView(dir), "\(dir)")
+        }
+    }
 }

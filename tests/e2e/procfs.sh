@@ -142,6 +142,43 @@ test_proc_sys() {
     rmc e2e-ps
 }
 
+test_openat2_no_xdev() {
+    # libpathrs (runc 1.2 and later) opens procfs files relative to /proc with RESOLVE_NO_XDEV: the
+    # virtual files and /proc/sys answer as the kernel's own would; masks and other mounts do not.
+    local bin="$TMPDIR_E2E/probe"; mkdir -p "$bin" && chmod 755 "$TMPDIR_E2E" "$bin"
+    gcc -O2 -static -o "$bin/openat2" probe/openat2.c || fail "the openat2 probe did not build"
+    drun -d --name e2e-oa -m 256m -v "$bin:/probe:ro" $IMG sleep 1000 >/dev/null
+    local out; out=$(in_c e2e-oa '/probe/openat2 /proc xdev meminfo loadavg sys/kernel/ostype sys/kernel/panic sys/net/ipv4/ip_forward self/comm thread-self/comm timer_list ../etc/passwd')
+    assert_contains "$out" "meminfo ok MemTotal:         262144 kB"
+    assert_contains "$out" "sys/kernel/ostype ok Linux"
+    assert_contains "$out" "sys/kernel/panic ok"
+    assert_contains "$out" "sys/net/ipv4/ip_forward ok"
+    # self is the caller, not whoever opened the file for it.
+    assert_contains "$out" "self/comm ok openat2"
+    assert_contains "$out" "thread-self/comm ok openat2"
+    # A mask (Docker's /dev/null over timer_list) and a way out of /proc stay refused.
+    assert_contains "$out" "timer_list EXDEV"
+    assert_contains "$out" "../etc/passwd EXDEV"
+    # Without the flag, and relative to anything else, the kernel answers as before.
+    assert_contains "$(in_c e2e-oa '/probe/openat2 /proc none meminfo timer_list')" "timer_list ok"
+    assert_contains "$(in_c e2e-oa '/probe/openat2 / xdev etc/hostname proc/meminfo')" "proc/meminfo EXDEV"
+    # O_PATH handles cannot be installed by the manager: the kernel answers them (EXDEV across a
+    # virtual file, as before; plain procfs entries and magic links as on a host).
+    out=$(in_c e2e-oa '/probe/openat2 /proc xdev-path meminfo self/comm thread-self/fd 1/status sys')
+    assert_contains "$out" "meminfo EXDEV"
+    assert_contains "$out" "self/comm ok path"
+    assert_contains "$out" "thread-self/fd ok path"
+    assert_contains "$out" "1/status ok path"
+    assert_contains "$out" "sys EXDEV"
+    # Opened with the caller's ids, not the manager's: the host root's 0400 and 0600 files stay
+    # closed to the container's root, as natively; a user inside reads what it may.
+    assert_eq "$(in_c e2e-oa '/probe/openat2 /proc xdev slabinfo sys/kernel/cad_pid' | tr '\n' ' ')" "slabinfo EACCES sys/kernel/cad_pid EACCES "
+    in_c e2e-oa 'echo "u:x:1000:1000::/:/bin/sh" >> /etc/passwd'
+    out=$(in_c e2e-oa 'su u -c "/probe/openat2 /proc xdev meminfo sys/kernel/ostype"')
+    assert_contains "$out" "meminfo ok MemTotal:"
+    rmc e2e-oa
+}
+
 # The container's `cat /proc/cpuinfo` sleeps inside a file syscall (read, sendfile, stat, fstat,
 # openat, newfstatat: busybox copies with sendfile).
 blocked_reader() {
@@ -199,6 +236,7 @@ t "/proc/sys: private, read-only and namespaced knobs" test_private_knobs
 t "/proc/sys/net/netfilter/nf_conntrack_max: max wins" test_max_wins
 t "virtual files and /sys/kernel placeholders look root-owned" test_root_owned
 t "/proc/sys: root's, in each caller's namespaces; knobs without a namespace refused" test_proc_sys
+t "openat2 RESOLVE_NO_XDEV from /proc reaches the virtual files, not the masks" test_openat2_no_xdev
 t "sysbox-fs killed with SIGKILL and restarted: running containers keep their files" test_fs_restart
 t "sysbox-mgr restarted, then sysbox-fs: the files still work" test_fs_restart_mgr
 rm -rf "$TMPDIR_E2E"

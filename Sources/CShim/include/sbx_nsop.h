@@ -31,6 +31,8 @@ enum {
     SBX_NSOP_BIND = 6,      ///< MS_BIND without MS_REC, decided on the mount holding source
     SBX_NSOP_OPEN_FS = 7,   ///< fsopen(fstype) as the caller; the fs context fd comes back (received_fd)
     SBX_NSOP_ATTACH_FD = 8, ///< move_mount of the detached mount source_fd onto target (flags: MOVE_MOUNT_BENEATH)
+    SBX_NSOP_OPENAT2 = 9,   ///< openat2(source_fd or the cwd, data, how) as the caller, crossing into sysbox-fs's
+                            ///< mounts (xdev_ok) under RESOLVE_NO_XDEV; the fd comes back (received_fd)
 };
 
 /// Steps reported with a failure (sbx_nsop_result.step).
@@ -39,6 +41,7 @@ enum {
     SBX_NSOP_CHDIR, SBX_NSOP_SETNS_USER, SBX_NSOP_CREDS, SBX_NSOP_TARGET, SBX_NSOP_FSOPEN, SBX_NSOP_FSCONFIG,
     SBX_NSOP_FSMOUNT, SBX_NSOP_CLONE, SBX_NSOP_SETATTR, SBX_NSOP_ATTACH, SBX_NSOP_ATTACH_OVER, SBX_NSOP_MOUNT_CALL,
     SBX_NSOP_LOST, SBX_NSOP_UMOUNT_CALL, SBX_NSOP_SOURCE, SBX_NSOP_FACTS, SBX_NSOP_REFUSED, SBX_NSOP_SELF, SBX_NSOP_SETNS_IPC, SBX_NSOP_SETNS_CGROUP,
+    SBX_NSOP_OPEN_CALL,
 };
 
 struct sbx_nsop {
@@ -66,6 +69,10 @@ struct sbx_nsop {
     /// KERNELFS: over_src are paths from the mount namespace's root (the container's init view),
     /// cloned before the chroot: the caller's own root has no /proc to copy from.
     int over_from_ns_root;
+    /// OPENAT2: the caller's struct open_how, and the devices (st_dev) of the container's sysbox-fs
+    /// mounts, the only mounts a RESOLVE_NO_XDEV walk is let into (0: none).
+    uint64_t how_flags, how_mode, how_resolve;
+    uint64_t xdev_ok[2];
 };
 
 /// What the kernel says of the file the helper opened.

@@ -4,9 +4,9 @@ import PackageDescription
 // Layers, arrows pointing down:
 //   executables (sysbox-runc, sysbox-mgr)
 //     -> Runtime, Manager, FS        (lifecycle verbs, daemons)
-//       -> Mounts, Cgroups, Seccomp, IPC, IDRanges, VirtualFiles
+//       -> Mounts, Cgroups, Seccomp, IPC, IDRanges, VirtualFiles, Netlink
 //         -> OCI, SysboxCore         (plain types; errors + syscall layer)
-//           -> CShim, CSeccomp, CCap, CFuse3 (C: pre-thread namespace stage, macros, system libraries)
+//           -> CShim, CSeccomp, CCap, CFuse3, CMnl (C: pre-thread namespace stage, macros, system libraries)
 let package = Package(
     name: "sysboxd",
     platforms: [.macOS(.v14)],
@@ -30,6 +30,9 @@ let package = Package(
             name: "CCap", path: "Sources/CCap", pkgConfig: "libcap",
             providers: [.apt(["libcap-dev"])]),
         .systemLibrary(
+            name: "CMnl", path: "Sources/CMnl", pkgConfig: "libmnl",
+            providers: [.apt(["libmnl-dev"])]),
+        .systemLibrary(
             name: "CFuse3", path: "Sources/CFuse3", pkgConfig: "fuse3",
             providers: [.apt(["libfuse3-dev"])]),
 
@@ -41,6 +44,7 @@ let package = Package(
         .target(name: "Mounts", dependencies: ["SysboxCore", "OCI", "CShim"]),
         .target(name: "Seccomp", dependencies: ["SysboxCore", "OCI", "CSeccomp", "CShim"]),
         .target(name: "IPC", dependencies: ["SysboxCore", "CShim"]),
+        .target(name: "Netlink", dependencies: ["SysboxCore", "CMnl", "CShim"]),
         .target(name: "VirtualFiles"),
         .target(name: "Policy", dependencies: ["SysboxCore", "VirtualFiles"]),
 
@@ -94,6 +98,7 @@ let package = Package(
         .testTarget(name: "MountsTests", dependencies: ["Mounts"]),
         .testTarget(name: "SeccompTests", dependencies: ["Seccomp"]),
         .testTarget(name: "IPCTests", dependencies: ["IPC"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "SysboxCore", "CShim"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ManagerTests", dependencies: ["Manager"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "VirtualFiles"]),

@@ -58,7 +58,7 @@ let package = Package(
         .target(
             name: "Manager",
             dependencies: [
-                "SysboxCore", "IPC", "IDRanges", "Policy", "CSeccomp", .product(name: "Logging", package: "swift-log"),
+                "SysboxCore", "IPC", "IDRanges", "Policy", "Netlink", "CSeccomp", .product(name: "Logging", package: "swift-log"),
             ]),
 
         .target(
@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(name: "IPCTests", dependencies: ["IPC"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "SysboxCore", "CShim"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "ManagerTests", dependencies: ["Manager"]),
+        .testTarget(name: "ManagerTests", dependencies: ["Manager", "Netlink", "CShim"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "VirtualFiles"]),
         .testTarget(name: "VirtualFilesTests", dependencies: ["VirtualFiles"]),
         .testTarget(name: "FSTests", dependencies: ["FS"]),

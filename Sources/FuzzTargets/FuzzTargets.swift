@@ -48,6 +48,7 @@ public enum FuzzTargets {
                 switch r {
                 case .register(let x): id = x.id
                 case .listener(let x): id = x.id
+                case .network(let x): id = x.id
                 case .unregister(let x): id = x
                 case .status, .ping, .trace: id = nil
                 }

@@ -18,6 +18,11 @@ public struct ManagerClient: Sendable {
     /// Hands a container process's seccomp listener to the manager, which answers its trapped calls.
     public func handOver(_ r: ListenerRequest, listener: Int32) throws { try askOK(.listener(r), fds: [listener], "listener") }
 
+    /// Connects the network namespace `namespace` (an fd) to the manager's bridge.
+    public func connectNetwork(_ r: NetworkRequest, namespace: Int32) throws -> NetworkLease {
+        try ask(.network(r), fds: [namespace], "network") { if case .connected(let lease) = $0 { lease } else { nil } }
+    }
+
     /// Subscribes to the trace and returns the connected socket; lines follow on it.
     public func trace(_ r: TraceRequest) throws -> Int32 {
         let channel = try connect()

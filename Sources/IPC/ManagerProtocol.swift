@@ -10,6 +10,50 @@ public enum ManagerRequest: Codable, Sendable {
     case listener(ListenerRequest)
     /// Keeps the connection and streams one line per trapped call to it.
     case trace(TraceRequest)
+    /// Connects the container's new network namespace, which travels with this message
+    /// (SCM_RIGHTS), to a bridge of the manager's.
+    case network(NetworkRequest)
+}
+
+/// What the runtime asks of the manager's network: the container, and the policy's choices.
+public struct NetworkRequest: Codable, Sendable, Equatable {
+    public var id: ContainerID
+    public var bridge: String
+    public var subnet: IPv4Subnet
+    public var mtu: Int
+    public var nat: Bool
+    /// A fixed address (annotation io.sysboxd.net.address); nil: the lowest free one.
+    public var address: IPv4Address?
+    /// The runtime's state dir: a lease whose dir is gone is released (its delete missed us).
+    public var stateDir: String?
+    public init(
+        id: ContainerID, bridge: String, subnet: IPv4Subnet, mtu: Int, nat: Bool, address: IPv4Address? = nil, stateDir: String? = nil
+    ) {
+        self.id = id
+        self.bridge = bridge
+        self.subnet = subnet
+        self.mtu = mtu
+        self.nat = nat
+        self.address = address
+        self.stateDir = stateDir
+    }
+}
+
+/// What the container got: its address on the bridge's subnet and the gateway.
+public struct NetworkLease: Codable, Sendable, Equatable {
+    public var address: IPv4Address
+    public var prefix: Int
+    public var gateway: IPv4Address
+    /// The host's end of the veth pair (the container's end is eth0).
+    public var hostInterface: String
+    public var bridge: String
+    public init(address: IPv4Address, prefix: Int, gateway: IPv4Address, hostInterface: String, bridge: String) {
+        self.address = address
+        self.prefix = prefix
+        self.gateway = gateway
+        self.hostInterface = hostInterface
+        self.bridge = bridge
+    }
 }
 
 public struct ListenerRequest: Codable, Sendable {
@@ -52,6 +96,7 @@ public struct TraceRequest: Codable, Sendable {
 
 public enum ManagerResponse: Codable, Sendable {
     case registered(Registration)
+    case connected(NetworkLease)
     case ok
     case status([ContainerEntry])
     case error(String)
@@ -149,10 +194,13 @@ public struct ContainerEntry: Codable, Sendable, Equatable {
     /// What the container set with sethostname/setdomainname in its own UTS namespace (nil: unchanged).
     public var hostname: String?
     public var domainname: String?
+    /// Its address on a bridge of the manager's ("10.77.0.2/16 on sysbox0"; nil: none).
+    public var address: String?
     public init(
         id: String, bundle: String, registration: Registration, exclusive: Bool, registered: String,
-        hostname: String? = nil, domainname: String? = nil
+        hostname: String? = nil, domainname: String? = nil, address: String? = nil
     ) {
+        self.address = address
         self.hostname = hostname
         self.domainname = domainname
         self.id = id

@@ -29,6 +29,7 @@ public final class ManagerServer: @unchecked Sendable {
     let config: Config
     var allocator: RangeAllocator
     let storage: StorageDirs
+    let networks: Networks
     let logger: Logger
     public let tracer = Tracer()
     public let utsNames = UTSNames()
@@ -53,6 +54,7 @@ public final class ManagerServer: @unchecked Sendable {
         storage = StorageDirs(root: config.dataRoot + "/storage")
         (inflight, leftUnanswered) = InflightLog.open(keeper: config.keepSocket.isEmpty ? nil : KeeperClient(socketPath: config.keepSocket))
         allocator = try RangeAllocator(uidEntry: uid, gidEntry: gid, stateFile: config.dataRoot + "/idranges.json")
+        networks = try Networks(stateFile: config.dataRoot + "/network.json", logger: logger)
         logger.info(
             "id ranges",
             metadata: [
@@ -113,6 +115,16 @@ public final class ManagerServer: @unchecked Sendable {
                 serveListener(r, listener)
                 logger.debug("seccomp listener", metadata: ["id": "\(r.id)", "pid": "\(r.pid)"])
                 try channel.send(ManagerResponse.ok)
+            case .network(let r):
+                guard let namespace = fds.only() else {
+                    try channel.send(ManagerResponse.error("a network request carries exactly one fd, the network namespace"))
+                    return
+                }
+                let response: ManagerResponse
+                do {
+                    response = .connected(try networks.connect(r, namespace: namespace.raw, epoch: Clock.realtime().rounded(.down)))
+                } catch { response = .error("\(error)") }
+                try channel.send(response)
             case .trace(let t):
                 try channel.send(ManagerResponse.ok)
                 let fd = dup(channel.fd)
@@ -247,6 +259,9 @@ public final class ManagerServer: @unchecked Sendable {
                 logger.info("freed the range of a container that is gone", metadata: ["id": "\(id)"])
                 releaseStorage(id)
             }
+            for id in networks.prune(now: epoch, exists: Files.exists) {
+                logger.info("released the network of a container that is gone", metadata: ["id": "\(id)"])
+            }
             switch request {
             case .ping: return .ok
             case .register(let r):
@@ -276,11 +291,12 @@ public final class ManagerServer: @unchecked Sendable {
                     Thread.detachNewThread { try? keep.drop(prefix: "listener/\(id)/") }
                 }
                 utsNames.remove(id.rawValue)
+                networks.disconnect(id.rawValue)
                 try allocator.free(id: id.rawValue)
                 releaseStorage(id.rawValue)
                 logger.info("unregistered", metadata: ["id": "\(id)"])
                 return .ok
-            case .listener, .trace:
+            case .listener, .trace, .network:
                 return .error("\(request) needs its own connection handling")
             case .status:
                 return .status(
@@ -288,7 +304,8 @@ public final class ManagerServer: @unchecked Sendable {
                         let names = utsNames.get($0.id)
                         return ContainerEntry(
                             id: $0.id, bundle: "", registration: Registration(uidStart: $0.uid, gidStart: $0.gid, size: $0.size),
-                            exclusive: $0.exclusive, registered: $0.registered, hostname: names.host, domainname: names.domain)
+                            exclusive: $0.exclusive, registered: $0.registered, hostname: names.host, domainname: names.domain,
+                            address: networks.describe($0.id))
                     })
             }
         } catch {

@@ -1,5 +1,6 @@
 import CMnl
 import Glibc
+import SysboxCore
 
 /// One rtnetlink request, built by libmnl into a buffer of its own. `kind` and `subject` name it
 /// in errors ("netlink RTM_NEWLINK veth sbx1a2b3c: File exists"). The requests the runtime needs

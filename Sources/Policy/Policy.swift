@@ -1,3 +1,4 @@
+import SysboxCore
 import VirtualFiles
 
 #if canImport(FoundationEssentials)
@@ -45,6 +46,34 @@ public struct Policy: Codable, Equatable, Sendable {
         /// instead of after it; every other hook keeps its place in the OCI order.
         public var networkOnly: [String]
     }
+    /// The network of a container nobody else builds one for (`sysbox-runc run`, containerd
+    /// without CNI): a veth into a bridge of sysbox-mgr's, an address, a default route, NAT.
+    public struct Network: Codable, Equatable, Sendable {
+        /// "auto" (absent): only a new network namespace that no `hooks.networkOnly` hook builds;
+        /// "bridge": the same, and `create` fails where it cannot be done; "none": never.
+        public var mode: String?
+        public var bridge: String?
+        public var subnet: String?
+        public var mtu: Int?
+        public var nat: Bool?
+        /// Name servers for the container's /etc/resolv.conf (absent: the host's, without a local
+        /// stub resolver such as 127.0.0.53).
+        public var dns: [String]?
+        public init(
+            mode: String? = nil, bridge: String? = nil, subnet: String? = nil, mtu: Int? = nil, nat: Bool? = nil, dns: [String]? = nil
+        ) {
+            self.mode = mode
+            self.bridge = bridge
+            self.subnet = subnet
+            self.mtu = mtu
+            self.nat = nat
+            self.dns = dns
+        }
+    }
+    public static let networkModes = ["auto", "bridge", "none"]
+    public static let defaultBridge = "sysbox0", defaultSubnet = "10.77.0.0/16", defaultMTU = 1500
+    public static let defaultNetwork = Network(mode: "auto", bridge: defaultBridge, subnet: defaultSubnet, mtu: defaultMTU, nat: true)
+
     public var version: Int
     public var syscalls: Syscalls
     public var hostname: Hostname
@@ -68,6 +97,14 @@ public struct Policy: Codable, Equatable, Sendable {
     /// Docker's own prestart hook: it moves the container's interfaces into its network namespace.
     public static let defaultHooks = Hooks(networkOnly: ["libnetwork-setkey"])
     public var networkOnlyHooks: [String] { (hooks ?? Self.defaultHooks).networkOnly }
+
+    /// Optional in files: absent means every default of `Network`.
+    public var network: Network?
+    public var networkMode: String { network?.mode ?? "auto" }
+    public var networkBridge: String { network?.bridge ?? Self.defaultBridge }
+    public var networkSubnet: IPv4Subnet { network?.subnet.flatMap { IPv4Subnet($0) } ?? IPv4Subnet(Self.defaultSubnet)! }
+    public var networkMTU: Int { network?.mtu ?? Self.defaultMTU }
+    public var networkNAT: Bool { network?.nat ?? true }
 
     /// Optional in files: absent means `Policy.defaultFS`; `"files": {}` turns sysbox-fs off.
     public var fs: FS?
@@ -118,7 +155,7 @@ public struct Policy: Codable, Equatable, Sendable {
             "fsopen", "fspick", "fsmount", "open_tree", "move_mount", "mount_setattr", "openat2",
         ]),
         hostname: Hostname(locked: false), storage: defaultStorage, mount: defaultMount,
-        hooks: defaultHooks, fs: defaultFS)
+        hooks: defaultHooks, network: defaultNetwork, fs: defaultFS)
 
     /// The syscalls sysbox-mgr has an answer for: the only ones a policy may trap (a trapped call
     /// with no rule would cost a round trip for nothing). Kept equal to the manager's handler table
@@ -130,7 +167,8 @@ public struct Policy: Codable, Equatable, Sendable {
 
     /// The keys each object may have, by JSON path.
     static let schema: [String: Set<String>] = [
-        "": ["version", "syscalls", "hostname", "storage", "fs", "mount", "hooks", "capabilities"],
+        "": ["version", "syscalls", "hostname", "storage", "fs", "mount", "hooks", "capabilities", "network"],
+        "network": ["mode", "bridge", "subnet", "mtu", "nat", "dns"],
         "hooks": ["networkOnly"],
         "fs": ["files", "cpuQuotaView", "procSys"],
         "syscalls": ["trap"],
@@ -181,7 +219,40 @@ public struct Policy: Codable, Equatable, Sendable {
         where t.isEmpty || t.contains(where: { $0 == "/" || $0 == " " || $0 == "," }) {
             throw PolicyError("policy \(file): at \"mount.allowed.\(i)\": expected a filesystem type name, found \"\(t)\"")
         }
+        try checkNetwork(policy.network, file: file)
         return policy
+    }
+
+    /// A bridge name the kernel takes (IFNAMSIZ), a subnet with room for containers, an MTU a
+    /// link may have, name servers as IPv4 addresses.
+    static func checkNetwork(_ n: Network?, file: String) throws {
+        guard let n else { return }
+        let at = { (key: String) in "policy \(file): at \"network.\(key)\"" }
+        if let m = n.mode, !networkModes.contains(m) {
+            throw PolicyError("\(at("mode")): expected one of \(networkModes.joined(separator: ", ")), found \"\(m)\"")
+        }
+        if let b = n.bridge, !isInterfaceName(b) {
+            throw PolicyError(
+                "\(at("bridge")): expected an interface name of 1 to 15 letters, digits, \"-\", \"_\" or \".\", found \"\(b)\"")
+        }
+        if let text = n.subnet {
+            guard let s = IPv4Subnet(text) else {
+                throw PolicyError("\(at("subnet")): expected an IPv4 network such as \"10.77.0.0/16\" (host bits clear), found \"\(text)\"")
+            }
+            guard s.prefix <= 29 else {
+                throw PolicyError("\(at("subnet")): expected a prefix of at most /29 (a gateway and containers), found /\(s.prefix)")
+            }
+        }
+        if let m = n.mtu, !(576...65535).contains(m) { throw PolicyError("\(at("mtu")): expected 576 to 65535, found \(m)") }
+        for (i, d) in (n.dns ?? []).enumerated() where IPv4Address(d) == nil {
+            throw PolicyError("\(at("dns.\(i)")): expected an IPv4 address, found \"\(d)\"")
+        }
+    }
+
+    /// What the kernel accepts as a link name, kept to characters that need no quoting.
+    public static func isInterfaceName(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.count <= 15 && s != "." && s != ".."
+            && s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
     }
 
     /// Each virtual file: an absolute path under /proc or /sys, a known kind, a computed kind only

@@ -28,8 +28,10 @@ struct CreatePlan: Equatable {
     var compilesSeccomp: Bool
     /// Whether sysbox-fs serves virtual /proc and /sys files to this container.
     var servedByFS: Bool
+    /// The network sysbox-mgr builds (nil: someone else's, or none; see NetworkPlan).
+    var network: NetworkPlan?
 
-    init(spec: Spec, policy: Policy, noManager: Bool) {
+    init(spec: Spec, policy: Policy, noManager: Bool) throws {
         var unshare: Int32 = 0
         var joins: [Join] = []
         for ns in spec.linux?.namespaces ?? [] {
@@ -49,5 +51,6 @@ struct CreatePlan: Equatable {
         trapped = noManager ? [] : policy.syscalls.trap
         compilesSeccomp = spec.linux?.seccomp != nil || !trapped.isEmpty
         servedByFS = !noManager && !policy.fsFiles.isEmpty
+        network = try NetworkPlan.decide(spec: spec, policy: policy, unshare: unshare, noManager: noManager)
     }
 }

@@ -27,6 +27,7 @@ import VirtualFiles
 ///     attachA       spawnStageA            made              spawnStageA (no user ns), mapIDsAndStage
 ///     virtualFiles  registerVirtualFiles   made              prepareInitConfig
 ///     attachInit    awaitInit              made              sendConfig
+///     network       connectNetwork         -                 sendConfig
 ///     hooks.early   awaitInit              -                 (rollback; the init handshake)
 ///     saving        sendConfig             -                 awaitReadyAndSave
 ///     handOver      awaitReadyAndSave      init ready        awaitReadyAndSave
@@ -86,6 +87,7 @@ final class CreateSession {
     var initConfig: InitConfig?
     var saving: Background<[UInt8]>?
     var listener: FD?
+    var network: Background<NetworkLease>?
 
     /// Reads and adapts the spec, checks the rootfs, selects the policy and plans the create;
     /// nothing is made yet.
@@ -125,7 +127,7 @@ final class CreateSession {
         if let profile = spec.process?.apparmorProfile, !profile.isEmpty {
             ctx.logger.debug("apparmor profile \"\(profile)\" ignored: system containers are confined by their user namespace")
         }
-        plan = CreatePlan(spec: spec, policy: policy, noManager: ctx.options.noManager)
+        plan = try CreatePlan(spec: spec, policy: policy, noManager: ctx.options.noManager)
         manager = ManagerClient(socketPath: ctx.options.managerSocket)
         self.spec = spec
         phases.mark("policy")
@@ -254,6 +256,33 @@ final class CreateSession {
         phases.mark("sysbox-mgr")
     }
 
+    /// The container's /etc/resolv.conf, for a network sysbox-mgr builds: written in the state dir
+    /// and bound (unless the spec brings its own), before the binds are staged.
+    func prepareNetwork() throws {
+        guard let net = plan.network else { return }
+        let file = dir + "/resolv.conf"
+        let text = NetworkPlan.resolvConf(
+            dns: net.dns, host: (try? Files.readString("/etc/resolv.conf")) ?? "",
+            resolved: try? Files.readString("/run/systemd/resolve/resolv.conf"))
+        try Files.writeAtomic(file, Array(text.utf8), mode: 0o644)
+        NetworkPlan.addResolvConf(&spec, file: file)
+    }
+
+    /// Asks sysbox-mgr to connect init's new network namespace to its bridge, beside init's
+    /// filesystem setup; the config (and so every hook) waits for it.
+    func connectNetwork() throws {
+        guard let net = plan.network, pid > 0 else { return }
+        let ns = try Files.open("/proc/\(pid)/ns/net", O_RDONLY)
+        let request = NetworkRequest(
+            id: cid, bridge: net.bridge, subnet: net.subnet, mtu: net.mtu, nat: net.nat, address: net.address, stateDir: dir)
+        let manager = manager
+        let namespace = ns.raw
+        network = Background {
+            withExtendedLifetime(ns) {}
+            return try manager.connectNetwork(request, namespace: namespace)
+        }
+    }
+
     /// The virtual /proc and /sys files: mounted by sysbox-fs beside the staging, so that the
     /// container's mount namespace (made after MAPPED) has them to bind over its own. sysbox-fs
     /// reads the container's cgroups: it is asked once they are made.
@@ -380,6 +409,11 @@ final class CreateSession {
         guard let spawn, let initConfig, let fifoFD = fifo?.raw, let cgroup else { return }
         try attachInit?.wait()
         phases.mark("init in its cgroups")
+        if let network {
+            let lease = try network.value()
+            ctx.logger.debug("network", metadata: ["address": "\(lease.address)/\(lease.prefix)", "veth": "\(lease.hostInterface)"])
+            phases.mark("network")
+        }
         var fds: [(InitFD, Int32)] = [(.execFifo, fifoFD)]
         if let c = console?.raw { fds.append((.consoleSocket, c)) }
         try spawn.sendConfig(initConfig, fds: fds)

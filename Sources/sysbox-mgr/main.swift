@@ -98,10 +98,10 @@ struct Status: ParsableCommand {
     @Option(help: "unix socket (default $SYSBOX_MGR_SOCKET or /run/sysbox/mgr.sock)") var socket = defaultSocket
     func run() throws {
         let list = try ManagerClient(socketPath: socket).status()
-        print("ID\tUID\tGID\tSIZE\tEXCLUSIVE\tREGISTERED\tHOSTNAME")
+        print("ID\tUID\tGID\tSIZE\tEXCLUSIVE\tREGISTERED\tHOSTNAME\tADDRESS")
         for e in list {
             print(
-                "\(e.id)\t\(e.registration.uidStart)\t\(e.registration.gidStart)\t\(e.registration.size)\t\(e.exclusive)\t\(e.registered)\t\(e.hostname ?? "-")"
+                "\(e.id)\t\(e.registration.uidStart)\t\(e.registration.gidStart)\t\(e.registration.size)\t\(e.exclusive)\t\(e.registered)\t\(e.hostname ?? "-")\t\(e.address ?? "-")"
             )
         }
     }

@@ -163,4 +163,29 @@ import VirtualFiles
         let version = try #require((root["properties"] as? [String: Any])?["version"] as? [String: Any])
         #expect(version["const"] as? Int == Policy.currentVersion)
     }
+
+    /// The network section: every bad value named with its path and what was expected.
+    @Test func networkValuesAreChecked() {
+        let base = #"{"version":1,"syscalls":{"trap":[]},"hostname":{"locked":false},"network":NET}"#
+        let cases: [(String, String)] = [
+            (#"{"mode":"bridged"}"#, #"at "network.mode": expected one of auto, bridge, none"#),
+            (#"{"bridge":"a-name-longer-than-15"}"#, #"at "network.bridge": expected an interface name"#),
+            (#"{"bridge":"br 0"}"#, #"at "network.bridge""#),
+            (#"{"subnet":"10.77.0.1/16"}"#, #"at "network.subnet": expected an IPv4 network such as "10.77.0.0/16" (host bits clear)"#),
+            (#"{"subnet":"10.77.0.0/30"}"#, #"expected a prefix of at most /29"#),
+            (#"{"mtu":70000}"#, #"at "network.mtu": expected 576 to 65535, found 70000"#),
+            (#"{"dns":["10.0.0.1","dns.example"]}"#, #"at "network.dns.1": expected an IPv4 address, found "dns.example""#),
+            (#"{"nat":true,"proxy":true}"#, #"unknown key "network.proxy""#),
+        ]
+        for (net, message) in cases {
+            let json = base.replacingOccurrences(of: "NET", with: net)
+            let e = #expect(throws: PolicyError.self) { try Policy.parse(Data(json.utf8), file: "p.json") }
+            #expect(e?.message.contains(message) == true, "\(net): \(e?.message ?? "accepted")")
+        }
+        let good = base.replacingOccurrences(
+            of: "NET", with: #"{"mode":"bridge","bridge":"br9","subnet":"10.9.0.0/24","mtu":9000,"nat":false,"dns":["10.9.0.53"]}"#)
+        let p = try? Policy.parse(Data(good.utf8), file: "p.json")
+        #expect(
+            p?.networkSubnet.description == "10.9.0.0/24" && p?.networkMTU == 9000 && p?.networkNAT == false && p?.networkBridge == "br9")
+    }
 }

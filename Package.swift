@@ -6,7 +6,7 @@ import PackageDescription
 //     -> Runtime, Manager, FS        (lifecycle verbs, daemons)
 //       -> Mounts, Cgroups, Seccomp, IPC, IDRanges, VirtualFiles, Netlink
 //         -> OCI, SysboxCore         (plain types; errors + syscall layer)
-//           -> CShim, CSeccomp, CCap, CFuse3, CMnl (C: pre-thread namespace stage, macros, system libraries)
+//           -> CShim, CSeccomp, CCap, CFuse3, CMnl, CNftnl (C: pre-thread namespace stage, macros, system libraries)
 let package = Package(
     name: "sysboxd",
     platforms: [.macOS(.v14)],
@@ -33,6 +33,9 @@ let package = Package(
             name: "CMnl", path: "Sources/CMnl", pkgConfig: "libmnl",
             providers: [.apt(["libmnl-dev"])]),
         .systemLibrary(
+            name: "CNftnl", path: "Sources/CNftnl", pkgConfig: "libnftnl",
+            providers: [.apt(["libnftnl-dev"])]),
+        .systemLibrary(
             name: "CFuse3", path: "Sources/CFuse3", pkgConfig: "fuse3",
             providers: [.apt(["libfuse3-dev"])]),
 
@@ -44,7 +47,7 @@ let package = Package(
         .target(name: "Mounts", dependencies: ["SysboxCore", "OCI", "CShim"]),
         .target(name: "Seccomp", dependencies: ["SysboxCore", "OCI", "CSeccomp", "CShim"]),
         .target(name: "IPC", dependencies: ["SysboxCore", "CShim"]),
-        .target(name: "Netlink", dependencies: ["SysboxCore", "CMnl", "CShim"]),
+        .target(name: "Netlink", dependencies: ["SysboxCore", "CMnl", "CNftnl", "CShim"]),
         .target(name: "VirtualFiles"),
         .target(name: "Policy", dependencies: ["SysboxCore", "VirtualFiles"]),
 
@@ -99,7 +102,7 @@ let package = Package(
         .testTarget(name: "SeccompTests", dependencies: ["Seccomp"]),
         .testTarget(name: "IPCTests", dependencies: ["IPC"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "SysboxCore", "CShim"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "IPC", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ManagerTests", dependencies: ["Manager", "Netlink", "CShim"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "VirtualFiles"]),
         .testTarget(name: "VirtualFilesTests", dependencies: ["VirtualFiles"]),

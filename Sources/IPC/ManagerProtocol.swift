@@ -26,9 +26,13 @@ public struct NetworkRequest: Codable, Sendable, Equatable {
     public var address: IPv4Address?
     /// The runtime's state dir: a lease whose dir is gone is released (its delete missed us).
     public var stateDir: String?
+    /// Host ports to forward to the container (annotation io.sysboxd.net.publish).
+    public var publish: [PortSpec]?
     public init(
-        id: ContainerID, bridge: String, subnet: IPv4Subnet, mtu: Int, nat: Bool, address: IPv4Address? = nil, stateDir: String? = nil
+        id: ContainerID, bridge: String, subnet: IPv4Subnet, mtu: Int, nat: Bool, address: IPv4Address? = nil, stateDir: String? = nil,
+        publish: [PortSpec]? = nil
     ) {
+        self.publish = publish
         self.id = id
         self.bridge = bridge
         self.subnet = subnet
@@ -37,6 +41,44 @@ public struct NetworkRequest: Codable, Sendable, Equatable {
         self.address = address
         self.stateDir = stateDir
     }
+}
+
+/// A port to publish: the host's `hostPort` reaches the container's `port`.
+public struct PortSpec: Codable, Sendable, Hashable, CustomStringConvertible {
+    public var hostPort: UInt16
+    public var port: UInt16
+    /// "tcp" or "udp".
+    public var proto: String
+    public init(hostPort: UInt16, port: UInt16, proto: String) {
+        self.hostPort = hostPort
+        self.port = port
+        self.proto = proto
+    }
+    public var description: String { "\(hostPort):\(port)/\(proto)" }
+
+    /// "8080:80/tcp,8443:443" (tcp when no protocol is named); nil with the reason for anything else.
+    public static func parseList(_ text: String) -> Result<[PortSpec], PortSpecError> {
+        var out: [PortSpec] = []
+        for item in text.split(separator: ",", omittingEmptySubsequences: false).map({ String($0).filter { $0 != " " } }) {
+            let parts = item.split(separator: "/", omittingEmptySubsequences: false)
+            let proto = parts.count == 2 ? String(parts[1]) : "tcp"
+            let ports = parts[0].split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count <= 2, proto == "tcp" || proto == "udp", ports.count == 2, let h = UInt16(ports[0]), let c = UInt16(ports[1]),
+                h > 0, c > 0
+            else { return .failure(PortSpecError(item: item)) }
+            let spec = PortSpec(hostPort: h, port: c, proto: proto)
+            if out.contains(where: { $0.hostPort == h && $0.proto == proto }) {
+                return .failure(PortSpecError(item: item, duplicate: true))
+            }
+            out.append(spec)
+        }
+        return .success(out)
+    }
+}
+
+public struct PortSpecError: Error, Equatable, Sendable {
+    public var item: String
+    public var duplicate = false
 }
 
 /// What the container got: its address on the bridge's subnet and the gateway.

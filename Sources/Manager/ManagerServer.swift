@@ -245,6 +245,10 @@ public final class ManagerServer: @unchecked Sendable {
         leftUnanswered = []
     }
 
+    /// The NAT table and DOCKER-USER rules made to match the saved leases (a killed predecessor's
+    /// leftovers go), before the first request.
+    public func reconcileNetworks() { networks.reconcile(now: Clock.realtime().rounded(.down)) }
+
     func releaseStorage(_ id: String) {
         do { try storage.release(id: ContainerID(id)) } catch {
             logger.warning("storage of a deleted container not removed", metadata: ["id": "\(id)", "error": "\(error)"])

@@ -24,6 +24,8 @@ final class Networks {
         var hostInterface: String
         var stateDir: String?
         var since: Double?
+        var nat: Bool?
+        var publish: [PublishedPort]?
     }
 
     let stateFile: String
@@ -31,11 +33,17 @@ final class Networks {
     private(set) var leases: [String: Lease] = [:]
     /// Made a socket in the host's network namespace (the manager's own): a test may pass another.
     let hostSocket: () throws -> RouteSocket
+    /// Where net.ipv4.ip_forward is turned on for NAT ("": never, for tests).
+    let ipForward: String
 
-    init(stateFile: String, logger: Logger, hostSocket: @escaping () throws -> RouteSocket = { try RouteSocket() }) throws {
+    init(
+        stateFile: String, logger: Logger, hostSocket: @escaping () throws -> RouteSocket = { try RouteSocket() },
+        ipForward: String = "/proc/sys/net/ipv4/ip_forward"
+    ) throws {
         self.stateFile = stateFile
         self.logger = logger
         self.hostSocket = hostSocket
+        self.ipForward = ipForward
         if Files.exists(stateFile) {
             for l in try JSONDecoder().decode([Lease].self, from: Data(try Files.read(stateFile))) { leases[l.id] = l }
         }
@@ -54,6 +62,11 @@ final class Networks {
     }
 
     func gateway(_ subnet: IPv4Subnet) -> IPv4Address { subnet.host(0)! }
+
+    /// The container's MAC, from its address (locally administered, unicast: 02:73 and the four
+    /// bytes): an address given again after a release keeps its MAC, so the host's and the other
+    /// containers' ARP caches stay right.
+    static func mac(for address: IPv4Address) -> [UInt8] { [0x02, 0x73] + address.bytes }
 
     /// The address a request gets: the fixed one if free and in the subnet, else the lowest free.
     func pick(_ r: NetworkRequest) throws -> IPv4Address {
@@ -80,6 +93,38 @@ final class Networks {
         throw RuntimeError(
             "no free address in subnet \(r.subnet) of bridge \(r.bridge)",
             hint: "delete unused containers or give network.subnet a larger subnet")
+    }
+
+    /// The ports asked for, on the leased address; a host port another container holds is refused.
+    func published(_ r: NetworkRequest, address: IPv4Address) throws -> [PublishedPort] {
+        try (r.publish ?? []).map { spec in
+            let proto: PublishedPort.Proto = spec.proto == "udp" ? .udp : .tcp
+            if let owner = leases.values.first(where: { l in
+                l.id != r.id.rawValue && (l.publish ?? []).contains { $0.hostPort == spec.hostPort && $0.proto == proto }
+            }) {
+                throw RuntimeError(
+                    "host port \(spec.hostPort)/\(proto.rawValue) is already published by container \(owner.id)",
+                    hint: "choose another host port in io.sysboxd.net.publish")
+            }
+            return PublishedPort(hostPort: spec.hostPort, port: spec.port, proto: proto, address: address)
+        }
+    }
+
+    /// The sysboxd table (masquerade per NATed bridge, DNAT per published port) and Docker's
+    /// DOCKER-USER rules, made to match the leases; ip_forward on where NAT is wanted.
+    func refreshFirewall() throws {
+        var masq: [String: IPv4Subnet] = [:]
+        for l in leases.values where l.nat ?? true { masq[l.bridge] = l.subnet }
+        let rules = NATRuleset(
+            masquerade: masq.keys.sorted().map { (masq[$0]!, $0) },
+            publish: leases.values.sorted { $0.id < $1.id }.flatMap { $0.publish ?? [] })
+        let nft = try NFTables()
+        try nft.apply(rules)
+        try nft.acceptInDockerUser(bridges: Array(Set(leases.values.map(\.bridge))))
+        if !masq.isEmpty && !ipForward.isEmpty && (try? Files.readString(ipForward))?.hasPrefix("1") != true {
+            try Files.write(ipForward, "1", flags: O_WRONLY)
+            logger.info("net.ipv4.ip_forward turned on for NAT")
+        }
     }
 
     /// One bridge name, one subnet; subnets of different bridges, and of anything else on the
@@ -138,12 +183,13 @@ final class Networks {
         let address = try pick(r)
         let lease = Lease(
             id: r.id.rawValue, bridge: r.bridge, subnet: r.subnet, address: address, hostInterface: Self.hostInterface(for: r.id.rawValue),
-            stateDir: r.stateDir, since: epoch)
+            stateDir: r.stateDir, since: epoch, nat: r.nat, publish: try published(r, address: address))
         try change { $0[lease.id] = lease }
         do {
             let bridge = try ensureBridge(r, host: host)
             if try host.link(named: lease.hostInterface) != nil { try host.perform(.deleteLink(lease.hostInterface)) }
-            try host.perform(.newVeth(lease.hostInterface, peer: "eth0", peerNamespace: namespace, mtu: UInt32(r.mtu)))
+            try host.perform(
+                .newVeth(lease.hostInterface, peer: "eth0", peerNamespace: namespace, mtu: UInt32(r.mtu), peerMAC: Self.mac(for: address)))
             try host.perform(.setLink(lease.hostInterface, master: bridge.index, up: true))
             let inside = try RouteSocket.open(inNamespace: namespace)
             try inside.perform(.setLink("lo", up: true))
@@ -151,6 +197,7 @@ final class Networks {
             try inside.perform(.addAddress(address, prefix: r.subnet.prefix, index: eth0.index, link: "eth0"))
             try inside.perform(.setLink("eth0", up: true))
             try inside.perform(.addRoute(via: gateway(r.subnet), index: eth0.index, link: "eth0"))
+            try refreshFirewall()
         } catch {
             disconnect(lease.id)
             throw error
@@ -175,6 +222,18 @@ final class Networks {
         do { try change { $0.removeValue(forKey: id) } } catch {
             logger.warning("network lease not released", metadata: ["id": "\(id)", "error": "\(error)"])
         }
+        do { try refreshFirewall() } catch {
+            logger.warning("NAT rules of a deleted container not removed", metadata: ["id": "\(id)", "error": "\(error)"])
+        }
+    }
+
+    /// At start: the leases of containers deleted while no manager ran are released, and what a
+    /// killed predecessor left (its table, DOCKER-USER rules) made to match the rest.
+    func reconcile(now epoch: Double) {
+        for id in prune(now: epoch, exists: Files.exists) {
+            logger.info("released the network of a container that is gone", metadata: ["id": "\(id)"])
+        }
+        do { try refreshFirewall() } catch { logger.warning("NAT rules not reconciled", metadata: ["error": "\(error)"]) }
     }
 
     func removeLink(_ name: String, _ host: RouteSocket) throws {
@@ -191,9 +250,13 @@ final class Networks {
         return stale
     }
 
-    /// "10.77.0.2/16 on sysbox0", for `sysbox-mgr status`.
+    /// "10.77.0.2/16 on sysbox0 8080->80/tcp", for `sysbox-mgr status`.
     func describe(_ id: String) -> String? {
-        leases[id].map { "\($0.address)/\($0.subnet.prefix) on \($0.bridge)" }
+        leases[id].map { l in
+            (["\(l.address)/\(l.subnet.prefix) on \(l.bridge)"]
+                + (l.publish ?? []).map { "\($0.hostPort)->\($0.port)/\($0.proto.rawValue)" })
+                .joined(separator: " ")
+        }
     }
 
     func change(_ body: (inout [String: Lease]) -> Void) throws {

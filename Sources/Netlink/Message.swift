@@ -80,7 +80,10 @@ extension NetlinkMessage {
 
     /// RTM_NEWLINK of a veth pair: `name` here, `peer` made directly in the network namespace
     /// `peerNamespace` (an fd) when given, so the container's end never appears on the host.
-    public static func newVeth(_ name: String, peer: String, peerNamespace: Int32? = nil, mtu: UInt32? = nil) -> NetlinkMessage {
+    /// `peerMAC` (6 bytes) fixes the peer's hardware address.
+    public static func newVeth(
+        _ name: String, peer: String, peerNamespace: Int32? = nil, mtu: UInt32? = nil, peerMAC: [UInt8]? = nil
+    ) -> NetlinkMessage {
         let m = NetlinkMessage(type: Int32(RTM_NEWLINK), flags: create, kind: "RTM_NEWLINK", subject: "veth \(name)")
         m.family(link())
         m.put(Int32(IFLA_IFNAME), string: name)
@@ -93,6 +96,7 @@ extension NetlinkMessage {
                     p.storeBytes(of: link(), as: ifinfomsg.self)
                     m.put(Int32(IFLA_IFNAME), string: peer)
                     if let mtu { m.put(Int32(IFLA_MTU), u32: mtu) }
+                    if let peerMAC { m.put(Int32(IFLA_ADDRESS), bytes: peerMAC) }
                     if let peerNamespace { m.put(Int32(IFLA_NET_NS_FD), u32: UInt32(bitPattern: peerNamespace)) }
                 }
             }

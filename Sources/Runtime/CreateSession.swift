@@ -274,7 +274,8 @@ final class CreateSession {
         guard let net = plan.network, pid > 0 else { return }
         let ns = try Files.open("/proc/\(pid)/ns/net", O_RDONLY)
         let request = NetworkRequest(
-            id: cid, bridge: net.bridge, subnet: net.subnet, mtu: net.mtu, nat: net.nat, address: net.address, stateDir: dir)
+            id: cid, bridge: net.bridge, subnet: net.subnet, mtu: net.mtu, nat: net.nat, address: net.address, stateDir: dir,
+            publish: net.publish)
         let manager = manager
         let namespace = ns.raw
         network = Background {

@@ -1,3 +1,4 @@
+import IPC
 import OCI
 import Policy
 import SysboxCore
@@ -12,9 +13,11 @@ struct NetworkPlan: Equatable {
     var nat: Bool
     var address: IPv4Address?
     var dns: [String]?
+    var publish: [PortSpec] = []
 
     static let modeAnnotation = "io.sysboxd.net", modeEnv = "SYSBOX_NET"
     static let addressAnnotation = "io.sysboxd.net.address", addressEnv = "SYSBOX_NET_ADDRESS"
+    static let publishAnnotation = "io.sysboxd.net.publish", publishEnv = "SYSBOX_NET_PUBLISH"
 
     /// nil: the container's network is left as it is (Docker's or CNI's to build, a namespace
     /// joined by path, the host's, or opted out). Throws for a setting that cannot be honoured.
@@ -31,10 +34,30 @@ struct NetworkPlan: Equatable {
             }
             return a
         }
-        guard mode != "none" else { return nil }
-        let explicit = mode == "bridge"
+        let publish: [PortSpec] =
+            try SystemSpec.setting(spec, annotation: publishAnnotation, env: publishEnv).map { text -> [PortSpec] in
+                switch PortSpec.parseList(text) {
+                case .success(let list): return list
+                case .failure(let e):
+                    throw RuntimeError(
+                        e.duplicate
+                            ? "\(publishAnnotation): host port \"\(e.item)\" is published twice"
+                            : "\(publishAnnotation): \"\(e.item)\" is not HOSTPORT:PORT[/tcp|/udp]",
+                        hint: "give a list such as 8080:80/tcp,5353:53/udp")
+                }
+            } ?? []
+        guard mode != "none" else {
+            if !publish.isEmpty {
+                throw RuntimeError("\(publishAnnotation) needs a network, but \(modeAnnotation) or the policy says none")
+            }
+            return nil
+        }
+        // Asking for published ports asks for the network as much as mode "bridge" does.
+        let explicit = mode == "bridge" || !publish.isEmpty
         let refuse = { (why: String) -> RuntimeError in
-            RuntimeError("network mode \"bridge\" cannot be honoured: \(why)", hint: "drop \(modeAnnotation)=bridge, or set it to none")
+            RuntimeError(
+                "the container asks for a network of sysbox-mgr's (\(modeAnnotation)=bridge or \(publishAnnotation)), which cannot be made: \(why)",
+                hint: "drop those settings, or set \(modeAnnotation)=none")
         }
         if noManager {
             if explicit { throw refuse("it is built by sysbox-mgr, and --no-sysbox-mgr was given") }
@@ -58,7 +81,7 @@ struct NetworkPlan: Equatable {
         }
         return NetworkPlan(
             bridge: policy.networkBridge, subnet: subnet, mtu: policy.networkMTU, nat: policy.networkNAT, address: address,
-            dns: policy.network?.dns)
+            dns: policy.network?.dns, publish: publish)
     }
 
     /// The container's /etc/resolv.conf: the policy's name servers, or the host's without local

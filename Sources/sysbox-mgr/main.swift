@@ -57,6 +57,7 @@ struct Serve: ParsableCommand {
         config.subgidFile = subgidFile
         let server = try ManagerServer(config: config, logger: logger)
         server.recoverListeners()
+        server.reconcileNetworks()
         server.runCustody { stopping() }
         let listener = try Listener(path: socket, mode: 0o600)
         signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }

@@ -47,10 +47,32 @@ import Testing
         }
     }
 
-    static func request(_ id: String, address: String? = nil, subnet: String = "10.77.0.0/16", dir: String? = nil) -> NetworkRequest {
+    static func request(
+        _ id: String, address: String? = nil, subnet: String = "10.77.0.0/16", dir: String? = nil, publish: [PortSpec]? = nil
+    ) -> NetworkRequest {
         NetworkRequest(
-            id: try! ContainerID(id), bridge: "sbxtest0", subnet: IPv4Subnet(subnet)!, mtu: 1400, nat: false,
-            address: address.flatMap { IPv4Address($0) }, stateDir: dir)
+            id: try! ContainerID(id), bridge: "sbxtest0", subnet: IPv4Subnet(subnet)!, mtu: 1400, nat: true,
+            address: address.flatMap { IPv4Address($0) }, stateDir: dir, publish: publish)
+    }
+
+    /// eth0's MAC in the namespace `fd`, as `ip` shows it there.
+    static func mac(_ fd: Int32) -> String {
+        guard let f = popen("nsenter --net=/proc/\(getpid())/fd/\(fd) ip -o link show eth0 2>&1", "r") else { return "" }
+        var out = [UInt8](), buf = [UInt8](repeating: 0, count: 256)
+        while case let n = fread(&buf, 1, buf.count, f), n > 0 { out += buf[0..<n] }
+        pclose(f)
+        let text = String(decoding: out, as: UTF8.self)
+        guard let r = text.range(of: "link/ether ") else { return text }
+        return String(text[r.upperBound...].prefix(17))
+    }
+
+    /// `nft list table ip sysboxd` run from this thread (so in its network namespace).
+    static func table() -> String {
+        guard let f = popen("nft list table ip sysboxd 2>&1", "r") else { return "" }
+        var out = [UInt8](), buf = [UInt8](repeating: 0, count: 4096)
+        while case let n = fread(&buf, 1, buf.count, f), n > 0 { out += buf[0..<n] }
+        pclose(f)
+        return String(decoding: out, as: UTF8.self)
     }
 
     @Test func connectFailCleanlyDisconnectAndPrune() throws {
@@ -60,7 +82,7 @@ import Testing
             var out: [String] = []
             let c1 = Container(), c2 = Container(), c3 = Container()
             defer { [c1, c2, c3].forEach { $0.release() } }
-            let nets = try Networks(stateFile: state + "/network.json", logger: Logger(label: "t"))
+            let nets = try Networks(stateFile: state + "/network.json", logger: Logger(label: "t"), ipForward: "")
             let host = try RouteSocket()
             let l1 = try nets.connect(Self.request("c1"), namespace: c1.fd, epoch: 1000)
             out.append("c1 \(l1.address)/\(l1.prefix) gw \(l1.gateway) on \(l1.bridge)")
@@ -71,6 +93,7 @@ import Testing
             let inside = try RouteSocket.open(inNamespace: c1.fd)
             let eth0 = try #require(try inside.link(named: "eth0"))
             out.append("c1 eth0 up=\(eth0.isUp) mtu=\(eth0.mtu ?? 0) \(try inside.addresses().map(\.address.description))")
+            out.append("c1 mac \(Self.mac(c1.fd))")
 
             // A taken fixed address: refused, and nothing of c2 remains.
             do {
@@ -90,10 +113,19 @@ import Testing
             other.bridge = "sbxtest1"
             do { _ = try nets.connect(other, namespace: c3.fd, epoch: 1000) } catch { out.append("c3: \(error)") }
 
-            // A fixed free address, then the state file read by a successor.
-            let l3 = try nets.connect(Self.request("c3", address: "10.77.3.4", dir: "/nonexistent/c3"), namespace: c3.fd, epoch: 1000)
+            // A fixed free address with a published port, then the state file read by a successor.
+            let web = [PortSpec(hostPort: 8080, port: 80, proto: "tcp")]
+            let l3 = try nets.connect(
+                Self.request("c3", address: "10.77.3.4", dir: "/nonexistent/c3", publish: web), namespace: c3.fd, epoch: 1000)
             out.append("c3 \(l3.address)")
-            let successor = try Networks(stateFile: state + "/network.json", logger: Logger(label: "t"))
+            let table = Self.table()
+            out.append(
+                "nat: masquerade \(table.contains("ip saddr 10.77.0.0/16 oifname != \"sbxtest0\" masquerade")) dnat \(table.components(separatedBy: "dnat to 10.77.3.4:80").count - 1)"
+            )
+            do { _ = try nets.connect(Self.request("c2", publish: web), namespace: c2.fd, epoch: 1000) } catch {
+                out.append("c2: \(error)")
+            }
+            let successor = try Networks(stateFile: state + "/network.json", logger: Logger(label: "t"), ipForward: "")
             out.append("successor knows \(successor.leases.keys.sorted()) \(successor.describe("c3") ?? "-")")
 
             // Pruned once its state dir has been gone past the grace; c1 stays.
@@ -102,6 +134,7 @@ import Testing
             out.append("c3 veth after prune: \(try host.link(named: l3.hostInterface) != nil)")
             successor.disconnect("c1")
             out.append("after disconnect: \(try host.links().map(\.name).sorted()) leases \(successor.leases.count)")
+            out.append("table after: \(Self.table().contains("No such file or directory"))")
             return out
         }
         #expect(
@@ -110,16 +143,20 @@ import Testing
                 "bridge up=true port in bridge=true up=true",
                 "bridge has [\"10.77.0.1/16\"]",
                 "c1 eth0 up=true mtu=1400 [\"127.0.0.1\", \"10.77.0.2\"]",
+                "c1 mac 02:73:0a:4d:00:02",
                 "c2: address 10.77.0.2 is in use by container c1 (choose another io.sysboxd.net.address, or delete that container)",
                 "c2 leased=false veth=false",
                 "c2 inside [\"lo\"]",
                 "c3: bridge sbxtest0 already serves subnet 10.77.0.0/16, not 10.78.0.0/16 (give policies that share network.bridge the same network.subnet)",
                 "c3: subnet 10.99.0.0/16 of bridge sbxtest1 overlaps 10.99.1.1/24 on lo (choose another network.subnet in the policy)",
                 "c3 10.77.3.4",
-                "successor knows [\"c1\", \"c3\"] 10.77.3.4/16 on sbxtest0",
+                "nat: masquerade true dnat 2",
+                "c2: host port 8080/tcp is already published by container c3 (choose another host port in io.sysboxd.net.publish)",
+                "successor knows [\"c1\", \"c3\"] 10.77.3.4/16 on sbxtest0 8080->80/tcp",
                 "pruned [] then [\"c3\"]",
                 "c3 veth after prune: false",
                 "after disconnect: [\"lo\"] leases 0",
+                "table after: true",
             ])
     }
 

@@ -47,8 +47,10 @@ enum Wire {
     }
 
     @Test func vethPeerIsMadeInTheNamespaceGivenByFD() {
-        let m = NetlinkMessage.newVeth("sbxa1b2c3", peer: "eth0", peerNamespace: 7)
-        let peer = Wire.ifinfo() + Wire.str(Wire.ifname, "eth0") + Wire.attr(Wire.netnsFD, Wire.u32(7))
+        let mac: [UInt8] = [0x02, 0x73, 10, 77, 0, 2]
+        let m = NetlinkMessage.newVeth("sbxa1b2c3", peer: "eth0", peerNamespace: 7, peerMAC: mac)
+        // IFLA_ADDRESS is 1.
+        let peer = Wire.ifinfo() + Wire.str(Wire.ifname, "eth0") + Wire.attr(1, mac) + Wire.attr(Wire.netnsFD, Wire.u32(7))
         let expected = Wire.message(
             type: Wire.newLink, flags: Wire.request | Wire.create | Wire.excl, Wire.ifinfo(), Wire.str(Wire.ifname, "sbxa1b2c3"),
             Wire.nest(Wire.linkinfo, Wire.str(Wire.infoKind, "veth"), Wire.nest(Wire.infoData, Wire.nest(Wire.vethPeer, peer))))
@@ -265,5 +267,70 @@ enum Wire {
                 "netlink RTM_NEWLINK veth vt-host: File exists",
                 "after delete [\"lo\"]",
             ])
+    }
+}
+
+/// The sysboxd table and the DOCKER-USER rules against the kernel, in a network namespace of the
+/// test's own; `nft` and `iptables-nft` (run there) show what was made as their users see it.
+@Suite struct NFTablesLiveTests {
+    /// Runs a command from this thread (popen forks it, so it starts in this thread's namespace).
+    static func run(_ args: [String]) -> String {
+        guard let f = popen(args.joined(separator: " ") + " 2>&1", "r") else { return "cannot run \(args[0])" }
+        var out = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = fread(&buf, 1, buf.count, f)
+            if n <= 0 { break }
+            out += buf[0..<n]
+        }
+        pclose(f)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @Test func natTableAndDockerUserRules() throws {
+        let report = try RouteSocketLiveTests.inNewNamespace { () -> [String] in
+            let nft = try NFTables()
+            var out: [String] = []
+            let rules = NATRuleset(
+                masquerade: [(IPv4Subnet("10.77.0.0/16")!, "sysbox0")],
+                publish: [PublishedPort(hostPort: 8080, port: 80, proto: .tcp, address: IPv4Address("10.77.0.2")!)])
+            try nft.apply(rules)
+            try nft.apply(rules)  // again: replaced, not doubled
+            out.append(Self.run(["nft", "list", "table", "ip", "sysboxd"]))
+            out.append("docker-user before docker: \(try nft.acceptInDockerUser(bridges: ["sysbox0"]))")
+            // What Docker makes, by iptables-nft, with a rule of the user's.
+            _ = Self.run(["iptables-nft", "-N", "DOCKER-USER"])
+            _ = Self.run(["iptables-nft", "-A", "DOCKER-USER", "-s", "192.0.2.9", "-j", "DROP"])
+            _ = Self.run(["iptables-nft", "-A", "DOCKER-USER", "-j", "RETURN"])
+            out.append("docker-user: \(try nft.acceptInDockerUser(bridges: ["sysbox0"]))")
+            try nft.acceptInDockerUser(bridges: ["sysbox0"])  // again: replaced, not doubled
+            out.append(Self.run(["iptables-nft", "-S", "DOCKER-USER"]))
+            try nft.acceptInDockerUser(bridges: [])
+            out.append(Self.run(["iptables-nft", "-S", "DOCKER-USER"]))
+            try nft.apply(NATRuleset())
+            out.append(Self.run(["nft", "list", "tables"]))
+            return out
+        }
+        #expect(report.count == 6)
+        guard report.count == 6 else { return }
+        let table = report[0]
+        #expect(table.contains("type nat hook postrouting priority srcnat; policy accept;"), "\(table)")
+        #expect(table.contains("ip saddr 10.77.0.0/16 oifname != \"sysbox0\" masquerade"), "\(table)")
+        #expect(table.contains("fib daddr type local tcp dport 8080 dnat to 10.77.0.2:80"), "\(table)")
+        #expect(table.components(separatedBy: "masquerade").count == 2, "one masquerade rule: \(table)")
+        #expect(table.components(separatedBy: "dnat to").count == 3, "one dnat rule in prerouting and one in output: \(table)")
+        #expect(report[1] == "docker-user before docker: false")
+        #expect(report[2] == "docker-user: true")
+        let withOurs = report[3].split(separator: "\n").map(String.init)
+        #expect(
+            withOurs == [
+                "-N DOCKER-USER",
+                "-A DOCKER-USER -i sysbox0 -m comment --comment sysboxd -j ACCEPT",
+                "-A DOCKER-USER -o sysbox0 -m comment --comment sysboxd -j ACCEPT",
+                "-A DOCKER-USER -s 192.0.2.9/32 -j DROP",
+                "-A DOCKER-USER -j RETURN",
+            ], "\(report[3])")
+        #expect(report[4] == "-N DOCKER-USER\n-A DOCKER-USER -s 192.0.2.9/32 -j DROP\n-A DOCKER-USER -j RETURN\n")
+        #expect(!report[5].contains("sysboxd"), "\(report[5])")
     }
 }

@@ -1,3 +1,4 @@
+import IPC
 import OCI
 import Policy
 import SysboxCore
@@ -119,6 +120,12 @@ import Testing
             (["io.sysboxd.net.address": "10.77.0"], false, false, "io.sysboxd.net.address=\"10.77.0\" is not an IPv4 address"),
             (["io.sysboxd.net.address": "10.78.0.2"], false, false, "10.78.0.2 is not a host address of subnet 10.77.0.0/16"),
             (["io.sysboxd.net.address": "10.77.255.255"], false, false, "is not a host address"),
+            (["io.sysboxd.net.publish": "8080:80/tcp,8080:81"], false, false, "host port \"8080:81\" is published twice"),
+            (["io.sysboxd.net.publish": "8080-80"], false, false, "\"8080-80\" is not HOSTPORT:PORT[/tcp|/udp]"),
+            (["io.sysboxd.net.publish": "8080:80/sctp"], false, false, "is not HOSTPORT:PORT"),
+            (["io.sysboxd.net.publish": "0:80"], false, false, "is not HOSTPORT:PORT"),
+            (["io.sysboxd.net.publish": "8080:80"], true, false, "asks for a network of sysbox-mgr's"),
+            (["io.sysboxd.net.publish": "8080:80", "io.sysboxd.net": "none"], false, false, "needs a network"),
         ]
         for (annotations, joined, hook, message) in cases {
             do {

@@ -52,6 +52,7 @@ assert_no_leftovers() {
     [ ! -e "/run/sysbox-staging/$id" ] || fail "staging dir of $id remains"
     if [ -n "$state_root" ]; then [ ! -e "$state_root/$id" ] || fail "state dir $state_root/$id remains"; fi
     if sysbox-mgr status 2>/dev/null | grep -q "^$id"; then fail "id range of $id still allocated"; fi
+    if grep -q "\"id\":\"$id\"" /var/lib/sysbox/network.json 2>/dev/null; then fail "network lease of $id remains"; fi
     [ ! -e "/var/lib/sysboxfs/$id" ] || fail "virtual files of $id remain in /var/lib/sysboxfs"
     if sysbox-fs status 2>/dev/null | grep -q "^$id"; then fail "sysbox-fs still serves $id"; fi
     # Zombies are exited processes waiting for their parent to reap them (containerd's shim does).

@@ -416,6 +416,125 @@ test_runc_contract_verbs() {
     assert_no_leftovers it-verbs "$ROOT"
 }
 
+# The standalone network: an outside world the test makes (a namespace holding an HTTP server at
+# 198.51.100.2, reached from the host's 198.51.100.1): nothing leaves this machine.
+EXT_NS=sbxit-ext
+ext_up() {
+    ip netns add $EXT_NS
+    ip link add itext0 type veth peer name eth0 netns $EXT_NS
+    ip addr add 198.51.100.1/24 dev itext0 && ip link set itext0 up
+    ip -n $EXT_NS addr add 198.51.100.2/24 dev eth0 && ip -n $EXT_NS link set eth0 up && ip -n $EXT_NS link set lo up
+    mkdir -p "$WORK/ext" && echo outside > "$WORK/ext/index.html"
+    ip netns exec $EXT_NS busybox httpd -f -vv -p 80 -h "$WORK/ext" 2>"$WORK/ext.log" & EXT_HTTPD=$!
+}
+ext_down() {
+    [ -n "${EXT_HTTPD:-}" ] && kill "$EXT_HTTPD" 2>/dev/null; wait "${EXT_HTTPD:-}" 2>/dev/null || true
+    ip link del itext0 2>/dev/null || true; ip netns del $EXT_NS 2>/dev/null || true
+}
+http_get() { printf 'GET / HTTP/1.0\r\n\r\n' | busybox nc -w 3 "$1" "$2" | tail -1; }
+addr_of() { $RUNC exec "$1" ip -4 -o addr show eth0 </dev/null | awk '{print $4}'; }
+# What the standalone network leaves: links, the bridge, the sysboxd table, DOCKER-USER rules, leases.
+assert_no_network_left() {
+    local links; links=$(ip -br link | awk '{print $1}' | grep -E '^(sbx[0-9a-f]{12}|sysbox0)' || true)
+    [ -z "$links" ] || fail "links remain: $links"
+    if nft list table ip sysboxd >/dev/null 2>&1; then fail "table ip sysboxd remains"; fi
+    if iptables -S DOCKER-USER 2>/dev/null | grep -q sysboxd; then fail "DOCKER-USER rules remain"; fi
+    assert_eq "$(cat /var/lib/sysbox/network.json)" "[]"
+}
+
+test_standalone_network() {
+    ext_up
+    local b1 b2 web
+    b1=$(bundle net1 '["sleep","1000"]'); b2=$(bundle net2 '["sleep","1000"]')
+    web=$(bundle netweb '["sh","-c","mkdir -p /www && echo web > /www/index.html && exec httpd -f -p 80 -h /www"]')
+    spec_edit "$web" '.annotations = {"io.sysboxd.net.publish": "18080:80/tcp"}'
+    quiet $RUNC run -d --bundle "$b1" it-net1
+    quiet $RUNC run -d --bundle "$b2" it-net2
+    quiet $RUNC run -d --bundle "$web" it-netweb
+    local a1 a2 aw; a1=$(addr_of it-net1); a2=$(addr_of it-net2); aw=$(addr_of it-netweb)
+    assert_contains "$a1" "10.77."; assert_contains "$a1" "/16"
+    assert_ne "$a1" "$a2"
+    # Each other, the bridge, the host, and a default route through the bridge.
+    assert_contains "$($RUNC exec it-net2 ping -c1 -W2 "${a1%/*}" </dev/null)" "1 packets received"
+    assert_contains "$($RUNC exec it-net1 ping -c1 -W2 10.77.0.1 </dev/null)" "1 packets received"
+    assert_contains "$(busybox ping -c1 -W2 "${a1%/*}")" "1 packets received"
+    assert_contains "$($RUNC exec it-net1 ip route </dev/null)" "default via 10.77.0.1 dev eth0"
+    # resolv.conf: the host's name servers, no local stub.
+    local ns; ns=$(grep '^nameserver' /etc/resolv.conf | grep -v ' 127\.' | head -1)
+    [ -z "$ns" ] || assert_contains "$($RUNC exec it-net1 cat /etc/resolv.conf </dev/null)" "$ns"
+    # NAT: the outside server answers, and sees the host's address, not the container's.
+    assert_eq "$($RUNC exec it-net1 sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 198.51.100.2 80 | tail -1" </dev/null)" "outside"
+    assert_contains "$(cat "$WORK/ext.log")" "198.51.100.1"
+    assert_not_contains "$(cat "$WORK/ext.log")" "${a1%/*}"
+    # The published port, from the host and from outside.
+    eventually "[ \"\$(http_get 198.51.100.1 18080)\" = web ]" 5
+    assert_eq "$(ip netns exec $EXT_NS sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | busybox nc -w 3 198.51.100.1 18080 | tail -1")" "web"
+    assert_contains "$(sysbox-mgr status)" "${aw} on sysbox0 18080->80/tcp"
+    # A second container asking for the same host port is refused, with nothing left of it.
+    local dup; dup=$(bundle netdup '["sleep","1000"]')
+    spec_edit "$dup" '.annotations = {"io.sysboxd.net.publish": "18080:81"}'
+    local out; out=$($RUNC run -d --bundle "$dup" it-netdup 2>&1 </dev/null) && fail "a second publish of 18080 was accepted"
+    assert_contains "$out" "host port 18080/tcp is already published by container it-netweb"
+    assert_no_leftovers it-netdup "$ROOT"
+    # An address released is given again, with the same MAC: reachable at once.
+    $RUNC delete --force it-net1
+    assert_no_leftovers it-net1 "$ROOT"
+    quiet $RUNC run -d --bundle "$b1" it-net1
+    assert_eq "$(addr_of it-net1)" "$a1"
+    assert_contains "$(busybox ping -c1 -W2 "${a1%/*}")" "1 packets received"
+    for c in it-net1 it-net2 it-netweb; do $RUNC delete --force $c; assert_no_leftovers $c "$ROOT"; done
+    assert_no_network_left
+    ext_down
+}
+
+test_network_opt_out_and_errors() {
+    local b; b=$(bundle netoff '["sleep","1000"]')
+    spec_edit "$b" '.annotations = {"io.sysboxd.net": "none"}'
+    quiet $RUNC run -d --bundle "$b" it-netoff
+    assert_eq "$($RUNC exec it-netoff ls /sys/class/net </dev/null | tr '\n' ' ')" "lo "
+    $RUNC delete --force it-netoff
+    # Bad settings: one line, nothing made.
+    spec_edit "$b" '.annotations = {"io.sysboxd.net.address": "10.78.0.9"}'
+    local out; out=$($RUNC run -d --bundle "$b" it-netbad 2>&1 </dev/null) && fail "an address outside the subnet was accepted"
+    assert_contains "$out" "io.sysboxd.net.address=10.78.0.9 is not a host address of subnet 10.77.0.0/16"
+    assert_no_leftovers it-netbad "$ROOT"
+    spec_edit "$b" '.annotations = {"io.sysboxd.net.publish": "80"}'
+    out=$($RUNC run -d --bundle "$b" it-netbad 2>&1 </dev/null) && fail "a malformed publish was accepted"
+    assert_contains "$out" "io.sysboxd.net.publish: "
+    assert_contains "$out" "80"
+    assert_contains "$out" " is not HOSTPORT:PORT[/tcp|/udp] (give a list such as 8080:80/tcp"
+    assert_no_leftovers it-netbad "$ROOT"
+    assert_no_network_left
+}
+
+test_network_survives_a_killed_manager() {
+    local b; b=$(bundle netkill '["sleep","1000"]')
+    quiet $RUNC run -d --bundle "$b" it-netkill
+    local a; a=$(addr_of it-netkill)
+    kill -KILL "$(cat "$SYSBOXD_STATE/mgr.pid")"
+    bash ../../scripts/daemons.sh start >/dev/null
+    # The container's network is untouched, its lease and rules kept by the next manager.
+    assert_contains "$(busybox ping -c1 -W2 "${a%/*}")" "1 packets received"
+    assert_contains "$(sysbox-mgr status)" "${a} on sysbox0"
+    nft list table ip sysboxd >/dev/null || fail "the sysboxd table went with the manager"
+    $RUNC delete --force it-netkill
+    assert_no_leftovers it-netkill "$ROOT"
+    assert_no_network_left
+}
+
+test_twenty_in_parallel() {
+    local b; b=$(bundle netpar '["sleep","1000"]')
+    local i pids=""
+    for i in $(seq 1 20); do quiet $RUNC run -d --bundle "$b" "it-par$i" & pids="$pids $!"; done
+    local p; for p in $pids; do wait "$p" || fail "a parallel run failed: $(tail -3 "$WORK/stderr")"; done
+    local addrs; addrs=$(for i in $(seq 1 20); do addr_of "it-par$i"; done | sort)
+    assert_eq "$(echo "$addrs" | grep -c 10.77.)" "20"
+    assert_eq "$(echo "$addrs" | sort -u | wc -l)" "20"
+    for i in $(seq 1 20); do $RUNC delete --force "it-par$i" & done; wait
+    for i in $(seq 1 20); do assert_no_leftovers "it-par$i" "$ROOT"; done
+    assert_no_network_left
+}
+
 t "an id outside runc's rule is refused by every verb and touches nothing" test_invalid_ids_touch_nothing
 t "create, state, start, ps, list, kill, delete" test_create_start_delete
 t "named signals; delete needs --force while running" test_named_signal_and_force_delete
@@ -437,5 +556,10 @@ t "runc contract: run into a frozen cgroup fails at once" test_runc_contract_fro
 t "runc contract: a non-empty cgroup is warned about" test_runc_contract_nonempty_cgroup
 t "runc contract: read-only /dev, rro, a profile denying chdir" test_runc_contract_mounts
 t "runc contract: ps -e -x, kill 0, update -1, exec -p without user, --ignore-paused, --cgroup, tty owner" test_runc_contract_verbs
+t "standalone network: addresses, each other, the host, NAT out, a published port, reuse" test_standalone_network
+t "standalone network: opt-out, bad settings refused with nothing made" test_network_opt_out_and_errors
+t "standalone network: sysbox-mgr killed with SIGKILL keeps it; delete removes it" test_network_survives_a_killed_manager
+t "standalone network: twenty containers at once get twenty addresses, all released" test_twenty_in_parallel
+ext_down >/dev/null 2>&1
 rmdir "$ROOT" 2>/dev/null || true
 summary

@@ -33,6 +33,8 @@ final class Networks {
     private(set) var leases: [String: Lease] = [:]
     /// Made a socket in the host's network namespace (the manager's own): a test may pass another.
     let hostSocket: () throws -> RouteSocket
+    /// What the firewall was last made to hold (nil: not yet, in this process).
+    var applied: (rules: NATRuleset, bridges: [String])?
     /// Where net.ipv4.ip_forward is turned on for NAT ("": never, for tests).
     let ipForward: String
 
@@ -118,9 +120,15 @@ final class Networks {
         let rules = NATRuleset(
             masquerade: masq.keys.sorted().map { (masq[$0]!, $0) },
             publish: leases.values.sorted { $0.id < $1.id }.flatMap { $0.publish ?? [] })
-        let nft = try NFTables()
-        try nft.apply(rules)
-        try nft.acceptInDockerUser(bridges: Array(Set(leases.values.map(\.bridge))))
+        let bridges = Set(leases.values.map(\.bridge)).sorted()
+        // Unchanged rules are not sent again: most connects change no rule (nf_tables' commit
+        // waits for RCU grace periods, milliseconds each).
+        if applied?.rules != rules || applied?.bridges != bridges {
+            let nft = try NFTables()
+            try nft.apply(rules)
+            try nft.acceptInDockerUser(bridges: bridges)
+            applied = (rules, bridges)
+        }
         if !masq.isEmpty && !ipForward.isEmpty && (try? Files.readString(ipForward))?.hasPrefix("1") != true {
             try Files.write(ipForward, "1", flags: O_WRONLY)
             logger.info("net.ipv4.ip_forward turned on for NAT")

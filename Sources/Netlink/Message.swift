@@ -181,6 +181,22 @@ extension NetlinkMessage {
         return m
     }
 
+    /// RTM_DELROUTE of the main table's route to `destination` (nil: the default route) out of the
+    /// link with index `index`.
+    public static func deleteRoute(to destination: IPv4Subnet? = nil, index: UInt32, link name: String) -> NetlinkMessage {
+        let m = NetlinkMessage(
+            type: Int32(RTM_DELROUTE), flags: 0, kind: "RTM_DELROUTE", subject: "\(destination.map(\.description) ?? "default") on \(name)")
+        var r = rtmsg()
+        r.rtm_family = UInt8(AF_INET)
+        r.rtm_dst_len = UInt8(destination?.prefix ?? 0)
+        r.rtm_table = UInt8(RT_TABLE_MAIN.rawValue)
+        r.rtm_scope = UInt8(RT_SCOPE_NOWHERE.rawValue)
+        m.family(r)
+        if let destination { m.put(Int32(RTA_DST.rawValue), bytes: destination.network.bytes) }
+        m.put(Int32(RTA_OIF.rawValue), u32: index)
+        return m
+    }
+
     /// RTM_GETLINK dump of every link.
     public static func dumpLinks() -> NetlinkMessage {
         let m = NetlinkMessage(type: Int32(RTM_GETLINK), flags: NLM_F_DUMP, kind: "RTM_GETLINK", subject: "dump")

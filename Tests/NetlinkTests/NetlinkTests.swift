@@ -109,6 +109,15 @@ enum Wire {
                     Wire.attr(4, Wire.u32(3))))
     }
 
+    @Test func deleteRouteNamesTableDestinationAndLink() {
+        let m = NetlinkMessage.deleteRoute(index: 3, link: "eth0")
+        // rtmsg: family, dst_len 0, src_len, tos, table main (254), protocol 0, scope nowhere
+        // (255: any), type 0, flags.
+        let family: [UInt8] = [2, 0, 0, 0, 254, 0, 255, 0] + Wire.u32(0)
+        #expect(m.bytes == Wire.message(type: 25, flags: Wire.request, family, Wire.attr(4, Wire.u32(3))))
+        #expect("\(m.kind) \(m.subject)" == "RTM_DELROUTE default on eth0")
+    }
+
     @Test func dumpAsksForEveryLink() {
         #expect(NetlinkMessage.dumpLinks().bytes == Wire.message(type: Wire.getLink, flags: Wire.request | Wire.dump, Wire.ifinfo()))
     }
@@ -243,6 +252,13 @@ enum Wire {
             let eth0 = try #require(try inside.link(named: "eth0"))
             try inside.perform(.addAddress(IPv4Address("10.66.0.2")!, prefix: 24, index: eth0.index, link: "eth0"))
             try inside.perform(.addRoute(via: IPv4Address("10.66.0.1")!, index: eth0.index, link: "eth0"))
+            // The route goes and comes back (it exists once: a second add says EEXIST).
+            try inside.perform(.deleteRoute(index: eth0.index, link: "eth0"))
+            try inside.perform(.addRoute(via: IPv4Address("10.66.0.1")!, index: eth0.index, link: "eth0"))
+            var twice = ""
+            do { try inside.perform(.addRoute(via: IPv4Address("10.66.0.1")!, index: eth0.index, link: "eth0")) } catch {
+                twice = "\(error)"
+            }
             let port = try #require(try host.link(named: "vt-host"))
             let lines = [
                 "bridge \(bridge.kind ?? "-") up=\(bridge.isUp)",
@@ -251,6 +267,7 @@ enum Wire {
                 "eth0 mtu=\(eth0.mtu ?? 0) addresses=\(try inside.addresses().map(\.address.description))",
                 "host has eth0: \(try host.link(named: "eth0") != nil)",
                 dup,
+                twice,
             ]
             try host.perform(.deleteLink("vt-host"))
             let after = try inside.links().map(\.name).sorted()
@@ -265,6 +282,7 @@ enum Wire {
                 "eth0 mtu=1400 addresses=[\"127.0.0.1\", \"10.66.0.2\"]",
                 "host has eth0: false",
                 "netlink RTM_NEWLINK veth vt-host: File exists",
+                "netlink RTM_NEWROUTE default via 10.66.0.1: File exists",
                 "after delete [\"lo\"]",
             ])
     }

@@ -6,10 +6,11 @@ import SysboxCore
 /// Global flags come before the subcommand, as containerd's go-runc passes them; they are parsed
 /// here by hand (urfave/cli accepts "--flag value", "--flag=value" and single-dash long flags).
 enum CLI {
-    static let version = "0.1.0"
+    static let version = sysboxdVersion
     static let commit = "unknown"
 
     static func main(_ argv: [String]) -> Int32 {
+        if Describe.handles(argv) { Describe.main(argv) }
         var g = GlobalOptions()
         if let s = getenv("SYSBOX_MGR_SOCKET") { g.managerSocket = String(cString: s) }
         if let s = getenv("SYSBOX_FS_SOCKET") { g.fsSocket = String(cString: s) }

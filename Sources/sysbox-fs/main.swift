@@ -13,7 +13,7 @@ func stopping() -> Bool { stopRequested.load(ordering: .relaxed) }
 struct SysboxFS: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sysbox-fs", abstract: "sysboxd FUSE server for virtual /proc and /sys files",
-        version: "sysbox-fs version 0.1.0", subcommands: [Serve.self, Status.self], defaultSubcommand: Serve.self)
+        version: "sysbox-fs version \(sysboxdVersion)", subcommands: [Serve.self, Status.self], defaultSubcommand: Serve.self)
 }
 
 /// The sockets the commands use unless told otherwise; sysbox-runc reads the same variables.

@@ -14,7 +14,7 @@ func stopping() -> Bool { stopRequested.load(ordering: .relaxed) }
 
 struct SysboxMgr: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sysbox-mgr", abstract: "sysboxd manager daemon", version: "sysbox-mgr version 0.1.0",
+        commandName: "sysbox-mgr", abstract: "sysboxd manager daemon", version: "sysbox-mgr version \(sysboxdVersion)",
         subcommands: [Serve.self, Status.self, Trace.self], defaultSubcommand: Serve.self)
 }
 

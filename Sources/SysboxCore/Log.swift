@@ -110,3 +110,26 @@ public enum Daemon {
         return path  // the fd stays open (and locked) for the life of the process
     }
 }
+
+extension Daemon {
+    /// Tells systemd the daemon is ready (sd_notify's "READY=1", a datagram to $NOTIFY_SOCKET) for a
+    /// `Type=notify` unit: units ordered after it start once its socket answers. Nothing without
+    /// systemd; an abstract socket is named with a leading "@".
+    public static func notifyReady() {
+        guard let raw = getenv("NOTIFY_SOCKET") else { return }
+        var path = Array(String(cString: raw).utf8)
+        guard !path.isEmpty, path.count < 108 else { return }
+        if path[0] == UInt8(ascii: "@") { path[0] = 0 }
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { p in for (i, b) in path.enumerated() { p[i] = b } }
+        let len = socklen_t(MemoryLayout<sa_family_t>.size + path.count)
+        let message = Array("READY=1".utf8)
+        _ = withUnsafePointer(to: &addr) { a in
+            a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, message, message.count, 0, $0, len) }
+        }
+    }
+}

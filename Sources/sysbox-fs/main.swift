@@ -50,6 +50,7 @@ struct Serve: ParsableCommand {
         let listener = try Listener(path: socket, mode: 0o600)
         server.runRefresher { stopping() }
         logger.info("listening", metadata: ["socket": "\(socket)", "mounts": "\(mountRoot)"])
+        Daemon.notifyReady()
         server.serve(listener) { stopping() }
         // The containers' mounts stay: sysbox-keep holds their fds and the next sysbox-fs serves them again.
         server.shutdown()

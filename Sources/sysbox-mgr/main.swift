@@ -64,6 +64,7 @@ struct Serve: ParsableCommand {
         signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
         signal(SIGPIPE, SIG_IGN)
         logger.info("listening", metadata: ["socket": "\(socket)"])
+        Daemon.notifyReady()
         let agentPath = seccompAgentSocket ?? Files.dirname(socket) + "/seccomp-agent.sock"
         if agentPath.isEmpty {
             server.serve(listener) { stopping() }

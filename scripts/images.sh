@@ -30,21 +30,17 @@ if ! docker image inspect "$BUSYBOX_IMAGE" >/dev/null 2>&1; then
 fi
 echo "image $BUSYBOX_IMAGE ready"
 
-# debian_image IMAGE RELEASE PACKAGES
-debian_image() {
-    local image=$1 release=$2 packages=$3
-    local key cache tmp ctx
-    key=$(echo "$release minbase $packages v1" | sha256sum | cut -c1-12)
-    cache=/var/cache/sysboxd/debian-$release-$key.tar
-    if docker image inspect "$image" >/dev/null 2>&1 && \
-       [ "$(docker image inspect -f '{{index .Config.Labels "io.sysboxd.image-key"}}' "$image")" = "$key" ]; then
-        echo "image $image ready"
-        return
-    fi
+# debian_rootfs RELEASE PACKAGES: the cached tarball of a debootstrapped rootfs (made if missing);
+# sets CACHE and KEY.
+debian_rootfs() {
+    local release=$1 packages=$2 tmp
+    KEY=$(echo "$release minbase $packages v1" | sha256sum | cut -c1-12)
+    CACHE=/var/cache/sysboxd/debian-$release-$KEY.tar
+    local cache=$CACHE
     if [ ! -s "$cache" ]; then
         mkdir -p /var/cache/sysboxd
         tmp=$(mktemp -d /var/cache/sysboxd/debootstrap.XXXXXX)
-        echo "debootstrap of Debian $release with systemd and docker.io (a minute or two)..."
+        echo "debootstrap of Debian $release with systemd and docker.io (a minute or two)..." >&2
         if ! debootstrap --variant=minbase --include="$packages" "$release" "$tmp/rootfs" http://deb.debian.org/debian > "$tmp/log" 2>&1; then
             tail -20 "$tmp/log" >&2; rm -rf "$tmp"; echo "debootstrap of $release failed (log above)" >&2; exit 1
         fi
@@ -55,6 +51,20 @@ debian_image() {
         tar -C "$tmp/rootfs" -cf "$cache.tmp" . && mv "$cache.tmp" "$cache"
         rm -rf "$tmp"
     fi
+}
+
+# debian_image IMAGE RELEASE PACKAGES
+debian_image() {
+    local image=$1 release=$2 packages=$3
+    local key cache ctx
+    key=$(echo "$release minbase $packages v1" | sha256sum | cut -c1-12)
+    if docker image inspect "$image" >/dev/null 2>&1 && \
+       [ "$(docker image inspect -f '{{index .Config.Labels "io.sysboxd.image-key"}}' "$image")" = "$key" ]; then
+        echo "image $image ready"
+        return
+    fi
+    debian_rootfs "$release" "$packages"
+    cache=$CACHE
     docker import - "$image-base" < "$cache" >/dev/null
     ctx=$(mktemp -d)
     # docker import cannot set a stop signal or labels: a two-line build on top of the import does.
@@ -71,4 +81,10 @@ if [ "$WHICH" = debian ] || [ "$WHICH" = all ]; then
 fi
 if [ "$WHICH" = sid ] || [ "$WHICH" = all ]; then
     debian_image "$SID_IMAGE" sid "$PACKAGES,docker-cli,docker-buildx"
+fi
+# The systemd host of the install test (tests/install/run.sh): Debian 12 with what the package
+# needs from Debian already there (no mirror is reached from inside). Prints the tarball's path.
+if [ "$WHICH" = install-host ]; then
+    debian_rootfs bookworm "$PACKAGES,jq,fuse3,libfuse3-3,libmnl0,libnftnl11,nftables,man-db,bash-completion"
+    echo "$CACHE"
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, builds, creates the images, starts the daemons,
-# then runs the unit tests (swift test), the root integration tests and the Docker end-to-end suite.
+# then runs the unit tests (swift test), the root integration tests, the Docker end-to-end suite and
+# the install test (the package built and installed on a systemd host).
 # Stops the daemons it started. Exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -23,4 +24,6 @@ echo "== integration tests (sysbox-runc directly)"
 bash tests/integration/run.sh || status=1
 echo "== end-to-end tests (docker run --runtime=sysbox-runc)"
 bash tests/e2e/run.sh || status=1
+echo "== install test (the .deb built, then installed on a systemd host with its own Docker)"
+bash tests/install/run.sh || status=1
 exit $status

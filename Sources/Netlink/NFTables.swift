@@ -61,18 +61,9 @@ public final class NFTables {
     var sequence: UInt32
 
     public init() throws(NetlinkError) {
-        guard let s = mnl_socket_open2(NETLINK_NETFILTER, Int32(SOCK_CLOEXEC.rawValue)) else {
-            throw NetlinkError(kind: "socket", subject: "NETLINK_NETFILTER", errno: .current)
-        }
-        guard mnl_socket_bind(s, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
-            let e = Errno.current
-            mnl_socket_close(s)
-            throw NetlinkError(kind: "bind", subject: "NETLINK_NETFILTER", errno: e)
-        }
+        (socket, portID) = try RouteSocket.openSocket(NETLINK_NETFILTER, "NETLINK_NETFILTER")
         var tv = timeval(tv_sec: 5, tv_usec: 0)
-        _ = setsockopt(mnl_socket_get_fd(s), SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        socket = s
-        portID = mnl_socket_get_portid(s)
+        _ = setsockopt(mnl_socket_get_fd(socket), SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         sequence = UInt32(truncatingIfNeeded: time(nil)) &* 1000
     }
 
@@ -111,13 +102,10 @@ public final class NFTables {
         defer { nftnl_chain_free(c) }
         nftnl_chain_set_str(c, UInt16(NFTNL_CHAIN_TABLE.rawValue), "filter")
         nftnl_chain_set_str(c, UInt16(NFTNL_CHAIN_NAME.rawValue), "DOCKER-USER")
-        let buf = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 8)
-        defer { buf.deallocate() }
-        sequence &+= 1
-        let nlh = nftnl_nlmsg_build_hdr(buf, UInt16(NFT_MSG_GETCHAIN.rawValue), NF.ipv4, UInt16(NLM_F_ACK), sequence)!
-        nftnl_chain_nlmsg_build_payload(nlh, c)
         do {
-            try exchange(nlh, what: "get chain filter DOCKER-USER") { _ in }
+            try request(NFT_MSG_GETCHAIN, flags: NLM_F_ACK, "get chain filter DOCKER-USER", { nftnl_chain_nlmsg_build_payload($0, c) }) {
+                _ in
+            }
             return true
         } catch let e where e.errno == Errno.ENOENT {
             return false
@@ -130,13 +118,9 @@ public final class NFTables {
         defer { nftnl_rule_free(r) }
         nftnl_rule_set_str(r, UInt16(NFTNL_RULE_TABLE.rawValue), "filter")
         nftnl_rule_set_str(r, UInt16(NFTNL_RULE_CHAIN.rawValue), "DOCKER-USER")
-        let buf = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 8)
-        defer { buf.deallocate() }
-        sequence &+= 1
-        let nlh = nftnl_nlmsg_build_hdr(buf, UInt16(NFT_MSG_GETRULE.rawValue), NF.ipv4, UInt16(NLM_F_DUMP), sequence)!
-        nftnl_rule_nlmsg_build_payload(nlh, r)
         var handles: [UInt64] = []
-        try exchange(nlh, what: "list rules of filter DOCKER-USER") { msg in
+        try request(NFT_MSG_GETRULE, flags: NLM_F_DUMP, "list rules of filter DOCKER-USER", { nftnl_rule_nlmsg_build_payload($0, r) }) {
+            msg in
             let rule = nftnl_rule_alloc()!
             defer { nftnl_rule_free(rule) }
             guard nftnl_rule_nlmsg_parse(msg, rule) == 0,
@@ -226,6 +210,19 @@ public final class NFTables {
         return out
     }
 
+    /// Builds one request outside a batch (the header, then `payload`) and exchanges it.
+    func request(
+        _ type: nf_tables_msg_types, flags: Int32, _ what: String, _ payload: (UnsafeMutablePointer<nlmsghdr>) -> Void,
+        _ each: (UnsafePointer<nlmsghdr>) -> Void
+    ) throws(NetlinkError) {
+        let buf = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 8)
+        defer { buf.deallocate() }
+        sequence &+= 1
+        let nlh = nftnl_nlmsg_build_hdr(buf, UInt16(type.rawValue), NF.ipv4, UInt16(flags), sequence)!
+        payload(nlh)
+        try exchange(nlh, what: what, each)
+    }
+
     /// One request outside a batch (a get with NLM_F_ACK, or a dump), its replies handed to
     /// `each`; read up to its ACK or NLMSG_DONE, skipping what answers other sequence numbers.
     func exchange(_ nlh: UnsafeMutablePointer<nlmsghdr>, what: String, _ each: (UnsafePointer<nlmsghdr>) -> Void) throws(NetlinkError) {
@@ -312,28 +309,30 @@ final class Batch {
     }
 
     func rule(_ table: String, _ chain: String, _ build: @escaping (OpaquePointer) -> Void, _ what: String, insert: Bool = false) {
-        messages.append(
-            (
-                { buf, seq in
-                    let r = nftnl_rule_alloc()!
-                    defer { nftnl_rule_free(r) }
-                    nftnl_rule_set_str(r, UInt16(NFTNL_RULE_TABLE.rawValue), table)
-                    nftnl_rule_set_str(r, UInt16(NFTNL_RULE_CHAIN.rawValue), chain)
-                    nftnl_rule_set_u32(r, UInt16(NFTNL_RULE_FAMILY.rawValue), UInt32(NF.ipv4))
-                    build(r)
-                    let ud = nftnl_udata_buf_alloc(64)!
-                    defer { nftnl_udata_buf_free(ud) }
-                    nftnl_udata_put_strz(ud, UInt8(NFTNL_UDATA_RULE_COMMENT.rawValue), NFTables.tag)
-                    nftnl_rule_set_data(r, UInt16(NFTNL_RULE_USERDATA.rawValue), nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud))
-                    // Without NLM_F_APPEND a rule goes to the head of its chain.
-                    let flags = NLM_F_CREATE | NLM_F_ACK | (insert ? 0 : NLM_F_APPEND)
-                    let nlh = nftnl_nlmsg_build_hdr(buf, UInt16(NFT_MSG_NEWRULE.rawValue), NF.ipv4, UInt16(flags), seq)!
-                    nftnl_rule_nlmsg_build_payload(nlh, r)
-                }, "add rule \(table) \(chain) (\(what))"
-            ))
+        // Without NLM_F_APPEND a rule goes to the head of its chain.
+        ruleMessage(
+            NFT_MSG_NEWRULE, flags: NLM_F_CREATE | (insert ? 0 : NLM_F_APPEND), table, chain, "add rule \(table) \(chain) (\(what))"
+        ) { r in
+            nftnl_rule_set_u32(r, UInt16(NFTNL_RULE_FAMILY.rawValue), UInt32(NF.ipv4))
+            build(r)
+            let ud = nftnl_udata_buf_alloc(64)!
+            defer { nftnl_udata_buf_free(ud) }
+            nftnl_udata_put_strz(ud, UInt8(NFTNL_UDATA_RULE_COMMENT.rawValue), NFTables.tag)
+            nftnl_rule_set_data(r, UInt16(NFTNL_RULE_USERDATA.rawValue), nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud))
+        }
     }
 
     func deleteRule(_ table: String, _ chain: String, handle: UInt64) {
+        ruleMessage(NFT_MSG_DELRULE, flags: 0, table, chain, "delete rule \(table) \(chain) handle \(handle)") { r in
+            nftnl_rule_set_u64(r, UInt16(NFTNL_RULE_HANDLE.rawValue), handle)
+        }
+    }
+
+    /// A rule message of `type` for `table` `chain` (every message asks for an ACK).
+    func ruleMessage(
+        _ type: nf_tables_msg_types, flags: Int32, _ table: String, _ chain: String, _ what: String,
+        _ configure: @escaping (OpaquePointer) -> Void
+    ) {
         messages.append(
             (
                 { buf, seq in
@@ -341,10 +340,10 @@ final class Batch {
                     defer { nftnl_rule_free(r) }
                     nftnl_rule_set_str(r, UInt16(NFTNL_RULE_TABLE.rawValue), table)
                     nftnl_rule_set_str(r, UInt16(NFTNL_RULE_CHAIN.rawValue), chain)
-                    nftnl_rule_set_u64(r, UInt16(NFTNL_RULE_HANDLE.rawValue), handle)
-                    let nlh = nftnl_nlmsg_build_hdr(buf, UInt16(NFT_MSG_DELRULE.rawValue), NF.ipv4, UInt16(NLM_F_ACK), seq)!
+                    configure(r)
+                    let nlh = nftnl_nlmsg_build_hdr(buf, UInt16(type.rawValue), NF.ipv4, UInt16(flags | NLM_F_ACK), seq)!
                     nftnl_rule_nlmsg_build_payload(nlh, r)
-                }, "delete rule \(table) \(chain) handle \(handle)"
+                }, what
             ))
     }
 

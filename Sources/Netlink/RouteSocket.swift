@@ -46,17 +46,21 @@ public final class RouteSocket {
     var sequence: UInt32
 
     public init() throws(NetlinkError) {
-        guard let s = mnl_socket_open2(NETLINK_ROUTE, Int32(SOCK_CLOEXEC.rawValue)) else {
-            throw NetlinkError(kind: "socket", subject: "NETLINK_ROUTE", errno: .current)
+        (socket, portID) = try Self.openSocket(NETLINK_ROUTE, "NETLINK_ROUTE")
+        sequence = UInt32(truncatingIfNeeded: time(nil))
+    }
+
+    /// A bound libmnl socket of `proto` (close-on-exec, the kernel's port id) and that id.
+    static func openSocket(_ proto: Int32, _ name: String) throws(NetlinkError) -> (OpaquePointer, UInt32) {
+        guard let s = mnl_socket_open2(proto, Int32(SOCK_CLOEXEC.rawValue)) else {
+            throw NetlinkError(kind: "socket", subject: name, errno: .current)
         }
         guard mnl_socket_bind(s, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
             let e = Errno.current
             mnl_socket_close(s)
-            throw NetlinkError(kind: "bind", subject: "NETLINK_ROUTE", errno: e)
+            throw NetlinkError(kind: "bind", subject: name, errno: e)
         }
-        socket = s
-        portID = mnl_socket_get_portid(s)
-        sequence = UInt32(truncatingIfNeeded: time(nil))
+        return (s, mnl_socket_get_portid(s))
     }
 
     /// A socket in the network namespace `namespace` (an fd): this thread enters it, opens the

@@ -1,5 +1,5 @@
 /// An IPv4 address, kept in host byte order; `bytes` gives the wire (network) order netlink wants.
-public struct IPv4Address: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {
+public struct IPv4Address: Hashable, Comparable, Sendable, TextCodable {
     public var value: UInt32
 
     public init(_ value: UInt32) { self.value = value }
@@ -20,22 +20,11 @@ public struct IPv4Address: Hashable, Comparable, Codable, Sendable, CustomString
     public var description: String { bytes.map(String.init).joined(separator: ".") }
     public static func < (a: Self, b: Self) -> Bool { a.value < b.value }
 
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let a = IPv4Address(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an IPv4 address: \(text)"))
-        }
-        self = a
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(description)
-    }
+    static let what = "an IPv4 address"
 }
 
 /// An IPv4 network, "10.77.0.0/16": the address is kept with its host bits cleared.
-public struct IPv4Subnet: Hashable, Codable, Sendable, CustomStringConvertible {
+public struct IPv4Subnet: Hashable, Sendable, TextCodable {
     public let network: IPv4Address
     public let prefix: Int
 
@@ -69,12 +58,22 @@ public struct IPv4Subnet: Hashable, Codable, Sendable, CustomStringConvertible {
     public func overlaps(_ o: IPv4Subnet) -> Bool { contains(o.network) || o.contains(network) }
     public var description: String { "\(network)/\(prefix)" }
 
+    static let what = "an IPv4 subnet"
+}
+
+/// A value kept in JSON as its text ("10.77.0.2", "10.77.0.0/16").
+protocol TextCodable: Codable, CustomStringConvertible {
+    init?(_ text: String)
+    static var what: String { get }
+}
+
+extension TextCodable {
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
-        guard let s = IPv4Subnet(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an IPv4 subnet: \(text)"))
+        guard let v = Self(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not \(Self.what): \(text)"))
         }
-        self = s
+        self = v
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -14,7 +14,11 @@ chmod 711 "$WORK"   # hooks run by the container's root write under it
 trap 'rm -rf "$WORK"' EXIT
 # Every container a case made goes, even when the case failed half-way; and those of an
 # interrupted earlier run.
-after_case() { local c; for c in $($RUNC list -q 2>/dev/null); do $RUNC delete --force "$c"; done; }
+after_case() {
+    local c; for c in $($RUNC list -q 2>/dev/null); do $RUNC delete --force "$c"; done
+    declare -F ext_down >/dev/null && ext_down
+    rm -f /etc/sysbox/policies/it-dns.json
+}
 after_case
 
 # Edits a bundle's config.json with jq (the arguments after the bundle are jq's).
@@ -426,10 +430,12 @@ ext_up() {
     ip addr add 198.51.100.1/24 dev itext0 && ip link set itext0 up
     ip -n $EXT_NS addr add 198.51.100.2/24 dev eth0 && ip -n $EXT_NS link set eth0 up && ip -n $EXT_NS link set lo up
     mkdir -p "$WORK/ext" && echo outside > "$WORK/ext/index.html"
-    ip netns exec $EXT_NS busybox httpd -f -vv -p 80 -h "$WORK/ext" 2>"$WORK/ext.log" & EXT_HTTPD=$!
+    ip netns exec $EXT_NS busybox httpd -f -vv -p 80 -h "$WORK/ext" 2>"$WORK/ext.log" & echo $! > "$WORK/ext.pids"
 }
+# Cases run in subshells: what they start is found again through $WORK/ext.pids.
 ext_down() {
-    [ -n "${EXT_HTTPD:-}" ] && kill "$EXT_HTTPD" 2>/dev/null; wait "${EXT_HTTPD:-}" 2>/dev/null || true
+    local p; for p in $(cat "$WORK/ext.pids" 2>/dev/null); do kill "$p" 2>/dev/null; done
+    rm -f "$WORK/ext.pids"
     ip link del itext0 2>/dev/null || true; ip netns del $EXT_NS 2>/dev/null || true
 }
 http_get() { printf 'GET / HTTP/1.0\r\n\r\n' | busybox nc -w 3 "$1" "$2" | tail -1; }
@@ -484,6 +490,25 @@ test_standalone_network() {
     assert_eq "$(addr_of it-net1)" "$a1"
     assert_contains "$(busybox ping -c1 -W2 "${a1%/*}")" "1 packets received"
     for c in it-net1 it-net2 it-netweb; do $RUNC delete --force $c; assert_no_leftovers $c "$ROOT"; done
+    assert_no_network_left
+    ext_down
+}
+
+# resolv.conf works: the policy's name server, in the outside namespace, answers through NAT.
+test_network_dns() {
+    ext_up
+    ip netns exec $EXT_NS python3 dns.py 198.51.100.2 203.0.113.7 & echo $! >> "$WORK/ext.pids"
+    local pol=/etc/sysbox/policies/it-dns.json
+    jq '.network.dns = ["198.51.100.2"]' /etc/sysbox/policies/default.json > "$pol"
+    local b; b=$(bundle netdns '["sleep","1000"]')
+    spec_edit "$b" '.annotations = {"io.sysboxd.policy": "it-dns"}'
+    quiet $RUNC run -d --bundle "$b" it-netdns
+    assert_contains "$($RUNC exec it-netdns cat /etc/resolv.conf </dev/null)" "nameserver 198.51.100.2"
+    local out; out=$($RUNC exec it-netdns nslookup web.example.test </dev/null 2>&1)
+    assert_contains "$out" "203.0.113.7"
+    $RUNC delete --force it-netdns
+    rm -f "$pol"
+    assert_no_leftovers it-netdns "$ROOT"
     assert_no_network_left
     ext_down
 }
@@ -558,9 +583,11 @@ t "runc contract: a non-empty cgroup is warned about" test_runc_contract_nonempt
 t "runc contract: read-only /dev, rro, a profile denying chdir" test_runc_contract_mounts
 t "runc contract: ps -e -x, kill 0, update -1, exec -p without user, --ignore-paused, --cgroup, tty owner" test_runc_contract_verbs
 t "standalone network: addresses, each other, the host, NAT out, a published port, reuse" test_standalone_network
+t "standalone network: resolv.conf names the policy's server, which answers through NAT" test_network_dns
 t "standalone network: opt-out, bad settings refused with nothing made" test_network_opt_out_and_errors
 t "standalone network: sysbox-mgr killed with SIGKILL keeps it; delete removes it" test_network_survives_a_killed_manager
 t "standalone network: twenty containers at once get twenty addresses, all released" test_twenty_in_parallel
 ext_down >/dev/null 2>&1
+rm -f /etc/sysbox/policies/it-dns.json
 rmdir "$ROOT" 2>/dev/null || true
 summary

@@ -33,6 +33,8 @@ final class Networks {
     private(set) var leases: [String: Lease] = [:]
     /// Made a socket in the host's network namespace (the manager's own): a test may pass another.
     let hostSocket: () throws -> RouteSocket
+    /// Bridges whose gateway address this process has seen or made.
+    var checkedBridges: Set<String> = []
     /// What the firewall was last made to hold (nil: not yet, in this process).
     var applied: (rules: NATRuleset, bridges: [String])?
     /// Where net.ipv4.ip_forward is turned on for NAT ("": never, for tests).
@@ -150,6 +152,8 @@ final class Networks {
                     hint: "give each network.bridge a subnet of its own")
             }
         }
+        // An existing bridge of ours was checked when it was made.
+        guard try host.link(named: r.bridge) == nil else { return }
         let links = try host.links()
         let ours = links.first { $0.name == r.bridge }?.index
         for a in try host.addresses() where a.index != ours {
@@ -167,10 +171,14 @@ final class Networks {
             guard b.kind == "bridge" else {
                 throw RuntimeError("\(r.bridge) exists and is no bridge (\(b.kind ?? "a device"))", hint: "choose another network.bridge")
             }
-            if !(try host.addresses().contains { $0.index == b.index && $0.address == gateway(r.subnet) }) {
+            // Its address is looked at once per manager (a dump of every address costs).
+            if !checkedBridges.contains(r.bridge),
+                !(try host.addresses().contains { $0.index == b.index && $0.address == gateway(r.subnet) })
+            {
                 try host.perform(.addAddress(gateway(r.subnet), prefix: r.subnet.prefix, index: b.index, link: r.bridge))
             }
             if !b.isUp { try host.perform(.setLink(r.bridge, up: true)) }
+            checkedBridges.insert(r.bridge)
             return b
         }
         try host.perform(.newBridge(r.bridge, mtu: UInt32(r.mtu)))
@@ -178,6 +186,7 @@ final class Networks {
         try host.perform(.addAddress(gateway(r.subnet), prefix: r.subnet.prefix, index: b.index, link: r.bridge))
         try host.perform(.setLink(r.bridge, up: true))
         logger.info("bridge made", metadata: ["bridge": "\(r.bridge)", "gateway": "\(gateway(r.subnet))/\(r.subnet.prefix)"])
+        checkedBridges.insert(r.bridge)
         return b
     }
 
@@ -223,7 +232,10 @@ final class Networks {
         do {
             let host = try hostSocket()
             try removeLink(lease.hostInterface, host)
-            if !leases.values.contains(where: { $0.id != id && $0.bridge == lease.bridge }) { try removeLink(lease.bridge, host) }
+            if !leases.values.contains(where: { $0.id != id && $0.bridge == lease.bridge }) {
+                try removeLink(lease.bridge, host)
+                checkedBridges.remove(lease.bridge)
+            }
         } catch {
             logger.warning("network of a deleted container not fully removed", metadata: ["id": "\(id)", "error": "\(error)"])
         }
@@ -273,7 +285,9 @@ final class Networks {
         do {
             try Files.mkdirAll(Files.dirname(stateFile), mode: 0o700)
             let list = leases.values.sorted { $0.id < $1.id }
-            try Files.writeAtomic(stateFile, Array(try JSONEncoder().encode(list)), mode: 0o600)
+            // Not fsynced: the links a lease describes do not outlive a machine crash either, and
+            // a killed manager's successor reads the page cache.
+            try Files.writeAtomic(stateFile, Array(try JSONEncoder().encode(list)), mode: 0o600, durable: false)
         } catch {
             leases = before
             throw error

@@ -197,6 +197,14 @@ extension NetlinkMessage {
         return m
     }
 
+    /// RTM_GETLINK of one link, by name.
+    public static func getLink(_ name: String) -> NetlinkMessage {
+        let m = NetlinkMessage(type: Int32(RTM_GETLINK), flags: NLM_F_ACK, kind: "RTM_GETLINK", subject: "link \(name)")
+        m.family(link())
+        m.put(Int32(IFLA_IFNAME), string: name)
+        return m
+    }
+
     /// RTM_GETLINK dump of every link.
     public static func dumpLinks() -> NetlinkMessage {
         let m = NetlinkMessage(type: Int32(RTM_GETLINK), flags: NLM_F_DUMP, kind: "RTM_GETLINK", subject: "dump")

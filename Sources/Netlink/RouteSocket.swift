@@ -90,7 +90,14 @@ public final class RouteSocket {
         return out
     }
 
-    public func link(named name: String) throws(NetlinkError) -> LinkInfo? { try links().first { $0.name == name } }
+    /// One link by name (a single request, not a dump); nil if there is none.
+    public func link(named name: String) throws(NetlinkError) -> LinkInfo? {
+        var out: [LinkInfo] = []
+        do { try exchange(.getLink(name)) { out += Self.parseLinks(message: $0) } } catch let e where e.errno == Errno(ENODEV) {
+            return nil
+        }
+        return out.first
+    }
 
     /// Every IPv4 address of this socket's namespace.
     public func addresses() throws(NetlinkError) -> [AddressInfo] {

@@ -118,6 +118,12 @@ enum Wire {
         #expect("\(m.kind) \(m.subject)" == "RTM_DELROUTE default on eth0")
     }
 
+    @Test func oneLinkIsAskedForByName() {
+        #expect(
+            NetlinkMessage.getLink("sysbox0").bytes
+                == Wire.message(type: Wire.getLink, flags: Wire.request | Wire.ack, Wire.ifinfo(), Wire.str(Wire.ifname, "sysbox0")))
+    }
+
     @Test func dumpAsksForEveryLink() {
         #expect(NetlinkMessage.dumpLinks().bytes == Wire.message(type: Wire.getLink, flags: Wire.request | Wire.dump, Wire.ifinfo()))
     }

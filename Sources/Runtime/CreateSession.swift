@@ -264,7 +264,7 @@ final class CreateSession {
         let text = NetworkPlan.resolvConf(
             dns: net.dns, host: (try? Files.readString("/etc/resolv.conf")) ?? "",
             resolved: try? Files.readString("/run/systemd/resolve/resolv.conf"))
-        try Files.writeAtomic(file, Array(text.utf8), mode: 0o644)
+        try Files.writeAtomic(file, Array(text.utf8), mode: 0o644, durable: false)
         NetworkPlan.addResolvConf(&spec, file: file)
     }
 

@@ -122,17 +122,22 @@ public enum Files {
     }
 
     /// Writes to a temporary sibling and renames it into place, so readers see all or nothing.
-    public static func writeAtomic(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(SysError) {
+    /// Replaces `path` with `bytes` through a rename: readers see the old file or the new one.
+    /// `durable: false` skips the two fsyncs, for state that a machine crash makes moot anyway
+    /// (what it describes lives in the kernel) and that a killed process keeps through the page
+    /// cache.
+    public static func writeAtomic(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, durable: Bool = true) throws(SysError) {
         let tmp = dirname(path) + "/." + basename(path) + ".tmp\(getpid())"
         do {
             let fd = try open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL, mode)
             try writeAll(fd.raw, bytes, tmp)
-            _ = try sys("fsync", tmp) { fsync(fd.raw) }
+            if durable { _ = try sys("fsync", tmp) { fsync(fd.raw) } }
         } catch {
             unlink(tmp)
             throw error
         }
         do { try sys("rename", path) { rename(tmp, path) } } catch { unlink(tmp); throw error }
+        guard durable else { return }
         // The rename is durable once its directory is: a crash after this keeps the new file.
         let dir = Glibc.open(dirname(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dir >= 0 { fsync(dir); Glibc.close(dir) }

@@ -25,7 +25,8 @@ DOCKER_SOCK=$SYSBOXD_STATE/docker.sock
 if [ -z "$SYSBOXD_STACK" ]; then FS_SOCK=/run/sysbox/fs.sock; else FS_SOCK=$SYSBOXD_STATE/fs.sock; fi
 if [ -z "$SYSBOXD_STACK" ]; then KEEP_SOCK=/run/sysbox/keep.sock; else KEEP_SOCK=$SYSBOXD_STATE/keep.sock; fi
 DOCKER_CONFIG_FILE=$SYSBOXD_STATE/docker-daemon.json
-export DOCKER_HOST=unix://$DOCKER_SOCK
+# SYSBOXD_DOCKER_HOST: another Docker (the host's own, where the package is installed).
+export DOCKER_HOST=${SYSBOXD_DOCKER_HOST:-unix://$DOCKER_SOCK}
 export SYSBOX_MGR_SOCKET=$MGR_SOCK
 export SYSBOX_FS_SOCKET=$FS_SOCK
 export SYSBOX_KEEP_SOCKET=$KEEP_SOCK

@@ -8,10 +8,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 1; }
 bash scripts/install-deps.sh
-bash scripts/build.sh
-bash scripts/daemons.sh start
+if [ "$(ps -o comm= -p 1)" = systemd ] && [ -z "${SYSBOXD_PRIVATE_DAEMONS:-}" ]; then
+    # A systemd host: the package, its units, and the host's own Docker on its default socket.
+    echo "PID 1 is systemd: building the package and installing it for this host's Docker (SYSBOXD_PRIVATE_DAEMONS=1 keeps private daemons instead)"
+    bash scripts/package.sh
+    bash scripts/install-package.sh "$(ls dist/sysboxd_*_amd64.deb | tail -1)"
+    export SYSBOXD_DOCKER_HOST=unix:///var/run/docker.sock
+    . scripts/env.sh
+else
+    echo "PID 1 is not systemd: sysbox-mgr, sysbox-fs and a dockerd of their own, started by hand"
+    bash scripts/build.sh
+    bash scripts/daemons.sh start
+    . scripts/env.sh
+fi
 bash scripts/images.sh all
-. scripts/env.sh
 echo
 echo "\$ docker run --runtime=sysbox-runc --rm --pull=never -m 256m --cpus 1 $BUSYBOX_IMAGE ..."
 docker run --runtime=sysbox-runc --rm --pull=never -m 256m --cpus 1 "$BUSYBOX_IMAGE" sh -c '
@@ -50,4 +60,8 @@ else echo "docker stop:        exit $code: systemd did not halt by itself (see d
 docker rm -f sysboxd-demo >/dev/null
 trap - EXIT
 echo
-echo "Daemons are running; DOCKER_HOST=$DOCKER_HOST. Stop them with: bash scripts/daemons.sh stop"
+if [ "$DOCKER_HOST" = unix:///var/run/docker.sock ]; then
+    echo "sysboxd is installed (systemctl status sysbox); the host's Docker runs system containers with --runtime=sysbox-runc"
+else
+    echo "Daemons are running; DOCKER_HOST=$DOCKER_HOST. Stop them with: bash scripts/daemons.sh stop"
+fi

@@ -35,6 +35,7 @@ systemd_host_up() {
     mkdir -p "$BASE/rootfs" "$BASE/docker" "$BASE/in"
     tar -C "$BASE/rootfs" -xf "$tarball"
     cp "$DEB" "$BASE/in/sysboxd.deb"
+    cp ../../scripts/install-package.sh "$BASE/in/"
     docker save "$BUSYBOX_IMAGE" > "$BASE/in/busybox.tar"
     local caps='["CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_DAC_READ_SEARCH","CAP_FOWNER","CAP_FSETID","CAP_KILL",
         "CAP_SETGID","CAP_SETUID","CAP_SETPCAP","CAP_LINUX_IMMUTABLE","CAP_NET_BIND_SERVICE","CAP_NET_BROADCAST",
@@ -167,6 +168,14 @@ test_without_daemon_json() {
     in_host test ! -e /etc/docker/daemon.json || fail "daemon.json made by the install remains after purge"
 }
 
+# The systemd path of the README's first command installs with scripts/install-package.sh.
+test_setup_path_install() {
+    local out; out=$(in_host bash /mnt/in/install-package.sh /mnt/in/sysboxd.deb 2>&1) || fail "install-package.sh: $out"
+    assert_contains "$out" "sysbox.service active; Docker's runtimes: "
+    assert_contains "$out" "sysbox-runc"
+    in_host env DEBIAN_FRONTEND=noninteractive apt-get purge -y sysboxd >/dev/null 2>&1 || fail "purge failed"
+}
+
 test_invalid_daemon_json_untouched() {
     in_host sh -c 'printf "{ \"log-level\": warn\n" > /etc/docker/daemon.json && cp -p /etc/docker/daemon.json /root/daemon.json.bad'
     local out; out=$(install_deb) || fail "install failed: $(echo "$out" | tail -5)"
@@ -207,6 +216,7 @@ t "apt install: units active, Docker lists sysbox-runc, a system container has i
 t "upgrade under a running system container: it runs on, its traps and /proc answer" test_upgrade_keeps_containers
 t "remove is refused while containers run; remove, then purge: daemon.json as before, nothing left" test_remove_and_purge
 t "without a daemon.json: install makes one, purge takes it away" test_without_daemon_json
+t "the README's systemd path: install-package.sh installs it for the host's Docker" test_setup_path_install
 t "an invalid daemon.json is left untouched, with what to add" test_invalid_daemon_json_untouched
 [ -n "${SYSTEMD_HOST_KEEP:-}" ] || systemd_host_down
 leftover=$(grep -c "$BASE" /proc/self/mountinfo || true)

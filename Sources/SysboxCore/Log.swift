@@ -101,13 +101,33 @@ public enum Daemon {
     public static func lockPidFile(dir: String, name: String, program: String) throws -> String {
         try Files.mkdirAll(dir, mode: 0o700)
         let path = dir + "/" + name
-        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        var fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        if fd >= 0, flock(fd, LOCK_EX | LOCK_NB) != 0, let holder = lockHolder(path), isZombie(holder) {
+            // A killed predecessor whose last thread is stuck in a FUSE request (one its own session
+            // had read): its files, and so the lock, stay until that request is answered, which only
+            // this process can do (FUSE_NOTIFY_RESEND). It is dead: a fresh pid file takes over.
+            close(fd)
+            unlink(path)
+            fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+            printError("\(program): the previous \(program) (pid \(holder)) was killed with a thread still in the kernel; taking over\n")
+        }
         guard fd >= 0, flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             throw RuntimeError("another \(program) is running (lock on \(path))", hint: "stop it first")
         }
         ftruncate(fd, 0)
         try Files.writeAll(fd, Array("\(getpid())\n".utf8), path)
         return path  // the fd stays open (and locked) for the life of the process
+    }
+
+    /// The pid written in a pid file.
+    static func lockHolder(_ path: String) -> Int32? {
+        (try? Files.readString(path)).flatMap { Int32($0.filter { $0.isNumber }) }
+    }
+
+    /// Whether `pid` has exited (its leader a zombie) while a thread of it lingers.
+    static func isZombie(_ pid: Int32) -> Bool {
+        guard let status = try? Files.readString("/proc/\(pid)/status") else { return false }
+        return status.split(separator: "\n").contains { $0.hasPrefix("State:") && $0.contains("Z") }
     }
 }
 

@@ -22,7 +22,7 @@ crash_start() {
 crash_check() { # round mode
     local i out
     for i in $(seq 1 "$CRASH_CONTAINERS"); do
-        out=$(timeout 20 docker exec "e2e-crash-$i" sh -c 'head -1 /proc/meminfo; hostname r'"$1"' && hostname; umount /proc 2>&1; cat /tmp/failed 2>/dev/null | sort | uniq -c' 2>&1) ||
+        out=$(timeout -k 5 20 docker exec "e2e-crash-$i" sh -c 'head -1 /proc/meminfo; hostname r'"$1"' && hostname; umount /proc 2>&1; cat /tmp/failed 2>/dev/null | sort | uniq -c' 2>&1) ||
             fail "$2 round $1: container $i did not answer: $out"
         assert_contains "$out" "MemTotal:" "$2 round $1, container $i: its virtual meminfo"
         assert_contains "$out" "r$1" "$2 round $1, container $i: a trapped sethostname"
@@ -70,11 +70,11 @@ stream_start() { # dir [container to exec into]
         n=0
         while [ ! -e "$dir/stop" ]; do
             n=$((n + 1))
-            if timeout 120 docker run --runtime="$RT" --pull=never --name "e2e-crash-s$n" $IMG \
+            if timeout -k 5 120 docker run --runtime="$RT" --pull=never --name "e2e-crash-s$n" $IMG \
                 sh -c 'head -1 /proc/meminfo; hostname h && hostname' > "$dir/c$n.out" 2>&1
             then echo ok >> "$dir/creates"; else echo "fail $?" >> "$dir/creates"; fi
             [ -n "$target" ] || continue
-            if timeout 120 docker exec "$target" sh -c 'head -1 /proc/uptime; hostname' > "$dir/e$n.out" 2>&1
+            if timeout -k 5 120 docker exec "$target" sh -c 'head -1 /proc/uptime; hostname' > "$dir/e$n.out" 2>&1
             then echo ok >> "$dir/execs"; else echo "fail $?" >> "$dir/execs"; fi
         done
     ) & echo $! > "$dir/pid"

@@ -139,7 +139,7 @@ final class Networks {
 
     /// One bridge name, one subnet; subnets of different bridges, and of anything else on the
     /// host, must not overlap.
-    func checkSubnet(_ r: NetworkRequest, host: RouteSocket) throws {
+    func checkSubnet(_ r: NetworkRequest, bridge: LinkInfo?, host: RouteSocket) throws {
         for l in leases.values where l.id != r.id.rawValue {
             if l.bridge == r.bridge && l.subnet != r.subnet {
                 throw RuntimeError(
@@ -153,7 +153,7 @@ final class Networks {
             }
         }
         // An existing bridge of ours was checked when it was made.
-        guard try host.link(named: r.bridge) == nil else { return }
+        guard bridge == nil else { return }
         let links = try host.links()
         let ours = links.first { $0.name == r.bridge }?.index
         for a in try host.addresses() where a.index != ours {
@@ -166,8 +166,8 @@ final class Networks {
     }
 
     /// The bridge, up, with the gateway address; made if missing.
-    func ensureBridge(_ r: NetworkRequest, host: RouteSocket) throws -> LinkInfo {
-        if let b = try host.link(named: r.bridge) {
+    func ensureBridge(_ r: NetworkRequest, existing: LinkInfo?, host: RouteSocket) throws -> LinkInfo {
+        if let b = existing {
             guard b.kind == "bridge" else {
                 throw RuntimeError("\(r.bridge) exists and is no bridge (\(b.kind ?? "a device"))", hint: "choose another network.bridge")
             }
@@ -196,14 +196,15 @@ final class Networks {
     func connect(_ r: NetworkRequest, namespace: Int32, epoch: Double) throws -> NetworkLease {
         if leases[r.id.rawValue] != nil { disconnect(r.id.rawValue) }
         let host = try hostSocket()
-        try checkSubnet(r, host: host)
+        let existing = try host.link(named: r.bridge)
+        try checkSubnet(r, bridge: existing, host: host)
         let address = try pick(r)
         let lease = Lease(
             id: r.id.rawValue, bridge: r.bridge, subnet: r.subnet, address: address, hostInterface: Self.hostInterface(for: r.id.rawValue),
             stateDir: r.stateDir, since: epoch, nat: r.nat, publish: try published(r, address: address))
         try change { $0[lease.id] = lease }
         do {
-            let bridge = try ensureBridge(r, host: host)
+            let bridge = try ensureBridge(r, existing: existing, host: host)
             if try host.link(named: lease.hostInterface) != nil { try host.perform(.deleteLink(lease.hostInterface)) }
             try host.perform(
                 .newVeth(lease.hostInterface, peer: "eth0", peerNamespace: namespace, mtu: UInt32(r.mtu), peerMAC: Self.mac(for: address)))

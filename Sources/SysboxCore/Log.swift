@@ -135,7 +135,11 @@ extension Daemon {
     /// Tells systemd the daemon is ready (sd_notify's "READY=1", a datagram to $NOTIFY_SOCKET) for a
     /// `Type=notify` unit: units ordered after it start once its socket answers. Nothing without
     /// systemd; an abstract socket is named with a leading "@".
-    public static func notifyReady() {
+    public static func notifyReady() { notify("READY=1") }
+
+    /// Sends sd_notify assignments ("READY=1", "STATUS=...", newline-separated) to the unit's
+    /// $NOTIFY_SOCKET; nothing without one.
+    public static func notify(_ assignments: String) {
         guard let raw = getenv("NOTIFY_SOCKET") else { return }
         var path = Array(String(cString: raw).utf8)
         guard !path.isEmpty, path.count < 108 else { return }
@@ -147,7 +151,7 @@ extension Daemon {
         addr.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &addr.sun_path) { p in for (i, b) in path.enumerated() { p[i] = b } }
         let len = socklen_t(MemoryLayout<sa_family_t>.size + path.count)
-        let message = Array("READY=1".utf8)
+        let message = Array(assignments.utf8)
         _ = withUnsafePointer(to: &addr) { a in
             a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, message, message.count, 0, $0, len) }
         }

@@ -15,7 +15,7 @@ func stopping() -> Bool { stopRequested.load(ordering: .relaxed) }
 struct SysboxMgr: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sysbox-mgr", abstract: "sysboxd manager daemon", version: "sysbox-mgr version \(sysboxdVersion)",
-        subcommands: [Serve.self, Status.self, Trace.self], defaultSubcommand: Serve.self)
+        subcommands: [Serve.self, Status.self, Trace.self, Monitor.self], defaultSubcommand: Serve.self)
 }
 
 struct Serve: ParsableCommand {
@@ -105,6 +105,34 @@ struct Status: ParsableCommand {
             print(
                 "\(e.id)\t\(e.registration.uidStart)\t\(e.registration.gidStart)\t\(e.registration.size)\t\(e.exclusive)\t\(e.registered)\t\(e.hostname ?? "-")\t\(e.address ?? "-")"
             )
+        }
+    }
+}
+
+/// What the `sysbox` unit runs: it stays up while the daemons come and go, and tells systemd
+/// whether both answer (`systemctl status sysbox` shows it as the unit's Status, and the journal
+/// keeps each change). Ready once both answer.
+struct Monitor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "monitor", abstract: "stay running and report whether sysbox-mgr and sysbox-fs answer (the sysbox unit runs it)")
+    @Option(help: "unix socket (default $SYSBOX_MGR_SOCKET or /run/sysbox/mgr.sock)") var socket = defaultSocket
+    @Option(name: .customLong("fs-socket"), help: "sysbox-fs's socket (default $SYSBOX_FS_SOCKET or /run/sysbox/fs.sock)")
+    var fsSocket = getenv("SYSBOX_FS_SOCKET").map { String(cString: $0) } ?? "/run/sysbox/fs.sock"
+    @Option(help: "seconds between two checks once both answered") var interval: UInt32 = 5
+
+    func run() throws {
+        var ready = false
+        var last = ""
+        while true {
+            let health = DaemonsHealth.probe(managerSocket: socket, fsSocket: fsSocket)
+            // Only a change is told (and logged): the line names the pids, so a restart shows.
+            if health.line != last {
+                try? Files.writeAll(1, Array((health.line + "\n").utf8), "stdout")
+                last = health.line
+                Daemon.notify(!ready && health.allAnswer ? "READY=1\nSTATUS=\(health.line)" : "STATUS=\(health.line)")
+                ready = ready || health.allAnswer
+            }
+            if ready { sleep(interval) } else { usleep(200_000) }
         }
     }
 }

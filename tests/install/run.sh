@@ -98,7 +98,14 @@ test_install() {
         assert_eq "$(in_host systemctl is-active "$u")" "active" "($u)"
         assert_eq "$(in_host systemctl is-enabled "$u")" "enabled" "($u)"
     done
-    assert_contains "$(in_host systemctl status sysbox --no-pager)" "Active: active"
+    # The umbrella's status names both daemons with the pids their units run.
+    local status; status=$(in_host systemctl status sysbox --no-pager)
+    assert_contains "$status" "Active: active (running)"
+    assert_contains "$status" "sysbox-mgr pid $(in_host systemctl show -p MainPID --value sysbox-mgr) ("
+    assert_contains "$status" "sysbox-fs pid $(in_host systemctl show -p MainPID --value sysbox-fs) ("
+    # A restarted daemon shows in it under its new pid.
+    in_host systemctl restart sysbox-fs
+    eventually "in_host systemctl status sysbox --no-pager | grep -q \"sysbox-fs pid \$(in_host systemctl show -p MainPID --value sysbox-fs) (\"" 20
     assert_eq "$(in_host systemd-analyze verify /lib/systemd/system/sysbox.service /lib/systemd/system/sysbox-mgr.service \
         /lib/systemd/system/sysbox-fs.service /lib/systemd/system/sysbox-keep.service 2>&1)" ""
     # Docker: the runtime is there, the user's keys too, and a system container has its own range.

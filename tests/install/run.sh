@@ -35,6 +35,7 @@ systemd_host_up() {
     mkdir -p "$BASE/rootfs" "$BASE/docker" "$BASE/in"
     tar -C "$BASE/rootfs" -xf "$tarball"
     cp "$DEB" "$BASE/in/sysboxd.deb"
+    newer_deb "$DEB" "$BASE/in/sysboxd-newer.deb"
     cp ../../scripts/install-package.sh "$BASE/in/"
     docker save "$BUSYBOX_IMAGE" > "$BASE/in/busybox.tar"
     local caps='["CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_DAC_READ_SEARCH","CAP_FOWNER","CAP_FSETID","CAP_KILL",
@@ -75,6 +76,16 @@ systemd_host_up() {
     in_host_i docker load < "$BASE/in/busybox.tar" >/dev/null
 }
 
+# The same package under a higher version (<version>+1), so that dpkg takes the upgrade path of the
+# maintainer scripts (prerm upgrade, postinst configure <old version>) as from an older release.
+newer_deb() {
+    local d; d=$(mktemp -d)
+    dpkg-deb -R "$1" "$d/pkg"
+    sed -i "s/^Version: \(.*\)/Version: \1+1/" "$d/pkg/DEBIAN/control"
+    dpkg-deb -b "$d/pkg" "$2" >/dev/null
+    rm -rf "$d"
+}
+
 # What a user's Docker config had before the package: restored byte for byte by remove.
 USER_DAEMON_JSON='{
     "log-level": "warn",
@@ -83,6 +94,7 @@ USER_DAEMON_JSON='{
 '
 
 install_deb() { in_host env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" /mnt/in/sysboxd.deb 2>&1; }
+version() { in_host dpkg-query -W -f '${Version}' sysboxd; }
 
 test_boot() {
     systemd_host_up
@@ -127,18 +139,36 @@ test_install() {
     in_host cmp /etc/docker/daemon.json /root/daemon.json.installed || fail "a second install changed daemon.json"
 }
 
-test_upgrade_keeps_containers() {
-    in_host docker run -d --runtime=sysbox-runc --pull=never --name sc "$BUSYBOX_IMAGE" sleep 100000 >/dev/null
+# Installs (apt-get install ${@:2}) over the running package under a running system container: it
+# runs on, the daemons were restarted (sysbox-keep was not), its traps and virtual files answer.
+upgrade_under_container() {
+    local label=$1; shift
     local keep mgr; keep=$(in_host systemctl show -p MainPID --value sysbox-keep); mgr=$(in_host systemctl show -p MainPID --value sysbox-mgr)
-    install_deb --reinstall >/dev/null || fail "the upgrade failed"
+    local before; before=$(in_host md5sum /etc/docker/daemon.json /etc/subuid /etc/subgid)
+    local out; out=$(in_host env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" 2>&1) || fail "the upgrade failed: $(echo "$out" | tail -5)"
     assert_eq "$(in_host docker inspect -f '{{.State.Running}}' sc)" "true"
     assert_ne "$(in_host systemctl show -p MainPID --value sysbox-mgr)" "$mgr" "(sysbox-mgr was restarted onto the new binary)"
     assert_eq "$(in_host systemctl show -p MainPID --value sysbox-keep)" "$keep" "(sysbox-keep was not restarted)"
+    assert_eq "$(in_host md5sum /etc/docker/daemon.json /etc/subuid /etc/subgid)" "$before" "(the upgrade changed daemon.json or the subid files)"
+    local u; for u in sysbox sysbox-keep sysbox-mgr sysbox-fs; do
+        assert_eq "$(in_host systemctl is-active "$u")" "active" "($u after the upgrade)"
+    done
     # Its trapped calls and virtual files still answer.
-    in_host docker exec sc hostname after-upgrade
-    assert_eq "$(in_host docker exec sc hostname)" "after-upgrade"
+    in_host docker exec sc hostname "after-$label"
+    assert_eq "$(in_host docker exec sc hostname)" "after-$label"
     assert_contains "$(in_host docker exec sc head -1 /proc/meminfo)" "MemTotal"
     assert_contains "$(in_host docker exec sc cat /proc/self/uid_map)" "65536"
+}
+
+test_upgrade_keeps_containers() {
+    in_host docker run -d --runtime=sysbox-runc --pull=never --name sc "$BUSYBOX_IMAGE" sleep 100000 >/dev/null
+    local v; v=$(version)
+    upgrade_under_container reinstall --reinstall /mnt/in/sysboxd.deb
+    assert_eq "$(version)" "$v"
+    # A newer version: dpkg's upgrade path (postinst configure <old version>).
+    upgrade_under_container newer /mnt/in/sysboxd-newer.deb
+    assert_eq "$(version)" "$v+1"
+    assert_eq "$(in_host docker run --runtime=sysbox-runc --rm --pull=never "$BUSYBOX_IMAGE" echo new-ok)" "new-ok"
 }
 
 test_remove_and_purge() {
@@ -220,7 +250,7 @@ fi
 echo "package: $DEB"
 t "a Debian 12 host boots with systemd as PID 1 and its own Docker" test_boot
 t "apt install: units active, Docker lists sysbox-runc, a system container has its own 65,536 ids" test_install
-t "upgrade under a running system container: it runs on, its traps and /proc answer" test_upgrade_keeps_containers
+t "upgrade (the same version again, then a newer one) under a running system container: it runs on, its traps and /proc answer" test_upgrade_keeps_containers
 t "remove is refused while containers run; remove, then purge: daemon.json as before, nothing left" test_remove_and_purge
 t "without a daemon.json: install makes one, purge takes it away" test_without_daemon_json
 t "the README's systemd path: install-package.sh installs it for the host's Docker" test_setup_path_install

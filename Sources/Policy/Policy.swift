@@ -301,10 +301,14 @@ public struct Policy: Codable, Equatable, Sendable {
         }
     }
 
-    /// The policy a container asked for (annotation io.sysboxd.policy or env SYSBOX_POLICY), else default.
-    public static func select(annotations: [String: String]?, env: [String]?) throws -> (name: String, policy: Policy) {
+    /// The policy a container asked for (annotation io.sysboxd.policy or env SYSBOX_POLICY), else
+    /// `fallback` (sysbox-runc passes SYSBOX_POLICY from its own env: a default for every container
+    /// of an engine), else default.
+    public static func select(annotations: [String: String]?, env: [String]?, fallback: String? = nil) throws -> (
+        name: String, policy: Policy
+    ) {
         let fromEnv = env?.first { $0.hasPrefix("SYSBOX_POLICY=") }.map { String($0.dropFirst(14)) }
-        let name = annotations?["io.sysboxd.policy"] ?? fromEnv ?? "default"
+        let name = annotations?["io.sysboxd.policy"] ?? fromEnv ?? fallback ?? "default"
         guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else {
             throw PolicyError("policy name \"\(name)\" is invalid: use a file name from \(directory) without .json")
         }

@@ -119,7 +119,9 @@ final class CreateSession {
         cgroupView = try CgroupView.select(spec: spec, layout: layout, rootfs: rootfs)
         ctx.logger.debug("cgroup view", metadata: ["view": "\(cgroupView.rawValue)"])
         phases.mark("spec")
-        policy = try Policy.select(annotations: spec.annotations, env: spec.process?.env).policy
+        policy = try Policy.select(
+            annotations: spec.annotations, env: spec.process?.env, fallback: getenv("SYSBOX_POLICY").map { String(cString: $0) }
+        ).policy
         var adapted = process
         try Capabilities.adapt(&adapted, mode: Capabilities.mode(spec: spec, policy: policy), lastCap: Capabilities.lastCap())
         spec.process = adapted

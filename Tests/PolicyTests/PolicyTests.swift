@@ -81,6 +81,10 @@ import VirtualFiles
         #expect(try Policy.select(annotations: ["io.sysboxd.policy": "strict"], env: nil).policy.hostname.locked)
         #expect(throws: PolicyError.self) { try Policy.select(annotations: ["io.sysboxd.policy": "../etc"], env: nil) }
         #expect(throws: PolicyError.self) { try Policy.select(annotations: nil, env: ["SYSBOX_POLICY=no-such-policy"]) }
+        // The runtime's own default comes after what the container asks for.
+        #expect(try Policy.select(annotations: nil, env: ["PATH=/bin"], fallback: "strict").name == "strict")
+        #expect(try Policy.select(annotations: nil, env: ["SYSBOX_POLICY=default"], fallback: "strict").name == "default")
+        #expect(try Policy.select(annotations: ["io.sysboxd.policy": "default"], env: nil, fallback: "strict").name == "default")
     }
 }
 

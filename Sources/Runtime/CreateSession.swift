@@ -327,7 +327,7 @@ final class CreateSession {
         rollback.add("rootfs") { [self] in
             rootfsSetup?.releaseStaging()
             if rootfsSetup?.chowned == true {
-                try? Chown.shift(rootfs, uid: reg.uidStart, gid: reg.gidStart, size: reg.size, forward: false)
+                try? Chown.unshiftClaimed(rootfs, id: o.id, uid: reg.uidStart, gid: reg.gidStart, size: reg.size)
             }
         }
         phases.mark("staged")

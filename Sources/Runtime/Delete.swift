@@ -49,7 +49,7 @@ public enum Delete {
         }
         do { try r.cgroup.destroy() } catch { ctx.logger.warning("cgroup removal: \(error)") }
         if r.chownedRootfs {
-            do { try Chown.shift(r.rootfs, uid: r.uidStart, gid: r.gidStart, size: r.idSize, forward: false) } catch {
+            do { try Chown.unshiftClaimed(r.rootfs, id: cid.rawValue, uid: r.uidStart, gid: r.gidStart, size: r.idSize) } catch {
                 ctx.logger.warning("rootfs chown revert: \(error)")
             }
         }

@@ -58,7 +58,7 @@ struct RootfsSetup {
                 setup.plan.root = try stageRoot(rootfs: rootfs, staging: &staging, usernsFD: usernsFD)
                 log("rootfs shifted with id-mapped mounts")
             } else {
-                try Chown.shift(rootfs, uid: uid, gid: gid, size: size, forward: true)
+                try Chown.shiftClaimed(rootfs, id: id, uid: uid, gid: gid, size: size)
                 setup.chowned = true
                 setup.plan.root = .bind(try staging.addPlain(source: rootfs, name: "root", recursive: true))
                 log("rootfs shifted with chown")
@@ -81,7 +81,7 @@ struct RootfsSetup {
             return setup
         } catch {
             staging.release()
-            if setup.chowned { try? Chown.shift(rootfs, uid: uid, gid: gid, size: size, forward: false) }
+            if setup.chowned { try? Chown.unshiftClaimed(rootfs, id: id, uid: uid, gid: gid, size: size) }
             throw error
         }
     }

@@ -255,6 +255,26 @@ test_chown_fallback() {
     assert_no_leftovers it-chown "$ROOT"
 }
 
+# A chowned rootfs holds one container's range: a second container on the same rootfs is refused
+# with one line (and leaves nothing), and runs once the first is deleted.
+test_chown_rootfs_serves_one_container() {
+    local b; b=$(bundle chown1 '["sleep","1000"]')
+    SYSBOX_ROOTFS_SHIFT=chown quiet $RUNC run -d --bundle "$b" it-chown1
+    local start; start=$(stat -c %u "$b/rootfs/bin/busybox")
+    set +e; local out; out=$(SYSBOX_ROOTFS_SHIFT=chown $RUNC run -d --bundle "$b" it-chown2 2>&1); local rc=$?; set -e
+    [ $rc -ne 0 ] || fail "a second container ran on a chowned rootfs"
+    assert_contains "$out" "is chown-shifted for container it-chown1"
+    assert_eq "$(echo "$out" | grep -c .)" "1" "$out"
+    assert_eq "$(stat -c %u "$b/rootfs/bin/busybox")" "$start" "the refused container moved the owners"
+    assert_no_leftovers it-chown2 "$ROOT"
+    $RUNC delete --force it-chown1
+    SYSBOX_ROOTFS_SHIFT=chown quiet $RUNC run -d --bundle "$b" it-chown2
+    assert_eq "$($RUNC exec it-chown2 stat -c %u:%g /bin/busybox)" "0:0"
+    $RUNC delete --force it-chown2
+    assert_eq "$(stat -c %u "$b/rootfs/bin/busybox")" "0"
+    assert_no_leftovers it-chown2 "$ROOT"
+}
+
 test_terminal_without_console_socket() {
     local b; b=$(bundle term '["sh"]')
     spec_edit "$b" '.process.terminal = true'
@@ -549,9 +569,10 @@ test_network_survives_a_killed_manager() {
 }
 
 test_twenty_in_parallel() {
-    local b; b=$(bundle netpar '["sleep","1000"]')
+    # A bundle each: under the chown shift (a cell of the matrix) a rootfs serves one container.
     local i pids=""
-    for i in $(seq 1 20); do quiet $RUNC run -d --bundle "$b" "it-par$i" & pids="$pids $!"; done
+    for i in $(seq 1 20); do bundle "netpar$i" '["sleep","1000"]' >/dev/null; done
+    for i in $(seq 1 20); do quiet $RUNC run -d --bundle "$WORK/netpar$i" "it-par$i" & pids="$pids $!"; done
     local p; for p in $pids; do wait "$p" || fail "a parallel run failed: $(tail -3 "$WORK/stderr")"; done
     local addrs; addrs=$(for i in $(seq 1 20); do addr_of "it-par$i"; done | sort)
     assert_eq "$(echo "$addrs" | grep -c 10.77.)" "20"
@@ -574,6 +595,7 @@ t "all six hook kinds run, with the state on stdin" test_hooks_all_kinds
 t "a network-only prestart hook runs early, in order; its failure fails create" test_network_only_hook_order_and_failure
 t "rlimits, --no-pivot and domainname" test_rlimits_no_pivot_domainname
 t "chown fallback shifts the rootfs and shifts it back on delete" test_chown_fallback
+t "a chowned rootfs serves one container: a second is refused in one line, then runs after the first" test_chown_rootfs_serves_one_container
 t "run with a terminal and no --console-socket proxies the pty" test_terminal_without_console_socket
 t "exhausted id ranges: one clear error, nothing left behind" test_ranges_exhausted
 t "--preserve-fds and rootfsPropagation" test_preserve_fds_and_propagation

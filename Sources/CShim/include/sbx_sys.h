@@ -3,6 +3,7 @@
 #define SBX_SYS_H
 #include <sys/types.h>
 #include <stdint.h>
+#include <sys/xattr.h>
 
 /// Constants Swift cannot see (GNU-only or in headers it does not import).
 enum {

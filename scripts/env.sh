@@ -33,4 +33,5 @@ export SYSBOX_KEEP_SOCKET=$KEEP_SOCK
 export PATH=$BIN_DIR:$PATH
 BUSYBOX_IMAGE=sysboxd-test/busybox:latest
 DEBIAN_IMAGE=sysboxd-test/debian-systemd
+TRIXIE_IMAGE=sysboxd-test/debian-trixie
 SID_IMAGE=sysboxd-test/debian-sid

@@ -5,6 +5,8 @@
 # - sysboxd-test/debian-systemd (`images.sh debian`, or `all`), a Debian bookworm with systemd 252,
 #   docker.io and containerd from Debian's mirror (debootstrap, about a minute), init as its command
 #   and SIGRTMIN+3 as its stop signal;
+# - sysboxd-test/debian-trixie (`images.sh trixie`, or `all`), the same from Debian 13: systemd 257,
+#   Docker 26 (docker.io with docker-cli), containerd 1.7, runc 1.1.15;
 # - sysboxd-test/debian-sid (`images.sh sid`, or `all`), the same from Debian unstable: systemd 258
 #   or later (which refuses cgroup v1), Docker 28 with docker-cli and docker-buildx, containerd 2.
 # Each rootfs is cached as a tarball under /var/cache/sysboxd, keyed by release and package list,
@@ -78,6 +80,9 @@ debian_image() {
 PACKAGES=systemd,systemd-sysv,dbus,docker.io,containerd,iproute2,procps,kmod,iptables,ca-certificates,less
 if [ "$WHICH" = debian ] || [ "$WHICH" = all ]; then
     debian_image "$DEBIAN_IMAGE" bookworm "$PACKAGES"
+fi
+if [ "$WHICH" = trixie ] || [ "$WHICH" = all ]; then
+    debian_image "$TRIXIE_IMAGE" trixie "$PACKAGES,docker-cli"
 fi
 if [ "$WHICH" = sid ] || [ "$WHICH" = all ]; then
     debian_image "$SID_IMAGE" sid "$PACKAGES,docker-cli,docker-buildx"

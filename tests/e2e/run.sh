@@ -32,5 +32,5 @@ after_failure() {
 # Every container a case made goes, even when the case failed half-way (they are all named e2e-*).
 after_case() { docker ps -aq --filter name=e2e- | xargs -r docker rm -f; }
 
-for f in ${E2E_SUITES:-basic.sh lifecycle.sh resources.sh userns.sh trap.sh attack.sh crash.sh load.sh errors.sh procfs.sh system.sh network.sh}; do . "./$f"; done
+for f in ${E2E_SUITES:-cell.sh basic.sh lifecycle.sh resources.sh userns.sh trap.sh attack.sh crash.sh load.sh errors.sh procfs.sh system.sh network.sh ctr.sh}; do . "./$f"; done
 summary

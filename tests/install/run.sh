@@ -223,6 +223,41 @@ test_invalid_daemon_json_untouched() {
     in_host cmp /etc/docker/daemon.json /root/daemon.json.bad || fail "purge changed an invalid daemon.json"
 }
 
+# The systemd cgroup driver (the matrix's systemd-host cell): the host's Docker with
+# native.cgroupdriver=systemd hands sysbox-runc --systemd-cgroup and slice:prefix:name paths; a
+# system container lives in system.slice/docker-<id>.scope with its limits, a systemd image boots
+# there and its inner Docker runs, and nothing of either remains after rm.
+test_systemd_cgroup_driver() {
+    docker save "$DEBIAN_IMAGE" > "$BASE/in/debian.tar"
+    in_host sh -c 'mkdir -p /etc/docker && echo "{\"exec-opts\": [\"native.cgroupdriver=systemd\"]}" > /etc/docker/daemon.json'
+    install_deb >/dev/null || fail "install failed"
+    in_host systemctl restart docker   # exec-opts are not reloadable
+    eventually "in_host docker info >/dev/null 2>&1" 60
+    assert_eq "$(in_host docker info -f '{{.CgroupDriver}}')" "systemd"
+    in_host docker run -d --runtime=sysbox-runc --pull=never -m 256m --name sd1 "$BUSYBOX_IMAGE" sleep 100000 >/dev/null
+    local id pid; id=$(in_host docker inspect -f '{{.Id}}' sd1); pid=$(in_host docker inspect -f '{{.State.Pid}}' sd1)
+    assert_contains "$(in_host cat /proc/$pid/cgroup | grep -E ':memory:|^0::')" "/system.slice/docker-$id.scope"
+    # cgroup v1 (here) or v2 (the hosted runners).
+    assert_eq "$(in_host sh -c "cat /sys/fs/cgroup/memory/system.slice/docker-$id.scope/memory.limit_in_bytes \
+        /sys/fs/cgroup/system.slice/docker-$id.scope/memory.max 2>/dev/null")" "268435456"
+    assert_eq "$(in_host docker exec sd1 head -1 /proc/meminfo | awk '{print $2}')" "262144"
+    in_host_i docker load < "$BASE/in/debian.tar" >/dev/null
+    in_host docker run -d --runtime=sysbox-runc --pull=never --name sd2 "$DEBIAN_IMAGE" >/dev/null
+    eventually "in_host docker exec sd2 systemctl is-system-running 2>/dev/null | grep -qE '^(running|degraded)$'" 120
+    local id2; id2=$(in_host docker inspect -f '{{.Id}}' sd2)
+    assert_contains "$(in_host cat /proc/$(in_host docker inspect -f '{{.State.Pid}}' sd2)/cgroup | grep -E ':memory:|^0::')" "/system.slice/docker-$id2.scope"
+    eventually "in_host docker exec sd2 docker info >/dev/null 2>&1" 60
+    in_host_i docker exec -i sd2 docker load < "$BASE/in/busybox.tar" >/dev/null
+    assert_eq "$(in_host docker exec sd2 docker run --rm "$BUSYBOX_IMAGE" echo inner-ok)" "inner-ok"
+    in_host docker rm -f sd1 sd2 >/dev/null
+    local d; for d in "$id" "$id2"; do
+        eventually "! in_host sh -c 'ls -d /sys/fs/cgroup/*/system.slice/docker-$d.scope /sys/fs/cgroup/system.slice/docker-$d.scope 2>/dev/null' | grep -q ." 20
+    done
+    in_host docker rmi "$DEBIAN_IMAGE" >/dev/null
+    rm -f "$BASE/in/debian.tar"
+    in_host env DEBIAN_FRONTEND=noninteractive apt-get purge -y sysboxd >/dev/null 2>&1 || fail "purge failed"
+}
+
 # Builds the package unless $SYSBOXD_DEB names one.
 test_package() {
     local out; out=$(bash ../../scripts/package.sh 2>&1) || fail "scripts/package.sh: $(echo "$out" | tail -15)"
@@ -255,6 +290,7 @@ t "remove is refused while containers run; remove, then purge: daemon.json as be
 t "without a daemon.json: install makes one, purge takes it away" test_without_daemon_json
 t "the README's systemd path: install-package.sh installs it for the host's Docker" test_setup_path_install
 t "an invalid daemon.json is left untouched, with what to add" test_invalid_daemon_json_untouched
+t "the systemd cgroup driver: a system container in its scope with its limits; a systemd image boots, its Docker runs" test_systemd_cgroup_driver
 [ -n "${SYSTEMD_HOST_KEEP:-}" ] || systemd_host_down
 leftover=$(grep -c "$BASE" /proc/self/mountinfo || true)
 [ "$leftover" -eq 0 ] || { echo "not ok - $leftover mounts of the systemd host remain"; FAILED=$((FAILED + 1)); }

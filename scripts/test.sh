@@ -1,10 +1,31 @@
 #!/usr/bin/env bash
-# The README's test command: installs what is missing, builds, creates the images, starts the daemons,
-# then runs the unit tests (swift test), the root integration tests, the Docker end-to-end suite and
-# the install test (the package built and installed on a systemd host).
+# The README's test command: installs what is missing, builds, creates the images, then runs the test
+# matrix's cells (scripts/matrix.sh, docs/testing.md), each from a clean state with the daemons
+# started for it, and prints a table of results ending with "N passed, M failed".
+#   bash scripts/test.sh                    the cells of CI (.ci/run): unit, integration, e2e, the
+#                                           install test, and the cells of the other axes
+#   bash scripts/test.sh --matrix           every cell this machine can run (CI's and the local ones)
+#   bash scripts/test.sh --cell SPEC        the cells SPEC names: a cell name, or axis=value pairs,
+#                                           e.g. --cell shift=chown,frontend=ctr
+#   bash scripts/test.sh --list             the cells, without running anything
 # Stops the daemons it started. Exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. scripts/matrix.sh
+selection=ci
+case "${1:-}" in
+    "") ;;
+    --matrix) selection=all-local ;;
+    --cell) [ -n "${2:-}" ] || { echo "--cell needs a cell name or axis=value pairs, e.g. --cell shift=chown,frontend=ctr" >&2; exit 2; }
+            selection=$2 ;;
+    --list) printf '%-18s %-7s %s\n' cell where axes; for c in "${MATRIX_CELLS[@]}"; do printf '%-18s %-7s %s\n' "$(cell_name "$c")" "$(cell_where "$c")" "$(cell_axes "$c")"; done; exit 0 ;;
+    *) echo "unknown argument $1: use --matrix, --cell SPEC or --list (docs/testing.md)" >&2; exit 2 ;;
+esac
+mapfile -t cells < <(select_cells "$selection")
+if [ ${#cells[@]} -eq 0 ]; then
+    echo "no cell matches \"$selection\": see bash scripts/test.sh --list (cells: $(for c in "${MATRIX_CELLS[@]}"; do printf '%s ' "$(cell_name "$c")"; done))" >&2
+    exit 2
+fi
 [ "$(id -u)" -eq 0 ] || { echo "run as root: the tests create namespaces, cgroups and mounts" >&2; exit 1; }
 set -e
 bash scripts/install-deps.sh
@@ -13,17 +34,4 @@ bash scripts/daemons.sh start
 trap 'bash scripts/daemons.sh stop' EXIT
 bash scripts/images.sh all
 set +e
-status=0
-echo "== format (swift format lint --strict, .swift-format)"
-findings=$(swift format lint --strict -r Sources Tests Package.swift 2>&1)
-[ -z "$findings" ] || { echo "$findings" | head -50; status=1; }
-echo "format: $(echo -n "$findings" | grep -c . || true) findings (fix with: swift format -i -r Sources Tests Package.swift)"
-echo "== unit tests (swift test)"
-swift test 2>&1 | tee /tmp/sysboxd-swift-test.log | grep -vE '^\[[0-9]+/[0-9]+\]|^(Compiling|Building|Write|Emitting|Linking)' ; [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-echo "== integration tests (sysbox-runc directly)"
-bash tests/integration/run.sh || status=1
-echo "== end-to-end tests (docker run --runtime=sysbox-runc)"
-bash tests/e2e/run.sh || status=1
-echo "== install test (the .deb built, then installed on a systemd host with its own Docker)"
-bash tests/install/run.sh || status=1
-exit $status
+run_cells "${cells[@]}"

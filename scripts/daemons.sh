@@ -10,12 +10,20 @@ wait_for() { # condition description
     echo "timed out waiting for $2" >&2; return 1
 }
 
-# Running and not a zombie (PID 1 here may not reap orphans at once).
+# Running, and neither a zombie (PID 1 here may not reap orphans at once) nor killed and waiting in
+# the kernel to die (SIGKILL pending: a thread stuck in a FUSE request that only its successor can
+# answer; the daemon itself takes over such a holder's pid file).
 alive() {
     [ -f "$1" ] || return 1
     local pid; pid=$(cat "$1")
     kill -0 "$pid" 2>/dev/null || return 1
-    [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]
+    [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] || return 1
+    ! sigkill_pending "$pid"
+}
+sigkill_pending() {
+    local mask; mask=$(awk '/^(ShdPnd|SigPnd):/ {print $2}' "/proc/$1/status" 2>/dev/null)
+    local m; for m in $mask; do [ $(( 0x$m & 0x100 )) -eq 0 ] || return 0; done
+    return 1
 }
 
 start() {

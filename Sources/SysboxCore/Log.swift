@@ -102,10 +102,11 @@ public enum Daemon {
         try Files.mkdirAll(dir, mode: 0o700)
         let path = dir + "/" + name
         var fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-        if fd >= 0, flock(fd, LOCK_EX | LOCK_NB) != 0, let holder = lockHolder(path), isZombie(holder) {
-            // A killed predecessor whose last thread is stuck in a FUSE request (one its own session
-            // had read): its files, and so the lock, stay until that request is answered, which only
-            // this process can do (FUSE_NOTIFY_RESEND). It is dead: a fresh pid file takes over.
+        if fd >= 0, flock(fd, LOCK_EX | LOCK_NB) != 0, let holder = lockHolder(path), isKilled(holder) {
+            // A killed predecessor with a thread stuck in a FUSE request (one its own session had
+            // read), be it its leader or not: its files, and so the lock, stay until that request
+            // is answered, which only this process can do (FUSE_NOTIFY_RESEND). It can run no more
+            // code of its own: a fresh pid file takes over.
             close(fd)
             unlink(path)
             fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
@@ -124,10 +125,24 @@ public enum Daemon {
         (try? Files.readString(path)).flatMap { Int32($0.filter { $0.isNumber }) }
     }
 
-    /// Whether `pid` has exited (its leader a zombie) while a thread of it lingers.
-    static func isZombie(_ pid: Int32) -> Bool {
+    /// Whether `pid` was killed but lingers: its leader a zombie while a thread of it is left, or
+    /// SIGKILL pending for it (a thread in an uninterruptible wait cannot act on it yet).
+    static func isKilled(_ pid: Int32) -> Bool {
         guard let status = try? Files.readString("/proc/\(pid)/status") else { return false }
-        return status.split(separator: "\n").contains { $0.hasPrefix("State:") && $0.contains("Z") }
+        return isKilled(status: status)
+    }
+
+    static func isKilled(status: String) -> Bool {
+        let sigkill: UInt64 = 1 << (UInt64(SIGKILL) - 1)
+        for line in status.split(separator: "\n") {
+            if line.hasPrefix("State:") && line.contains("Z") { return true }
+            if line.hasPrefix("ShdPnd:") || line.hasPrefix("SigPnd:"),
+                let mask = UInt64(line.split(separator: "\t").last.map(String.init) ?? "", radix: 16), mask & sigkill != 0
+            {
+                return true
+            }
+        }
+        return false
     }
 }
 

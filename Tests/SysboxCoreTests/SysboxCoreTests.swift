@@ -92,3 +92,25 @@ import Testing
         #expect(e[2].root == "/sub" && e[2].readOnly && e[2].superOptions == "rw,lowerdir=/a\\\\,b:/c,upperdir=/u")
     }
 }
+
+/// A pid file's holder that was killed but lingers is taken over (Daemon.lockPidFile).
+@Suite struct KilledHolderTests {
+    func status(_ state: String, sigPnd: String = "0000000000000000", shdPnd: String = "0000000000000000") -> String {
+        "Name:\tsysbox-fs\nState:\t\(state)\nTgid:\t29219\nSigPnd:\t\(sigPnd)\nShdPnd:\t\(shdPnd)\nSigBlk:\t0000000000000000\n"
+    }
+
+    @Test func killedButStuckOrZombieIsKilled() {
+        // Seen here: a sysbox-fs leader in request_wait_answer (a stat through its own mount), SIGKILL pending.
+        #expect(Daemon.isKilled(status: status("D (disk sleep)", sigPnd: "0000000000000100", shdPnd: "0000000000000100")))
+        #expect(Daemon.isKilled(status: status("D (disk sleep)", shdPnd: "0000000000000100")))
+        #expect(Daemon.isKilled(status: status("Z (zombie)")))
+    }
+
+    @Test func aLiveHolderIsNot() {
+        #expect(!Daemon.isKilled(status: status("S (sleeping)")))
+        #expect(!Daemon.isKilled(status: status("D (disk sleep)")))
+        // SIGTERM pending: it may still shut down in order.
+        #expect(!Daemon.isKilled(status: status("S (sleeping)", shdPnd: "0000000000004000")))
+        #expect(!Daemon.isKilled(getpid()))
+    }
+}

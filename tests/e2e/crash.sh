@@ -79,7 +79,7 @@ stream_start() { # dir [container to exec into]
         done
     ) </dev/null >/dev/null 2>&1 & echo $! > "$dir/pid"
     # However the case ends, the stream stops (it would hold the case's output pipe open).
-    trap "touch '$dir/stop'; crash_cleanup" EXIT
+    trap "touch '$dir/stop' 2>/dev/null || true; crash_cleanup" EXIT
 }
 
 # Stops the stream and checks it: nothing hung, each success saw what it should, each failure

@@ -56,10 +56,16 @@ assert_no_leftovers() {
     [ ! -e "/var/lib/sysboxfs/$id" ] || fail "virtual files of $id remain in /var/lib/sysboxfs"
     if sysbox-fs status 2>/dev/null | grep -q "^$id"; then fail "sysbox-fs still serves $id"; fi
     # Zombies are exited processes waiting for their parent to reap them (containerd's shim does).
-    local f pid live=""
-    for f in $(grep -l "$id" /proc/[0-9]*/cgroup 2>/dev/null || true); do
-        pid=${f#/proc/}; pid=${pid%/cgroup}
-        [ "$(awk '{print $3}' /proc/$pid/stat 2>/dev/null)" = Z ] || live="$live $pid"
+    # A killed process may still be on its way out for a moment: 5 s, then it is a leftover.
+    local f pid live="" try
+    for try in $(seq 1 50); do
+        live=""
+        for f in $(grep -l "$id" /proc/[0-9]*/cgroup 2>/dev/null || true); do
+            pid=${f#/proc/}; pid=${pid%/cgroup}
+            [ "$(awk '{print $3}' /proc/$pid/stat 2>/dev/null)" = Z ] || live="$live $pid"
+        done
+        [ -n "$live" ] || break
+        sleep 0.1
     done
-    [ -z "$live" ] || fail "processes of $id remain:$live"
+    [ -z "$live" ] || fail "processes of $id remain:$live ($(for pid in $live; do tr '\0' ' ' < /proc/$pid/cmdline 2>/dev/null; awk '{print " state " $3}' /proc/$pid/stat 2>/dev/null; done))"
 }

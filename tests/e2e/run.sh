@@ -16,7 +16,8 @@ rmc() { local id; id=$(cid "$1" 2>/dev/null) || return 0; docker rm -f "$1" >/de
 # A process is gone once it no longer runs (a zombie PID 1 has not reaped yet counts as gone, and so
 # does one with SIGKILL pending whose thread waits in a FUSE request its successor will answer).
 gone() {
-    ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ] || return 0
+    kill -0 "$1" 2>/dev/null || return 0
+    [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ] || return 0
     local m; for m in $(awk '/^(ShdPnd|SigPnd):/ {print $2}' "/proc/$1/status" 2>/dev/null); do
         [ $(( 0x$m & 0x100 )) -eq 0 ] || return 0
     done

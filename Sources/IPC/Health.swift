@@ -51,9 +51,7 @@ public struct DaemonsHealth: Equatable, Sendable {
 
     /// The pid a daemon wrote into its pid file, if that process lives.
     static func pidFile(_ path: String) -> Int32? {
-        guard let text = try? Files.readString(path), let pid = Int32(text.trimmed), pid > 0,
-            Files.exists("/proc/\(pid)")
-        else { return nil }
+        guard let pid = SysboxCore.Daemon.lockHolder(path), pid > 0, Files.exists("/proc/\(pid)") else { return nil }
         return pid
     }
 }

@@ -121,7 +121,6 @@ public enum Files {
         try writeAll(fd.raw, Array(text.utf8), path)
     }
 
-    /// Writes to a temporary sibling and renames it into place, so readers see all or nothing.
     /// Replaces `path` with `bytes` through a rename: readers see the old file or the new one.
     /// `durable: false` skips the two fsyncs, for state that a machine crash makes moot anyway
     /// (what it describes lives in the kernel) and that a killed process keeps through the page

@@ -121,7 +121,7 @@ public enum Daemon {
     }
 
     /// The pid written in a pid file.
-    static func lockHolder(_ path: String) -> Int32? {
+    public static func lockHolder(_ path: String) -> Int32? {
         (try? Files.readString(path)).flatMap { Int32($0.filter { $0.isNumber }) }
     }
 

@@ -190,6 +190,15 @@ int sbx_mount_is_shared(const char *path) {
     return (buf.sm.mnt_propagation & MS_SHARED) ? 1 : 0;
 }
 
+int sbx_notif_receive(int listener, void *notif) {
+    memset(notif, 0, sizeof(struct seccomp_notif));
+    return ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, notif) < 0 ? -errno : 0;
+}
+
+int sbx_notif_respond(int listener, const void *resp) {
+    return ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0 ? -errno : 0;
+}
+
 int sbx_notif_addfd_send(int listener, uint64_t id, int srcfd, unsigned int newfd_flags) {
     struct seccomp_notif_addfd a;
     memset(&a, 0, sizeof a);

@@ -156,7 +156,7 @@ public final class ManagerServer: @unchecked Sendable {
         let loop = NotifyLoop(request: r, fd: fd, tracer: tracer, logger: logger, protected: initialMounts(r))
         let key = live.add(r, loop.fd), live = live
         let tag = InflightLog.hash(Self.keeperTag(r)), loops = loopsByTag
-        loop.inflight = inflight?.slot()
+        loop.inflightLog = inflight
         loop.tagHash = tag
         loops.set(tag, loop)
         loop.onEnd = { [weak loop] in

@@ -22,6 +22,7 @@ import SysboxCore
 ///   is judged.
 /// open_tree without OPEN_TREE_CLONE only opens a path: the kernel's.
 struct NewMountAPIHandler: TrapHandler {
+    var slow: Bool { true }
     var syscalls: [String] { NotifyLoop.newMountAPI }
 
     static let made: Set<String> = ["tmpfs", "ramfs"]

@@ -18,6 +18,7 @@ import SysboxCore
 ///     every mount stacked below the caller's own /proc or /sys cloned onto it (the "procfs
 ///     bind-over mounts"); another type: mounted with the manager's copies of the arguments.
 struct MountHandler: TrapHandler {
+    var slow: Bool { true }
     var syscalls: [String] { ["mount"] }
 
     func registers(_ r: Registers, _ loop: NotifyLoop) -> RegisterVerdict {
@@ -107,6 +108,7 @@ struct MountHandler: TrapHandler {
 /// caller's own that carries only copies of protected mounts is detached whole; anything else is
 /// unmounted as asked. Always decided on the mount the helper opened at the path, and done there.
 struct UmountHandler: TrapHandler {
+    var slow: Bool { true }
     var syscalls: [String] { ["umount2"] }
 
     func registers(_ r: Registers, _ loop: NotifyLoop) -> RegisterVerdict { .readMemory }

@@ -3,10 +3,13 @@ import Foundation
 import IPC
 import Logging
 import Policy
+import Synchronization
 import SysboxCore
 
-/// Answers the trapped syscalls of one container process: one thread per seccomp listener, which
-/// ends (closing the listener) when no process uses the filter any more (POLLHUP).
+/// Answers the trapped syscalls of one container process: a primary thread per seccomp listener,
+/// which ends (closing the listener) when no process uses the filter any more, and extra threads
+/// while calls that need the caller's memory are being answered, so that a slow call (an emulated
+/// mount, about 0.5 ms) does not hold up the container's other threads.
 ///
 /// Each call is decided in the two phases of Verdict.swift: from its registers alone (which may
 /// CONTINUE), then, if needed, from one read of the caller's memory (which never does: the manager
@@ -14,12 +17,18 @@ import SysboxCore
 /// refuses). sethostname/setdomainname are CONTINUEd unless the policy locks the hostname; mount and
 /// umount2 follow the rules of MountRules.swift and NotifyLoop+Mount.swift; the new mount API gets
 /// ENOSYS.
+///
+/// Waiting: on Linux 6.6 and later (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP accepted) a receive that
+/// blocks returns ENOENT once the filter has no users, so the primary thread blocks in the receive
+/// itself, one system call per wait. Extra threads poll with a timeout and end after
+/// `lingerMillis` without a call. On older kernels a blocked receive never returns when the last
+/// user goes, so there is one thread, which polls before each receive.
 final class NotifyLoop: @unchecked Sendable {
-    // Safe: the `var`s below (onEnd, inflight, tagHash) are set before `start()` and only read
-    // after it, by the loop's thread (Thread.start orders them); `answerAgain` reads `fd` and
-    // `inflight`, set by then too. Everything else is `let`.
+    // Safe: the `var`s below (onEnd, inflightLog, tagHash, blocking) are set before `start()`
+    // and only read after it, by the loop's threads (Thread.start orders them); `answerAgain`
+    // reads `fd`, set by then too. The thread counts are atomics. Everything else is `let`.
     let request: ListenerRequest
-    /// The seccomp listener, owned by the loop: closed when `run` ends.
+    /// The seccomp listener, owned by the loop: closed when its last thread ends.
     let fd: Int32
     let tracer: Tracer
     let logger: Logger
@@ -27,6 +36,13 @@ final class NotifyLoop: @unchecked Sendable {
 
     /// Filesystem types a new mount inside may have (the policy's `mount.allowed`).
     let mountAllowed: Set<String>
+
+    /// Threads answering this listener at most, and how long an extra one waits for a call.
+    static let maxThreads = 8
+    static let lingerMillis: Int32 = 2000
+    private let threads = Atomic<Int>(0)
+    private let idle = Atomic<Int>(0)
+    private(set) var blocking = false
 
     /// `protected`: the container's initial mounts, when already known (an exec'd process joins the
     /// mounts of init, which may have changed since); read from the process's mountinfo otherwise.
@@ -41,48 +57,79 @@ final class NotifyLoop: @unchecked Sendable {
 
     func start() {
         // Wake the trapped thread on our CPU: cross-vCPU wake-ups cost 50-250 µs here (Linux 6.6+).
-        _ = sbx_seccomp_notif_sync_wakeup(fd)
-        let t = Thread { [self] in run() }
+        blocking = sbx_seccomp_notif_sync_wakeup(fd) == 0
+        spawn(primary: true)
+    }
+
+    private func spawn(primary: Bool) {
+        threads.add(1, ordering: .sequentiallyConsistent)
+        let t = Thread { [self] in serve(primary: primary) }
+        t.stackSize = 1 << 20
         t.start()
     }
 
     /// Called when the loop ends, before its listener is closed.
     var onEnd: (@Sendable () -> Void)?
 
-    /// Where the call being answered is recorded until it is answered (InflightLog), and the
-    /// hash of the keeper tag that names this listener there.
-    var inflight: InflightLog.Slot?
+    /// Where the calls being answered are recorded until they are answered (InflightLog), one
+    /// slot per thread, and the hash of the keeper tag that names this listener there.
+    var inflightLog: InflightLog?
     var tagHash: UInt64 = 0
 
-    func run() {
-        defer { onEnd?(); close(fd) }
+    /// Threads of this loop now, for the tests.
+    var threadCount: Int { threads.load(ordering: .relaxed) }
+
+    enum Received { case call, again, hangup, idleTooLong, failed(Int32) }
+
+    /// Waits for the next call into `req`.
+    func receive(_ req: UnsafeMutablePointer<seccomp_notif>, primary: Bool) -> Received {
+        if !primary || !blocking {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let r = poll(&pfd, 1, primary ? -1 : Self.lingerMillis)
+            if r < 0 { return errno == EINTR ? .again : .failed(-errno) }
+            if r == 0 { return .idleTooLong }
+            if pfd.revents & Int16(POLLIN) == 0 { return .hangup }  // POLLHUP: no filter users are left
+        }
+        // The kernel rejects (EINVAL) a receive buffer that is not zeroed.
+        let rc = sbx_notif_receive(fd, req)
+        if rc == 0 { return .call }
+        // ENOENT: the caller went away before we read it, or (a blocking receive) the filter has
+        // no users left, which the poll tells apart.
+        if rc == -ENOENT {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            return poll(&pfd, 1, 0) == 1 && pfd.revents & Int16(POLLHUP) != 0 ? .hangup : .again
+        }
+        return rc == -EINTR ? .again : .failed(rc)
+    }
+
+    func serve(primary: Bool) {
+        defer {
+            if threads.subtract(1, ordering: .sequentiallyConsistent).newValue == 0 { onEnd?(); close(fd) }
+        }
+        let slot = inflightLog?.slot()
         var req: UnsafeMutablePointer<seccomp_notif>? = nil
         var resp: UnsafeMutablePointer<seccomp_notif_resp>? = nil
         guard seccomp_notify_alloc(&req, &resp) == 0, let req, let resp else { return }
         defer { seccomp_notify_free(req, resp) }
         while true {
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let r = poll(&pfd, 1, -1)
-            if r < 0 { if errno == EINTR { continue }; return }
-            if pfd.revents & Int16(POLLIN) == 0 { return }  // POLLHUP: no filter users are left
-            // The kernel rejects (EINVAL) a receive buffer that is not zeroed.
-            memset(req, 0, MemoryLayout<seccomp_notif>.size)
-            let rc = seccomp_notify_receive(fd, req)
-            // ENOENT: the caller went away before we read it, normal. libseccomp reports every
-            // kernel failure as ECANCELED, so that one is kept serving too: closing the listener
-            // would turn every later trapped call of the container into ENOSYS.
-            if rc == -ENOENT || rc == -EINTR || rc == -ECANCELED { continue }
-            if rc != 0 {
+            idle.add(1, ordering: .sequentiallyConsistent)
+            let got = receive(req, primary: primary)
+            idle.subtract(1, ordering: .sequentiallyConsistent)
+            switch got {
+            case .call: break
+            case .again: continue
+            case .hangup, .idleTooLong: return
+            case .failed(let rc):
                 logger.error(
                     "seccomp receive failed, trapped calls of this container now fail", metadata: ["id": "\(request.id)", "rc": "\(rc)"])
                 return
             }
-            let start = Clock.monotonicMicros()
-            inflight?.begin(req.pointee, tag: tagHash)
+            let start = tracer.isEmpty ? 0 : Clock.monotonicMicros()
+            slot?.begin(req.pointee, tag: tagHash)
             let (verdict, args, answered) = decide(req.pointee, resp)
-            if !answered { _ = seccomp_notify_respond(fd, resp) }
-            inflight?.end()
-            if !tracer.isEmpty {
+            if !answered { _ = sbx_notif_respond(fd, resp) }
+            slot?.end()
+            if start != 0 {
                 let name = syscallName(req.pointee.data)
                 tracer.emit(
                     TraceEvent(
@@ -90,6 +137,15 @@ final class NotifyLoop: @unchecked Sendable {
                         syscall: name, args: args, verdict: verdict, micros: Clock.monotonicMicros() - start))
             }
         }
+    }
+
+    /// Before a slow call (TrapHandler.slow): with no thread left waiting, one more
+    /// waits for the container's next call while this one is answered.
+    func readyAnother() {
+        guard blocking, idle.load(ordering: .sequentiallyConsistent) == 0,
+            threads.load(ordering: .sequentiallyConsistent) < Self.maxThreads
+        else { return }
+        spawn(primary: false)
     }
 
     /// Answers a call a killed manager had received and not answered (its id still valid).
@@ -101,7 +157,7 @@ final class NotifyLoop: @unchecked Sendable {
         defer { seccomp_notify_free(req, resp) }
         req.pointee = n
         let (verdict, _, answered) = decide(n, resp)
-        if !answered { _ = seccomp_notify_respond(fd, resp) }
+        if !answered { _ = sbx_notif_respond(fd, resp) }
         logger.info(
             "answered a trapped call left unanswered by a killed sysbox-mgr",
             metadata: ["id": "\(request.id)", "pid": "\(n.pid)", "syscall": "\(syscallName(n.data))", "verdict": "\(verdict)"])
@@ -134,6 +190,7 @@ final class NotifyLoop: @unchecked Sendable {
             resp.pointee.error = -e
             return ("errno \(Self.errnoName(e)) (\(why))", args, false)
         case .readMemory:
+            if handler.slow { readyAnother() }
             switch handler.memory(r, memory, self) {
             case .refuse(let e, let why, let args):
                 resp.pointee.error = -e

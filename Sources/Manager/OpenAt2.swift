@@ -23,6 +23,7 @@ import SysboxCore
 ///   file), is `.untrapped`: this handler only adds answers, so a caller that rewrites its
 ///   arguments after the verdict gets the kernel's own answer, as with no trap at all.
 struct OpenAt2Handler: AddingOnly {
+    var slow: Bool { true }
     var syscalls: [String] { ["openat2"] }
 
     static let howSize: UInt64 = 24

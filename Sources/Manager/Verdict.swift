@@ -137,6 +137,9 @@ protocol TrapHandler: Sendable {
     func memory(_ r: Registers, _ m: CallerMemory, _ loop: NotifyLoop) -> MemoryVerdict
     /// For the trace only, never for a verdict: the arguments of a call answered with `.kernel`.
     func describe(_ r: Registers, _ m: CallerMemory) -> String?
+    /// Whether its second phase takes long (a helper acting as the caller, hundreds of
+    /// microseconds): another thread then waits for the container's next call meanwhile.
+    var slow: Bool { get }
 }
 
 extension TrapHandler {
@@ -144,6 +147,7 @@ extension TrapHandler {
         .refuse(ENOSYS, why: "no second phase", args: "")
     }
     func describe(_ r: Registers, _ m: CallerMemory) -> String? { nil }
+    var slow: Bool { false }
 }
 
 /// A trapped syscall the manager has no rule for: the kernel's to judge.

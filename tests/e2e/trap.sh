@@ -419,6 +419,32 @@ test_newer_syscalls_get_enosys() {
     assert_contains "$out" "kexec_load=EPERM"
 }
 
+mgr_threads() { ls "/proc/$(cat "$SYSBOXD_STATE/mgr.pid")/task" | wc -l; }
+
+test_mounts_of_one_container_are_answered_at_once() {
+    # Eight threads of one container mount and unmount tmpfs at once: every call is answered,
+    # sysbox-mgr answers them on more than the listener's one thread meanwhile, and those extra
+    # threads end once the calls stop.
+    local d; d=$(mktemp -d) && chmod 755 "$d"
+    gcc -O2 -static -pthread -o "$d/loop" ../../bench/src/syscall-loop.c || fail "bench program did not build"
+    local before; before=$(mgr_threads)
+    drun -d --name e2e-mt -v "$d:/b:ro" $IMG /b/loop tmpfs-threads 8 400 > /dev/null
+    local most=0 n i
+    for i in $(seq 1 40); do
+        n=$(mgr_threads); [ "$n" -gt "$most" ] && most=$n
+        [ "$(docker inspect -f '{{.State.Running}}' e2e-mt)" = true ] || break
+        sleep 0.1
+    done
+    assert_eq "$(docker wait e2e-mt)" "0"
+    local out; out=$(docker logs e2e-mt 2>&1)
+    rmc e2e-mt
+    rm -rf "$d"
+    [[ $out =~ ^[0-9.]+$ ]] || fail "the eight threads' loop printed no rate: $out"
+    # Before: the daemon's own threads. During: the listener's thread and at least one more.
+    [ "$most" -ge $((before + 2)) ] || fail "sysbox-mgr had at most $most threads during the burst, $before before: no extra thread answered"
+    eventually '[ "$(mgr_threads)" -le "$before" ]' 10
+}
+
 t "the container's hostname is recorded in sysbox-mgr's registry (status), not an inner namespace's" test_hostname_in_registry
 t "sysbox-mgr killed with SIGKILL and restarted: running containers' trapped calls wait, then are answered" test_mgr_restart_keeps_traps
 t "sethostname is trapped, works inside, and show in sysbox-mgr trace" test_hostname_trapped_and_traced
@@ -440,5 +466,6 @@ t "the policy's mount.allowed decides new mounts' types" test_mount_policy_allow
 t "emulated mounts show in the trace and leave no helper process or fd" test_mount_emulation_is_traced_and_leaves_no_helpers
 t "five containers emulating proc mounts at once each get theirs" test_mount_emulation_in_many_containers_at_once
 t "stock runc and crun with listenerPath at sysbox-mgr get the same answers (OCI seccomp agent)" test_oci_agent_with_stock_runc_and_crun
+t "eight threads of one container mounting at once are answered side by side; the extra threads end after" test_mounts_of_one_container_are_answered_at_once
 t "the new mount API (fsopen, open_tree clones, mount_setattr) answers ENOSYS" test_new_mount_api_is_enosys
 t "the new mount API makes and attaches a tmpfs; an attached mask is not moved by its fd" test_new_mount_api_makes_a_tmpfs_but_moves_no_mask

@@ -68,6 +68,10 @@ int sbx_prlimit(pid_t pid, int resource, uint64_t soft, uint64_t hard);
 /// Whether the macro-valued WIFEXITED etc. hold; status decoded for Swift.
 int sbx_wait_exit_code(int status);   ///< exit code, or 128+signal
 int sbx_seccomp_notif_sync_wakeup(int listener);
+/* SECCOMP_IOCTL_NOTIF_RECV into a struct seccomp_notif (zeroed first), SECCOMP_IOCTL_NOTIF_SEND of a
+   struct seccomp_notif_resp: 0 or -errno, the kernel's own (libseccomp folds them into ECANCELED). */
+int sbx_notif_receive(int listener, void *notif);
+int sbx_notif_respond(int listener, const void *resp);
 /* seccomp(SECCOMP_SET_MODE_FILTER) of a compiled program; returns the listener fd with new_listener. */
 int sbx_seccomp_load_bpf(const void *insns, unsigned int count, int new_listener);
 /* Copies len bytes at addr in process pid into buf; returns bytes read or -1. */

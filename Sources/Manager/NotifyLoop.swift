@@ -43,6 +43,9 @@ final class NotifyLoop: @unchecked Sendable {
     private let threads = Atomic<Int>(0)
     private let idle = Atomic<Int>(0)
     private(set) var blocking = false
+    /// The last figures sysinfo read from the virtual files, and when (Clock.monotonicMicros).
+    let sysinfoCache = Mutex<(at: Int, figures: Sysinfo.Figures)?>(nil)
+    let bootOffsetCache = Mutex<(at: Int, pid: UInt32, offset: Int64)?>(nil)
 
     /// `protected`: the container's initial mounts, when already known (an exec'd process joins the
     /// mounts of init, which may have changed since); read from the process's mountinfo otherwise.
@@ -257,18 +260,46 @@ struct SysinfoHandler: TrapHandler {
     }
 
     func memory(_ r: Registers, _ m: CallerMemory, _ loop: NotifyLoop) -> MemoryVerdict {
-        let uptime = Sysinfo.uptime(pid: m.pid)
+        let uptime = Clock.boottime() + loop.bootOffset(pid: m.pid)
         // Unreadable virtual files (sysbox-fs restarting): the kernel's figures, as written here.
-        guard let dir = loop.request.virtualFiles,
-            let meminfo = try? Files.readString(dir + "/proc/meminfo"),
-            let loadavg = try? Files.readString(dir + "/proc/loadavg")
-        else {
+        guard let figures = loop.sysinfoFigures() else {
             guard m.write(Sysinfo.kernel(uptime: uptime), at: r.args[0]) else { return .refuse(EFAULT, why: "", args: "") }
             return .done("emulated (the kernel's figures)", args: "")
         }
-        let info = Sysinfo.render(meminfo: meminfo, loadavg: loadavg, uptime: uptime)
-        guard m.write(info, at: r.args[0]) else { return .refuse(EFAULT, why: "", args: "") }
+        guard m.write(Sysinfo.render(figures, uptime: uptime), at: r.args[0]) else { return .refuse(EFAULT, why: "", args: "") }
         return .done("emulated", args: "")
+    }
+}
+
+extension NotifyLoop {
+    /// How long the figures of the virtual files serve sysinfo calls. sysbox-fs renders a file
+    /// being read at most once a second, so this adds at most a quarter of that to their age, and
+    /// spares a loop of sysinfo calls two reads through FUSE each.
+    static let sysinfoCacheMicros = 250_000
+
+    /// The boottime offset of `pid`'s time namespace (uptime is the host's boot time plus it); the
+    /// last caller's is kept as long as the figures are. A process changes its time namespace
+    /// only by setns(2); a new process that reuses the pid within that time gets the old offset.
+    func bootOffset(pid: UInt32) -> Int64 {
+        let now = Clock.monotonicMicros()
+        if let kept = bootOffsetCache.withLock({ $0 }), kept.pid == pid, now - kept.at < Self.sysinfoCacheMicros { return kept.offset }
+        let offset = TimeNamespace.bootOffset(pid: pid)
+        bootOffsetCache.withLock { $0 = (now, pid, offset) }
+        return offset
+    }
+
+    /// The container's memory and load from its virtual /proc/meminfo and /proc/loadavg, read
+    /// again when older than `sysinfoCacheMicros`; nil when they cannot be read.
+    func sysinfoFigures() -> Sysinfo.Figures? {
+        guard let dir = request.virtualFiles else { return nil }
+        let now = Clock.monotonicMicros()
+        if let kept = sysinfoCache.withLock({ $0 }), now - kept.at < Self.sysinfoCacheMicros { return kept.figures }
+        guard let meminfo = try? Files.readSmall(dir + "/proc/meminfo"), let loadavg = try? Files.readSmall(dir + "/proc/loadavg") else {
+            return nil
+        }
+        let figures = Sysinfo.figures(meminfo: meminfo, loadavg: loadavg)
+        sysinfoCache.withLock { $0 = (now, figures) }
+        return figures
     }
 }
 

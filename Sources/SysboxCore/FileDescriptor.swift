@@ -89,6 +89,20 @@ public enum Files {
         return try readAll(fd.raw, path)
     }
 
+    /// A small file (a /proc or virtual file of a few lines): one read into a 4 KiB buffer, more
+    /// only when that fills it. Trapped calls read these, where a 64 KiB buffer and a read
+    /// to see the end cost as much as the file.
+    public static func readSmall(_ path: String) throws(SysError) -> [UInt8] {
+        let fd = try open(path, O_RDONLY)
+        var out = [UInt8](repeating: 0, count: 4096)
+        let n = try sys("read", path) { out.withUnsafeMutableBytes { Glibc.read(fd.raw, $0.baseAddress, $0.count) } }
+        if n < out.count {
+            out.removeLast(out.count - n)
+            return out
+        }
+        return out + (try readAll(fd.raw, path))
+    }
+
     public static func readString(_ path: String) throws(SysError) -> String {
         String(decoding: try read(path), as: UTF8.self)
     }

@@ -355,4 +355,23 @@ let initMountinfo = """
         #expect(Int(b[80]) | Int(b[81]) << 8 == 7)  // procs
         #expect(b[104] == 1)  // mem_unit
     }
+
+    @Test func figuresOfOddFilesNeitherTrapNorInvent() {
+        // Keys out of order, a missing unit, a number too big for a UInt64, blank lines.
+        let meminfo = "\nSwapFree: 7\nMemTotal:  99999999999999999999999 kB\nMemFree:\nShmem: x kB\n"
+        let f = Sysinfo.figures(meminfo: Array(meminfo.utf8), loadavg: Array("12.5 0 3.125 1/65536\n".utf8))
+        #expect(f.swapFree == 7 * 1024)
+        #expect(f.memTotal == UInt64.max / 1024 * 1024)
+        #expect(f.memFree == 0 && f.shmem == 0 && f.buffers == 0)
+        #expect(f.loads.0 == 12 << 16 + 1 << 15 && f.loads.1 == 0 && f.loads.2 == 3 << 16 + 1 << 13)
+        #expect(f.procs == UInt16.max)
+        let empty = Sysinfo.figures(meminfo: [UInt8](), loadavg: [UInt8]())
+        #expect(empty == Sysinfo.Figures())
+    }
+
+    @Test func bootOffsetIsTheBoottimeLine() {
+        let text = "monotonic           0         0\nboottime  -1234567         0\n"
+        #expect(TimeNamespace.bootOffset(offsets: Array(text.utf8)) == -1_234_567)
+        #expect(TimeNamespace.bootOffset(offsets: Array("monotonic 5 0\n".utf8)) == 0)
+    }
 }

@@ -133,11 +133,10 @@ final class NotifyLoop: @unchecked Sendable {
             if !answered { _ = sbx_notif_respond(fd, resp) }
             slot?.end()
             if start != 0 {
-                let name = syscallName(req.pointee.data)
-                tracer.emit(
-                    TraceEvent(
-                        time: LineLogHandler.timestamp(), container: request.id.rawValue, pid: Int32(req.pointee.pid),
-                        syscall: name, args: args, verdict: verdict, micros: Clock.monotonicMicros() - start))
+                tracer.record(
+                    Tracer.Recorded(
+                        time: Clock.realtimeSpec(), container: request.id.rawValue, pid: Int32(req.pointee.pid),
+                        syscall: syscallName(req.pointee.data), args: args, verdict: verdict, micros: Clock.monotonicMicros() - start))
             }
         }
     }

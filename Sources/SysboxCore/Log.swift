@@ -67,8 +67,10 @@ public struct LineLogHandler: LogHandler {
     }
 
     /// RFC 3339 with nanoseconds, UTC, as logrus writes it.
-    public static func timestamp() -> String {
-        let ts = Clock.realtimeSpec()
+    public static func timestamp() -> String { timestamp(Clock.realtimeSpec()) }
+
+    /// The same of a time taken earlier.
+    public static func timestamp(_ ts: timespec) -> String {
         var t = ts.tv_sec
         var tmv = tm()
         gmtime_r(&t, &tmv)

@@ -1,13 +1,13 @@
 // Times N calls of one syscall inside a container and prints nanoseconds per call.
 // usage: syscall-loop sethostname|getpid|sysinfo|tmpfs|openat2-etc|openat2-proc|openat2-procpath N
-//        syscall-loop tmpfs-threads T N | latency N | flood SECONDS
+//        syscall-loop tmpfs-threads T N | latency N | read-latency FILE N | flood SECONDS
 // tmpfs: N pairs of mount(2) of a tmpfs and umount2(2) of it; prints "MOUNT_NS UMOUNT_NS".
 // openat2-etc: openat2 + close of /etc/hostname relative to /; openat2-proc: of "meminfo" relative
 // to /proc with RESOLVE_NO_XDEV (libpathrs's way); openat2-procpath: an O_PATH handle of
 // "thread-self/comm" relative to /proc with RESOLVE_NO_XDEV (libpathrs's other way).
 // tmpfs-threads: T threads each doing N mount+umount2 pairs of a tmpfs on a directory of their
 // own; prints pairs per second over all threads. latency: N sethostname calls 2 ms apart;
-// prints "P50_NS P99_NS MAX_NS". flood: 4 threads doing trapped mounts for SECONDS seconds.
+// prints "P50_NS P99_NS MAX_NS"; read-latency: the same of open+read+close of FILE. flood: 4 threads doing trapped mounts for SECONDS seconds.
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,13 +100,19 @@ static void *flood_worker(void *arg) {
 
 static int cmp(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return x < y ? -1 : x > y; }
 
-static int latency_loop(long n) {
+static int latency_loop(const char *file, long n) {
     double *d = calloc(n, sizeof *d);
+    static char buf[65536];
     struct timespec a, b, gap = { 0, 2000000 };
     for (long i = 0; i < n; i++) {
         nanosleep(&gap, NULL);
         clock_gettime(CLOCK_MONOTONIC, &a);
-        if (sethostname("bench", 5) < 0) { perror("sethostname"); return 1; }
+        if (file) {
+            int fd = open(file, O_RDONLY | O_CLOEXEC);
+            if (fd < 0) { perror(file); return 1; }
+            while (read(fd, buf, sizeof buf) > 0) {}
+            close(fd);
+        } else if (sethostname("bench", 5) < 0) { perror("sethostname"); return 1; }
         clock_gettime(CLOCK_MONOTONIC, &b);
         d[i] = since(a, b);
     }
@@ -120,7 +126,8 @@ int main(int argc, char **argv) {
     long n = atol(argv[2]);
     if (strcmp(argv[1], "tmpfs") == 0) return tmpfs_loop(n);
     if (strcmp(argv[1], "tmpfs-threads") == 0) return threads_loop((int)n, argc > 3 ? atol(argv[3]) : 200);
-    if (strcmp(argv[1], "latency") == 0) return latency_loop(n);
+    if (strcmp(argv[1], "latency") == 0) return latency_loop(NULL, n);
+    if (strcmp(argv[1], "read-latency") == 0) return argc > 3 ? latency_loop(argv[2], atol(argv[3])) : 2;
     if (strcmp(argv[1], "flood") == 0) {
         pthread_t th[4];
         struct worker w[4];

@@ -1,10 +1,9 @@
-import Foundation  // NSLock (a daemon, not on a container's start path)
 import IPC
 import Synchronization
 import SysboxCore
 
 /// One trapped call, as `sysbox-mgr trace` shows it.
-public struct TraceEvent: Codable, Sendable {
+public struct TraceEvent: Codable, StreamEvent {
     public var time: String
     public var container: String
     public var pid: Int32
@@ -13,18 +12,16 @@ public struct TraceEvent: Codable, Sendable {
     public var verdict: String
     public var micros: Int
 
-    var text: String {
+    public var text: String {
         "\(time) \(container.prefix(12)) pid=\(pid) \(syscall)(\(args)) -> \(verdict) \(micros)us\n"
     }
 }
 
-/// The live subscribers of `sysbox-mgr trace`. With nobody listening, a trapped call costs one
-/// atomic load here (no clock read, no lock). With someone listening, the notify thread only
-/// appends the call to a queue; a writer thread formats and sends the queue every 20 ms, so
-/// tracing adds next to nothing to the round trip of the call being traced.
+/// The live subscribers of `sysbox-mgr trace` (a LiveStream): with nobody listening, a trapped
+/// call costs one atomic load here (no clock read, no lock); with someone listening, the notify
+/// thread only queues the call, its time unformatted.
 public final class Tracer: Sendable {
-    struct Subscriber { let fd: Int32; let request: TraceRequest }
-    /// A call as the notify thread records it: its time unformatted.
+    /// A call as the notify thread records it.
     struct Recorded {
         var time: timespec
         var container: String
@@ -34,107 +31,26 @@ public final class Tracer: Sendable {
         var verdict: String
         var micros: Int
     }
-    struct Queue {
-        var calls: [Recorded] = []
-        var dropped = 0
+    private let stream = LiveStream<Recorded, TraceEvent>(name: "trace writer") {
+        TraceEvent(
+            time: LineLogHandler.timestamp($0.time), container: $0.container, pid: $0.pid, syscall: $0.syscall, args: $0.args,
+            verdict: $0.verdict, micros: $0.micros)
     }
-    private let subscribers = Mutex<[Subscriber]>([])
-    /// How many subscribers there are, read without the lock on every trapped call.
-    private let count = Atomic<Int>(0)
-    private let queue = Mutex(Queue())
-    private let writing = Atomic<Bool>(false)
-    /// Calls queued at most between two writes; more are counted and reported as dropped.
-    static let queueLimit = 100_000
 
     public init() {}
 
-    public var isEmpty: Bool { count.load(ordering: .relaxed) == 0 }
+    public var isEmpty: Bool { stream.isEmpty }
 
     /// Takes ownership of `fd`.
     public func add(fd: Int32, _ request: TraceRequest) {
-        subscribers.withLock {
-            $0.append(Subscriber(fd: fd, request: request))
-            count.store($0.count, ordering: .relaxed)
-        }
-        if writing.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged {
-            let t = Thread { [self] in write() }
-            t.name = "trace writer"
-            t.start()
+        stream.add(fd: fd, json: request.json) { e in
+            if let c = request.container, !e.container.hasPrefix(c) { return false }
+            if let n = request.syscall, n != e.syscall { return false }
+            return true
         }
     }
 
-    /// On the notify thread: queues one call for the writer.
-    func record(_ call: Recorded) {
-        queue.withLock { q in
-            if q.calls.count < Self.queueLimit { q.calls.append(call) } else { q.dropped += 1 }
-        }
-    }
-
-    /// The writer: every 20 ms, what was queued goes to the subscribers; it ends when the last
-    /// one is gone, by a failed send or a hung-up socket (the next `add` starts another).
-    private func write() {
-        while true {
-            usleep(20_000)
-            let q = queue.withLock { q in
-                defer { q = Queue() }
-                return q
-            }
-            let events = q.calls.map {
-                TraceEvent(
-                    time: LineLogHandler.timestamp($0.time), container: $0.container, pid: $0.pid, syscall: $0.syscall, args: $0.args,
-                    verdict: $0.verdict, micros: $0.micros)
-            }
-            deliver(events, dropped: q.dropped)
-            let done = subscribers.withLock { s in
-                // A subscriber that went away (Ctrl-C) is closed even when no call comes.
-                s.removeAll { sub in
-                    var pfd = pollfd(fd: sub.fd, events: 0, revents: 0)
-                    guard poll(&pfd, 1, 0) == 1, pfd.revents & Int16(POLLHUP | POLLERR) != 0 else { return false }
-                    close(sub.fd)
-                    return true
-                }
-                count.store(s.count, ordering: .relaxed)
-                guard s.isEmpty else { return false }
-                writing.store(false, ordering: .sequentiallyConsistent)
-                return true
-            }
-            if done { return }
-        }
-    }
-
-    /// Sends each subscriber its lines (JSON only to those that asked for it); what a slow one
-    /// cannot take now is lost, one that is gone is closed and dropped.
-    private func deliver(_ events: [TraceEvent], dropped: Int) {
-        subscribers.withLock { subscribers in
-            guard !subscribers.isEmpty, !events.isEmpty || dropped > 0 else { return }
-            let encoder = JSONEncoder()
-            subscribers.removeAll { s in
-                var out = ""
-                for e in events {
-                    if let c = s.request.container, !e.container.hasPrefix(c) { continue }
-                    if let n = s.request.syscall, n != e.syscall { continue }
-                    if s.request.json {
-                        out += ((try? encoder.encode(e)).map { String(decoding: $0, as: UTF8.self) } ?? "") + "\n"
-                    } else {
-                        out += e.text
-                    }
-                }
-                if dropped > 0 && !s.request.json { out += "(\(dropped) calls not shown: the trace fell behind)\n" }
-                guard !out.isEmpty else { return false }
-                let bytes = Array(out.utf8)
-                var sent = 0
-                while sent < bytes.count {
-                    let n = bytes[sent...].withUnsafeBytes { send(s.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
-                    if n < 0 && errno == EINTR { continue }
-                    if n < 0 && errno == EAGAIN { return false }
-                    if n <= 0 { close(s.fd); return true }
-                    sent += n
-                }
-                return false
-            }
-            count.store(subscribers.count, ordering: .relaxed)
-        }
-    }
+    func record(_ call: Recorded) { stream.record(call) }
 }
 
 /// The names each container gave itself, shown by `sysbox-mgr status`: read from the UTS namespace

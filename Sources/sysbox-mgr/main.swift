@@ -155,12 +155,6 @@ struct Trace: ParsableCommand {
         defer { close(fd) }
         // On stderr, so that stdout stays one line per call: from here on nothing is missed.
         try? Files.writeAll(2, Array("sysbox-mgr trace: following trapped calls (Ctrl-C to stop)\n".utf8), "stderr")
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            try Files.writeAll(1, Array(buf[0..<n]), "stdout")
-        }
+        try followLiveStream(fd)
     }
 }

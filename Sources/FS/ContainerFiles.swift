@@ -49,15 +49,18 @@ final class ContainerFiles: Sendable {
 
     // MARK: content
 
-    func content(_ ino: UInt64, markHot: Bool) -> [UInt8] {
+    func content(_ ino: UInt64, markHot: Bool) -> [UInt8] { served(ino, markHot: markHot).bytes }
+
+    /// The content, and whether it was rendered for this call (not a snapshot).
+    func served(_ ino: UInt64, markHot: Bool) -> (bytes: [UInt8], rendered: Bool) {
         state.withLock { st in
             // The first read renders afresh: a snapshot made for getattr (at the runtime's bind)
             // is as old as the container.
             if markHot, st.hot.insert(ino).inserted, tree[ino]?.kind?.computedPath != nil { st.snapshots[ino] = nil }
-            if let s = st.snapshots[ino] { return s }
+            if let s = st.snapshots[ino] { return (s, false) }
             let s = render(ino, &st)
             st.snapshots[ino] = s
-            return s
+            return (s, true)
         }
     }
 

@@ -51,6 +51,8 @@ public final class FSServer: Sendable {
     let config: Config
     let logger: Logger
     let host = HostFiles()
+    /// The live view of requests (`sysbox-fs trace`).
+    let tracer = FSTracer()
     let keeper: KeeperClient?
     /// The containers served, by id: every look-up and change is one critical section.
     private let entries = Mutex<[ContainerID: Entry]>([:])
@@ -80,6 +82,12 @@ public final class FSServer: Sendable {
                 try channel.send(FSResponse.error("sysbox-fs: " + e.reason))
                 return
             }
+            if case .trace(let t) = request {
+                try channel.send(FSResponse.ok)
+                let fd = dup(channel.fd)
+                if fd >= 0 { _ = sbx_set_cloexec(fd, 1); tracer.add(fd: fd, t) }
+                return
+            }
             try channel.send(respond(request))
         } catch {
             logger.warning("request failed: \(error)")
@@ -96,6 +104,8 @@ public final class FSServer: Sendable {
                 return .ok
             case .status:
                 return .status(entries.withLock { $0.keys.map(\.rawValue).sorted() })
+            case .trace:
+                return .error("a trace request needs its own connection")
             }
         } catch {
             return .error("\(error)")
@@ -167,6 +177,7 @@ public final class FSServer: Sendable {
     func start(_ entry: Entry, id: ContainerID) throws {
         entry.files.onValuesChanged = { [weak self] in self?.persist(id) }
         entry.session.pendingInvalidation = { [weak self] ino in self?.queueInvalidation(id, ino) }
+        entry.session.tracer = tracer
         entries.withLock { $0[id] = entry }
         try entry.session.start { [weak self] _ in self?.persist(id) }
         keep(id, entry)
@@ -179,6 +190,7 @@ public final class FSServer: Sendable {
         let session = FuseSession(
             files: entry.files, device: device, initRequest: initRequest, procSys: ProcSys(uid: reg.uid, gid: reg.gid))
         session.pendingInvalidation = { [weak self] ino in self?.queueInvalidation(id, ino) }
+        session.tracer = tracer
         let sysctl = Sysctl(session: session, connection: FuseMount.connection(of: entry.dir + "/" + ProcSys.mountPoint))
         entry.sysctl.withLock { $0 = sysctl }
         try session.start { [weak self] _ in self?.persist(id) }
@@ -375,8 +387,16 @@ public final class FSServer: Sendable {
                 let now = Clock.realtime()
                 if now - lastRefresh >= 1.0 {
                     lastRefresh = now
-                    for (_, e) in snapshot {
-                        for ino in e.files.refresh(now: now) { e.session.invalidate(ino) }
+                    for (id, e) in snapshot {
+                        let since = tracer.isEmpty ? 0 : Clock.monotonicMicros()
+                        for ino in e.files.refresh(now: now) {
+                            e.session.invalidate(ino)
+                            if since != 0 {
+                                tracer.record(
+                                    id, pid: 0, op: "refresh", file: e.files.tree[ino]?.path ?? "ino \(ino)", served: "changed",
+                                    bytes: e.files.content(ino, markHot: false).count, since: since)
+                            }
+                        }
                     }
                 }
                 if now - lastCheck >= 2.0 {

@@ -206,8 +206,14 @@ final class FuseSession: @unchecked Sendable {
         ops.read = { req, ino, size, off, _ in
             let s = FuseSession.from(req)
             guard s.files.tree[ino]?.isDirectory == false else { fuse_reply_err(req, EISDIR); return }
-            let data = s.files.content(ino, markHot: true)
+            let since = s.tracer?.isEmpty == false ? Clock.monotonicMicros() : 0
+            let (data, rendered) = s.files.served(ino, markHot: true)
             let start = min(Int(off), data.count), end = min(data.count, start + size)
+            if since != 0 {
+                s.tracer?.record(
+                    s.files.reg.id, pid: FuseSession.callerPID(req), op: "read", file: s.files.tree[ino]?.path ?? "ino \(ino)",
+                    served: rendered ? "rendered" : "snapshot", bytes: end - start, since: since)
+            }
             data.withUnsafeBufferPointer { b in
                 _ =
                     b.baseAddress.map { p in
@@ -217,8 +223,14 @@ final class FuseSession: @unchecked Sendable {
         }
         ops.write = { req, ino, buf, size, off, _ in
             let s = FuseSession.from(req)
+            let since = s.tracer?.isEmpty == false ? Clock.monotonicMicros() : 0
             let bytes = buf.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
             let err = s.files.write(ino, bytes, offset: Int64(off))
+            if since != 0 {
+                s.tracer?.record(
+                    s.files.reg.id, pid: FuseSession.callerPID(req), op: "write", file: s.files.tree[ino]?.path ?? "ino \(ino)",
+                    served: err == 0 ? "stored" : "errno \(err)", bytes: size, since: since)
+            }
             if err != 0 { fuse_reply_err(req, err); return }
             fuse_reply_write(req, size)
             s.pendingInvalidation?(ino)
@@ -254,4 +266,9 @@ final class FuseSession: @unchecked Sendable {
 
     /// Set by the server: queues an inode for invalidation once the write's reply is out.
     var pendingInvalidation: (@Sendable (UInt64) -> Void)?
+    /// Set by the server: the live view of requests (`sysbox-fs trace`).
+    var tracer: FSTracer?
+
+    /// The process a request comes from, as the host sees it.
+    static func callerPID(_ req: fuse_req_t?) -> Int32 { fuse_req_ctx(req).map { Int32($0.pointee.pid) } ?? 0 }
 }

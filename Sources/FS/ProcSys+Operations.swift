@@ -113,9 +113,21 @@ extension ProcSys {
         }
         ops.read = { req, ino, size, off, _ in
             // The request is freed by its reply: what is needed after it is taken before.
-            let p = ProcSys.from(req), invalidate = FuseSession.from(req).pendingInvalidation
+            let session = FuseSession.from(req)
+            let p = ProcSys.from(req), invalidate = session.pendingInvalidation
+            let since = session.tracer?.isEmpty == false ? Clock.monotonicMicros() : 0, pid = FuseSession.callerPID(req)
             guard let (path, _) = p.prepare(req, ino, values: true) else { return }
-            switch ProcSys.read(path, size: size, offset: Int(off)) {
+            let result = ProcSys.read(path, size: size, offset: Int(off))
+            if since != 0 {
+                var bytes = 0, served = "kernel"
+                switch result {
+                case .success(let d): bytes = d.count
+                case .failure(let e): served = "errno \(e.rawValue)"
+                }
+                session.tracer?.record(
+                    session.files.reg.id, pid: pid, op: "read", file: "/proc/sys/" + path, served: served, bytes: bytes, since: since)
+            }
+            switch result {
             case .failure(let e): fuse_reply_err(req, e.rawValue)
             case .success(let data):
                 data.withUnsafeBytes { _ = fuse_reply_buf(req, $0.baseAddress, $0.count) }
@@ -125,9 +137,17 @@ extension ProcSys {
         }
         ops.write = { req, ino, buf, size, off, _ in
             // Checked again for the writer: an fd opened by one process can be written by another.
-            let p = ProcSys.from(req)
+            let p = ProcSys.from(req), session = FuseSession.from(req)
+            let since = session.tracer?.isEmpty == false ? Clock.monotonicMicros() : 0, pid = FuseSession.callerPID(req)
             guard let (path, c) = p.prepare(req, ino, values: true), p.check(req, path, c, W_OK) != nil else { return }
-            switch ProcSys.write(path, UnsafeRawBufferPointer(start: buf, count: size), offset: Int(off), as: c) {
+            let result = ProcSys.write(path, UnsafeRawBufferPointer(start: buf, count: size), offset: Int(off), as: c)
+            if since != 0 {
+                var served = "kernel"
+                if case .failure(let e) = result { served = "errno \(e.rawValue)" }
+                session.tracer?.record(
+                    session.files.reg.id, pid: pid, op: "write", file: "/proc/sys/" + path, served: served, bytes: size, since: since)
+            }
+            switch result {
             case .failure(let e): fuse_reply_err(req, e.rawValue)
             case .success(let n): fuse_reply_write(req, n)
             }

@@ -60,7 +60,7 @@ public enum FuzzTargets {
                 switch r {
                 case .register(let x): id = x.id
                 case .unregister(let x): id = x
-                case .status, .ping: id = nil
+                case .status, .ping, .trace: id = nil
                 }
                 check(id.map { ContainerID.isValid($0.rawValue) } ?? true, "a request naming an invalid id decoded")
             }

@@ -7,6 +7,19 @@ public enum FSRequest: Codable, Sendable {
     case unregister(id: ContainerID)
     case status
     case ping
+    /// Subscribes to the live view of requests (`sysbox-fs trace`): answered `.ok`, then lines
+    /// follow on the connection.
+    case trace(FSTraceRequest)
+}
+
+/// What `sysbox-fs trace` follows: one container (id or prefix) or all, text or JSON lines.
+public struct FSTraceRequest: Codable, Sendable {
+    public var container: String?
+    public var json: Bool
+    public init(container: String?, json: Bool) {
+        self.container = container
+        self.json = json
+    }
 }
 
 public enum FSResponse: Codable, Sendable {
@@ -69,6 +82,15 @@ public struct FSClient: Sendable {
 
     public func status() throws -> [String] {
         try ask(.status, "status") { if case .status(let ids) = $0 { ids } else { nil } }
+    }
+
+    /// Subscribes to the live view and returns the connected socket; lines follow on it.
+    public func trace(_ r: FSTraceRequest) throws -> Int32 {
+        let channel = try connect()
+        try channel.send(FSRequest.trace(r))
+        if case .error(let m) = try channel.receive(FSResponse.self) { throw RuntimeError(m) }
+        channel.setTimeout(seconds: 0)  // lines come when requests are served
+        return channel.take()
     }
 
     func connect() throws -> Channel {

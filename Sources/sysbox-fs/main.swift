@@ -13,7 +13,7 @@ func stopping() -> Bool { stopRequested.load(ordering: .relaxed) }
 struct SysboxFS: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sysbox-fs", abstract: "sysboxd FUSE server for virtual /proc and /sys files",
-        version: "sysbox-fs version \(sysboxdVersion)", subcommands: [Serve.self, Status.self], defaultSubcommand: Serve.self)
+        version: "sysbox-fs version \(sysboxdVersion)", subcommands: [Serve.self, Status.self, Trace.self], defaultSubcommand: Serve.self)
 }
 
 /// The sockets the commands use unless told otherwise; sysbox-runc reads the same variables.
@@ -65,6 +65,25 @@ struct Status: ParsableCommand {
     @Option(help: "unix socket (default $SYSBOX_FS_SOCKET or /run/sysbox/fs.sock)") var socket = defaultSocket
     func run() throws {
         for id in try FSClient(socketPath: socket).status() { print(id) }
+    }
+}
+
+struct Trace: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace",
+        abstract: "print, live, one line per request sysbox-fs serves",
+        discussion: "Reads the kernel answers from its page cache never reach sysbox-fs: refresh lines show when a file's content changed."
+    )
+    @Option(help: "unix socket (default $SYSBOX_FS_SOCKET or /run/sysbox/fs.sock)") var socket = defaultSocket
+    @Option(help: "only this container (id or id prefix)") var container: String?
+    @Flag(help: "JSON lines") var json = false
+
+    func run() throws {
+        let fd = try FSClient(socketPath: socket).trace(FSTraceRequest(container: container, json: json))
+        defer { close(fd) }
+        // On stderr, so that stdout stays one line per request: from here on nothing is missed.
+        try? Files.writeAll(2, Array("sysbox-fs trace: following requests (Ctrl-C to stop)\n".utf8), "stderr")
+        try followLiveStream(fd)
     }
 }
 

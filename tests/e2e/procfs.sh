@@ -227,6 +227,30 @@ test_fs_restart_mgr() {
 }
 
 TMPDIR_E2E=$(mktemp -d)
+test_fs_trace() {
+    # sysbox-fs trace shows which container read or wrote which file and how it was served; a
+    # second subscriber filtered on another container sees none of it; both end with their client.
+    local out; out=$(mktemp); local other; other=$(mktemp)
+    sysbox-fs trace --json > "$out" 2> "$out.err" & local tp=$!
+    sysbox-fs trace --container ffffffffffff > "$other" 2> "$other.err" & local op=$!
+    eventually "grep -q 'following requests' '$out.err' && grep -q 'following requests' '$other.err'" 10
+    drun -d --name e2e-fstrace $IMG sh -c 'cat /proc/meminfo > /dev/null; cat /proc/sys/kernel/ostype; echo 3 > /proc/sys/kernel/panic; sleep 100' > /dev/null
+    local id; id=$(cid e2e-fstrace)
+    eventually "jq -e 'select(.file == \"/proc/sys/kernel/panic\" and .op == \"write\")' '$out' > /dev/null" 10
+    local meminfo; meminfo=$(jq -c "select(.container == \"$id\" and .file == \"/proc/meminfo\" and .op == \"read\")" "$out" | head -1)
+    [ -n "$meminfo" ] || fail "no read of /proc/meminfo by the container in: $(head -5 "$out")"
+    assert_eq "$(echo "$meminfo" | jq -r .served)" "rendered"
+    [ "$(echo "$meminfo" | jq -r .pid)" -gt 0 ] || fail "no caller pid: $meminfo"
+    assert_eq "$(jq -r "select(.container == \"$id\" and .file == \"/proc/sys/kernel/ostype\") | .served" "$out" | head -1)" "kernel"
+    assert_eq "$(jq -r "select(.container == \"$id\" and .file == \"/proc/sys/kernel/panic\" and .op == \"write\") | .served" "$out" | head -1)" "stored"
+    # The refresher keeps a file being read current: its changes show as refresh lines.
+    eventually "jq -e 'select(.op == \"refresh\" and .container == \"$id\")' '$out' > /dev/null" 10
+    assert_eq "$(wc -l < "$other")" "0"
+    rmc e2e-fstrace
+    kill $tp $op; wait $tp $op 2>/dev/null || true
+    rm -f "$out" "$out.err" "$other" "$other.err"
+}
+
 t "meminfo: the memory limit, usage, swaps; follows docker update; per container" test_meminfo_limit
 t "free (procps) shows the memory limit" test_free_debian
 t "sysinfo(2): busybox free and uptime show the container" test_sysinfo
@@ -237,6 +261,7 @@ t "/proc/sys/net/netfilter/nf_conntrack_max: max wins" test_max_wins
 t "virtual files and /sys/kernel placeholders look root-owned" test_root_owned
 t "/proc/sys: root's, in each caller's namespaces; knobs without a namespace refused" test_proc_sys
 t "openat2 RESOLVE_NO_XDEV from /proc reaches the virtual files, not the masks" test_openat2_no_xdev
+t "sysbox-fs trace shows who read or wrote which file, and how it was served" test_fs_trace
 t "sysbox-fs killed with SIGKILL and restarted: running containers keep their files" test_fs_restart
 t "sysbox-mgr restarted, then sysbox-fs: the files still work" test_fs_restart_mgr
 rm -rf "$TMPDIR_E2E"

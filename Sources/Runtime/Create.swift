@@ -104,7 +104,8 @@ func currentDirectory() -> String {
     return String(cString: buf)
 }
 
-/// Debug lines with the milliseconds each step of a command took (`--debug`).
+/// Debug lines with the milliseconds since the command began at the end of each step, to a
+/// tenth (`--debug`).
 struct Phases {
     let logger: Logger
     let command: String
@@ -112,6 +113,7 @@ struct Phases {
     init(_ logger: Logger, _ command: String) { self.logger = logger; self.command = command }
 
     func mark(_ step: String) {
-        logger.debug("\(command) step done", metadata: ["step": "\(step)", "ms": "\(Int((Clock.monotonic() - start) * 10_000) / 10)"])
+        let ms = Double(Int((Clock.monotonic() - start) * 10_000)) / 10
+        logger.debug("\(command) step done", metadata: ["step": "\(step)", "ms": "\(ms)"])
     }
 }

@@ -83,7 +83,7 @@ for anchor in runc crun; do
 done
 if [ -n "${BUNDLE_SAMPLES:-}" ]; then
     for rt in $runtimes net; do
-        label=$rt; [ "$rt" = net ] && label="sysbox-runc+network"
+        label=$rt; [ "$rt" = net ] && label="sysbox-runc, own network"
         for v in ${samples[$rt.run]}; do printf '%s\t%s\n' "$label" "$(echo "$v / 1000" | bc -l)"; done
     done > "$BUNDLE_SAMPLES"
 fi

@@ -43,6 +43,7 @@ printf '%-8s %12s %12s %12s %16s %16s\n' file "native µs" "sysbox µs" "lxcfs �
 for f in $FILES; do
     n=$(echo "${s[native-$f]}" | median); b=$(echo "${s[sysbox-$f]}" | median); l=$(echo "${s[lxcfs-$f]}" | median)
     printf '%-8s %12.2f %12.2f %12.2f %15.2fx %15.1fx\n' "$f" "$n" "$b" "$l" "$(echo "$b / $n" | bc -l)" "$(echo "$l / $b" | bc -l)"
+    [ -z "${PROCFS_DATA:-}" ] || printf '%s\t%s\t%s\t%s\n' "$f" "$n" "$b" "$l" >> "$PROCFS_DATA"
 done
 echo "(uptime is served natively by the container's time namespace; the others by sysbox-fs)"
 

@@ -3,7 +3,7 @@
 # run (round robin, after warm-ups), printing medians and ratios against runc and crun.
 # Needs the daemons of scripts/daemons.sh. crun refuses a hybrid host whose cgroup2 hierarchy holds
 # a controller (see docs/troubleshooting.md); it is then left out, and this script never moves a
-# controller between v1 and v2 to please it.
+# controller between v1 and v2 to please it. START_SAMPLES=FILE: every sample, "runtime<TAB>seconds".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -32,4 +32,7 @@ for rt in $runtimes; do med[$rt]=$(echo "${samples[$rt]}" | median); printf '%-1
 printf 'ratio sysbox-runc/runc: %.2f\n' "$(echo "${med[sysbox-runc]} / ${med[runc]}" | bc -l)"
 if [ -n "${med[crun]:-}" ]; then
     printf 'ratio sysbox-runc/crun: %.2f\n' "$(echo "${med[sysbox-runc]} / ${med[crun]}" | bc -l)"
+fi
+if [ -n "${START_SAMPLES:-}" ]; then
+    for rt in $runtimes; do for v in ${samples[$rt]}; do printf '%s\t%s\n' "$rt" "$v"; done; done > "$START_SAMPLES"
 fi

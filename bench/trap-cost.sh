@@ -4,6 +4,7 @@
 # floor of a trapped call on this machine (a C listener deciding nothing), sysinfo, what
 # `sysbox-mgr trace` running costs, trapped mounts of one container from 1 and 8 threads, and one
 # container's trapped-call latency while another floods sysbox-mgr.
+# TRAP_DATA=FILE: "call<TAB>trapped us<TAB>untrapped us" of each call, for bench/report.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -87,3 +88,16 @@ printf 'another container flooding: sethostname p99 %.1f us (p50 %.1f), alone p9
     "$(echo "$idle_p50 / 1000" | bc -l)" "$(echo "$busy_p99 / $idle_p99" | bc -l)"
 printf 'sysbox-mgr trace running, one sethostname every 2 ms: p50 %.1f us against %.1f us untraced (%+.1f%%)\n' \
     "$(echo "$traced_p50 / 1000" | bc -l)" "$(echo "$idle_p50 / 1000" | bc -l)" "$(echo "($traced_p50 / $idle_p50 - 1) * 100" | bc -l)"
+if [ -n "${TRAP_DATA:-}" ]; then
+    us() { echo "$1 / 1000" | bc -l; }
+    {
+        printf 'sethostname\t%.2f\t%.2f\n' "$(us "$trapped")" "$(us "$untrapped")"
+        printf 'sysinfo\t%.2f\t%.2f\n' "$(us "$sysinfo_trapped")" "$(us "$sysinfo_raw")"
+        printf 'openat2\t%.2f\t%.2f\n' "$(us "$openat2_trapped")" "$(us "$openat2_raw")"
+        printf 'mount-tmpfs\t%.2f\t%.2f\n' "$(us "$mount_emu")" "$(us "$mount_raw")"
+        printf 'umount2\t%.2f\t%.2f\n' "$(us "$umount_emu")" "$(us "$umount_raw")"
+    } > "$TRAP_DATA"
+    printf 'floor\t%.2f\nflood_p99\t%.2f\nidle_p99\t%.2f\nthreads_ratio\t%.2f\ntrace_pct\t%.1f\ntrace_p50_pct\t%.1f\n' "$(us "$floor")" \
+        "$(us "$busy_p99")" "$(us "$idle_p99")" "$(echo "$eight_threads / $one_thread" | bc -l)" \
+        "$(echo "($traced / $untraced - 1) * 100" | bc -l)" "$(echo "($traced_p50 / $idle_p50 - 1) * 100" | bc -l)" > "$TRAP_DATA.more"
+fi

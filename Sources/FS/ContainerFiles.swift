@@ -184,7 +184,7 @@ final class HostFiles: Sendable {
         online = CPUList.parse((try? Files.readString(root + "/sys/devices/system/cpu/online")) ?? "0")
     }
 
-    func read(_ path: String) -> String { (try? Files.readString(root + path)) ?? "" }
+    func read(_ path: String) -> String { (try? Files.readSmall(root + path)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
 
     static func btime(_ stat: String) -> UInt64 {
         for line in stat.split(separator: "\n") where line.hasPrefix("btime ") {

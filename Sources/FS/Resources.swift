@@ -8,7 +8,7 @@ struct CgroupReader: Sendable {
 
     func text(_ controller: String, _ file: String) -> String? {
         guard let d = dirs[controller] ?? unified else { return nil }
-        return try? Files.readString(d + "/" + file)
+        return (try? Files.readSmall(d + "/" + file)).map { String(decoding: $0, as: UTF8.self) }
     }
 
     func number(_ controller: String, _ file: String) -> UInt64? {
@@ -25,12 +25,18 @@ struct CgroupReader: Sendable {
 
     func memory() -> MemorySample {
         var stat: [String: UInt64] = [:]
-        if let text = text("memory", "memory.stat") {
+        if let d = dirs["memory"] ?? unified, let bytes = try? Files.readSmall(d + "/memory.stat") {
+            // Byte by byte: the refresher reads this every second for each container whose
+            // meminfo is read.
             var totals: [String: UInt64] = [:]
-            for line in text.split(separator: "\n") {
-                let f = line.split(separator: " ")
-                guard f.count == 2, let v = UInt64(f[1]) else { continue }
-                if f[0].hasPrefix("total_") { totals[String(f[0].dropFirst(6))] = v } else { stat[String(f[0])] = v }
+            for line in bytes.split(separator: UInt8(ascii: "\n")) {
+                let f = line.split(separator: UInt8(ascii: " "))
+                guard f.count == 2, let v = UInt64(String(decoding: f[1], as: UTF8.self)) else { continue }
+                if f[0].starts(with: "total_".utf8) {
+                    totals[String(decoding: f[0].dropFirst(6), as: UTF8.self)] = v
+                } else {
+                    stat[String(decoding: f[0], as: UTF8.self)] = v
+                }
             }
             // v1: the total_* keys count the whole subtree (systemd and inner containers live below).
             stat.merge(totals) { _, total in total }

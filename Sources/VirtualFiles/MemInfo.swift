@@ -34,35 +34,52 @@ public enum MemInfo {
         replace["SReclaimable"] = reclaimable
         replace["SUnreclaim"] = kb(s["slab_unreclaimable"] ?? 0)
         replace["KReclaimable"] = reclaimable
-        var out = ""
+        // Byte by byte: the refresher renders this every second for each container whose
+        // meminfo is read, where splitting Characters cost over a millisecond.
+        var out: [UInt8] = []
         out.reserveCapacity(host.utf8.count + 64)
-        for line in host.split(separator: "\n", omittingEmptySubsequences: true) {
-            guard let colon = line.firstIndex(of: ":") else { out += line + "\n"; continue }
-            let key = String(line[..<colon])
-            if let v = replace[key], line.hasSuffix(" kB") {
-                out += field(key, v)
+        for line in host.utf8.split(separator: newline) {
+            if let colon = line.firstIndex(of: UInt8(ascii: ":")), line.count >= 3, line.suffix(3).elementsEqual(" kB".utf8),
+                let v = replace[String(decoding: line[..<colon], as: UTF8.self)]
+            {
+                appendField(&out, line[..<colon], v)
             } else {
-                out += line + "\n"
+                out += line
+                out.append(newline)
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
+    static let newline = UInt8(ascii: "\n")
+
     /// The kernel's layout: the name and colon left-aligned in 16 columns, the value right-aligned in 8.
-    static func field(_ key: String, _ value: UInt64) -> String {
-        var label = key + ":"
-        if label.count < 16 { label += String(repeating: " ", count: 16 - label.count) }
-        let v = String(value)
-        return label + (v.count < 8 ? String(repeating: " ", count: 8 - v.count) : "") + v + " kB\n"
+    static func appendField(_ out: inout [UInt8], _ key: some Collection<UInt8>, _ value: UInt64) {
+        out += key
+        out.append(UInt8(ascii: ":"))
+        if key.count + 1 < 16 { out += repeatElement(UInt8(ascii: " "), count: 15 - key.count) }
+        let digits = Array(String(value).utf8)
+        if digits.count < 8 { out += repeatElement(UInt8(ascii: " "), count: 8 - digits.count) }
+        out += digits
+        out += " kB\n".utf8
     }
 
     /// "MemTotal:  1000 kB" lines -> ["MemTotal": 1000].
     public static func parse(_ text: String) -> [String: UInt64] {
         var out: [String: UInt64] = [:]
-        for line in text.split(separator: "\n") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let rest = line[line.index(after: colon)...].split(separator: " ")
-            if let n = rest.first.flatMap({ UInt64($0) }) { out[String(line[..<colon])] = n }
+        for line in text.utf8.split(separator: newline) {
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
+            var v: UInt64 = 0, digits = 0
+            for b in line[line.index(after: colon)...] {
+                if b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") { if digits > 0 { break } else { continue } }
+                guard b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9"),
+                    case let (m, o1) = v.multipliedReportingOverflow(by: 10), !o1,
+                    case let (a, o2) = m.addingReportingOverflow(UInt64(b - UInt8(ascii: "0"))), !o2
+                else { digits = 0; break }
+                v = a
+                digits += 1
+            }
+            if digits > 0 { out[String(decoding: line[..<colon], as: UTF8.self)] = v }
         }
         return out
     }

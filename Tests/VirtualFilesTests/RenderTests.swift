@@ -49,6 +49,14 @@ import Testing
         #expect(v["MemFree"] == 24576000 - 1048576)
     }
 
+    @Test func meminfoKeepsTheKernelsLayoutAndOtherLines() {
+        let rest = "HugePages_Total:       0\nDirectMap4k:      123 kB\nOdd line\n"
+        let host = "MemTotal:       24683784 kB\nMemFree:            1000 kB\n" + rest
+        let out = MemInfo.render(host: host, sample: MemorySample(limit: 512 << 20, usage: 0))
+        #expect(out == "MemTotal:         524288 kB\nMemFree:          524288 kB\n" + rest)
+        #expect(MemInfo.parse("A: 12kB\nB: x 5\nC:\t7 kB\nD: 99999999999999999999999 kB\n") == ["C": 7])
+    }
+
     @Test func limitAboveHostMemoryIsCapped() {
         let v = MemInfo.parse(MemInfo.render(host: Self.hostMeminfo, sample: MemorySample(limit: 1 << 50, usage: 0)))
         #expect(v["MemTotal"] == 24576000)

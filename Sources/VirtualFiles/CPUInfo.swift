@@ -40,12 +40,15 @@ public enum ProcStatFile {
     public static let userHZ: UInt64 = 100
 
     public static func render(host: String, cpu: CPUSample, visible: [Int], tasks: TaskSample?, bootTime: UInt64?) -> String {
+        // Byte by byte: the refresher renders this every second for each container reading it,
+        // and the host's intr line alone holds thousands of numbers.
         var hostCPU: [Int: [UInt64]] = [:]
-        var rest: [Substring] = []
-        for line in host.split(separator: "\n") {
-            if line.hasPrefix("cpu") {
-                let f = line.split(separator: " ")
-                if let n = Int(f[0].dropFirst(3)) { hostCPU[n] = f.dropFirst().compactMap { UInt64($0) } }
+        var rest: [Substring.UTF8View] = []
+        func text(_ b: some Collection<UInt8>) -> String { String(decoding: b, as: UTF8.self) }
+        for line in host.utf8.split(separator: UInt8(ascii: "\n")) {
+            if line.starts(with: "cpu".utf8) {
+                let f = line.split(separator: UInt8(ascii: " "))
+                if let n = Int(text(f[0].dropFirst(3))) { hostCPU[n] = f.dropFirst().compactMap { UInt64(text($0)) } }
             } else {
                 rest.append(line)
             }
@@ -68,14 +71,14 @@ public enum ProcStatFile {
         var out = "cpu  " + sum.map(String.init).joined(separator: " ") + "\n"
         out += lines.joined(separator: "\n") + (lines.isEmpty ? "" : "\n")
         for line in rest {
-            if let t = tasks, line.hasPrefix("procs_running ") {
+            if let t = tasks, line.starts(with: "procs_running ".utf8) {
                 out += "procs_running \(max(1, t.running))\n"
-            } else if let t = tasks, line.hasPrefix("procs_blocked ") {
+            } else if let t = tasks, line.starts(with: "procs_blocked ".utf8) {
                 out += "procs_blocked \(t.blocked)\n"
-            } else if let b = bootTime, line.hasPrefix("btime ") {
+            } else if let b = bootTime, line.starts(with: "btime ".utf8) {
                 out += "btime \(b)\n"
             } else {
-                out += line + "\n"
+                out += text(line) + "\n"
             }
         }
         return out

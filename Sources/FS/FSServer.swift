@@ -84,8 +84,7 @@ public final class FSServer: Sendable {
             }
             if case .trace(let t) = request {
                 try channel.send(FSResponse.ok)
-                let fd = dup(channel.fd)
-                if fd >= 0 { _ = sbx_set_cloexec(fd, 1); tracer.add(fd: fd, t) }
+                tracer.add(fd: try FD.duplicate(channel.fd).take(), t)
                 return
             }
             try channel.send(respond(request))

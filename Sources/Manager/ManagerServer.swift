@@ -127,8 +127,7 @@ public final class ManagerServer: @unchecked Sendable {
                 try channel.send(response)
             case .trace(let t):
                 try channel.send(ManagerResponse.ok)
-                let fd = dup(channel.fd)
-                if fd >= 0 { _ = sbx_set_cloexec(fd, 1); tracer.add(fd: fd, t) }
+                tracer.add(fd: try FD.duplicate(channel.fd).take(), t)
             default:
                 try channel.send(respond(request))
             }

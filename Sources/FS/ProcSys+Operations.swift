@@ -115,7 +115,8 @@ extension ProcSys {
             // The request is freed by its reply: what is needed after it is taken before.
             let session = FuseSession.from(req)
             let p = ProcSys.from(req), invalidate = session.pendingInvalidation
-            let since = session.tracer?.isEmpty == false ? Clock.monotonicMicros() : 0, pid = FuseSession.callerPID(req)
+            let since = session.tracer?.isEmpty == false ? Clock.monotonicMicros() : 0
+            let pid = since != 0 ? FuseSession.callerPID(req) : 0
             guard let (path, _) = p.prepare(req, ino, values: true) else { return }
             let result = ProcSys.read(path, size: size, offset: Int(off))
             if since != 0 {
@@ -138,7 +139,8 @@ extension ProcSys {
         ops.write = { req, ino, buf, size, off, _ in
             // Checked again for the writer: an fd opened by one process can be written by another.
             let p = ProcSys.from(req), session = FuseSession.from(req)
-            let since = session.tracer?.isEmpty == false ? Clock.monotonicMicros() : 0, pid = FuseSession.callerPID(req)
+            let since = session.tracer?.isEmpty == false ? Clock.monotonicMicros() : 0
+            let pid = since != 0 ? FuseSession.callerPID(req) : 0
             guard let (path, c) = p.prepare(req, ino, values: true), p.check(req, path, c, W_OK) != nil else { return }
             let result = ProcSys.write(path, UnsafeRawBufferPointer(start: buf, count: size), offset: Int(off), as: c)
             if since != 0 {

@@ -6,10 +6,12 @@ struct CgroupReader: Sendable {
     let dirs: [String: String]
     var unified: String? { dirs["unified"] }
 
-    func text(_ controller: String, _ file: String) -> String? {
+    func bytes(_ controller: String, _ file: String) -> [UInt8]? {
         guard let d = dirs[controller] ?? unified else { return nil }
-        return (try? Files.readSmall(d + "/" + file)).map { String(decoding: $0, as: UTF8.self) }
+        return try? Files.readSmall(d + "/" + file)
     }
+
+    func text(_ controller: String, _ file: String) -> String? { bytes(controller, file).map { String(decoding: $0, as: UTF8.self) } }
 
     func number(_ controller: String, _ file: String) -> UInt64? {
         text(controller, file).flatMap { UInt64($0.split(separator: "\n").first ?? "") }
@@ -25,7 +27,7 @@ struct CgroupReader: Sendable {
 
     func memory() -> MemorySample {
         var stat: [String: UInt64] = [:]
-        if let d = dirs["memory"] ?? unified, let bytes = try? Files.readSmall(d + "/memory.stat") {
+        if let bytes = bytes("memory", "memory.stat") {
             // Byte by byte: the refresher reads this every second for each container whose
             // meminfo is read.
             var totals: [String: UInt64] = [:]

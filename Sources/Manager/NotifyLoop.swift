@@ -8,8 +8,8 @@ import SysboxCore
 
 /// Answers the trapped syscalls of one container process: a primary thread per seccomp listener,
 /// which ends (closing the listener) when no process uses the filter any more, and extra threads
-/// while calls that need the caller's memory are being answered, so that a slow call (an emulated
-/// mount, about 0.5 ms) does not hold up the container's other threads.
+/// while slow calls (TrapHandler.slow: the mount helper acting as the caller) are being answered,
+/// so that one (an emulated mount, about 0.6 ms) does not hold up the container's other threads.
 ///
 /// Each call is decided in the two phases of Verdict.swift: from its registers alone (which may
 /// CONTINUE), then, if needed, from one read of the caller's memory (which never does: the manager
@@ -21,7 +21,8 @@ import SysboxCore
 /// Waiting: on Linux 6.6 and later (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP accepted) a receive that
 /// blocks returns ENOENT once the filter has no users, so the primary thread blocks in the receive
 /// itself, one system call per wait. Extra threads poll with a timeout and end after
-/// `lingerMillis` without a call. On older kernels a blocked receive never returns when the last
+/// `lingerMillis` without a call (one that loses a call to another thread after its poll waits
+/// in the receive instead, until the next call or the last user's exit). On older kernels a blocked receive never returns when the last
 /// user goes, so there is one thread, which polls before each receive.
 final class NotifyLoop: @unchecked Sendable {
     // Safe: the `var`s below (onEnd, inflightLog, tagHash, blocking) are set before `start()`
@@ -78,9 +79,6 @@ final class NotifyLoop: @unchecked Sendable {
     /// slot per thread, and the hash of the keeper tag that names this listener there.
     var inflightLog: InflightLog?
     var tagHash: UInt64 = 0
-
-    /// Threads of this loop now, for the tests.
-    var threadCount: Int { threads.load(ordering: .relaxed) }
 
     enum Received { case call, again, hangup, idleTooLong, failed(Int32) }
 

@@ -41,7 +41,7 @@ now() { date +%s%N; }
 declare -A samples
 n=0
 one() { # runtime [bundle] -> adds "run create start delete" samples in ms
-    local rt=$1 b=${2:-$work/b} key=${3:-$1} id t0 t1 t2 t3 t4
+    local rt=$1 b=${2:-$work/b} key=${3:-$1} id t0 t1 t1b t2 t3 t3b t4
     n=$((n + 1)); id="bench$n"
     t0=$(now); "$rt" --root "$work/root-$rt" run -b "$b" "$id" >/dev/null; t1=$(now)
     "$rt" --root "$work/root-$rt" delete --force "$id" >/dev/null 2>&1 || true

@@ -49,7 +49,7 @@ threads0=$(threads)
 
 declare -a starts
 measure() { # n
-    local n=$1 c0 c1 rss cpu from to i sum=0 k=0 p
+    local n=$1 c0 c1 rss cpu from to i p tp50 tp99 rp50 rp99
     c0=$(cpu_ticks); sleep "$IDLE"; c1=$(cpu_ticks)
     rss=$(rss_kib)
     cpu=$(echo "($c1 - $c0) * 100 / $hz / $IDLE" | bc -l)

@@ -5,6 +5,7 @@
 #include "sbx_nsop.h"
 #include "sbx_raw.h"
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -521,6 +522,33 @@ static void nsop_unpin(struct sbx_nsop_handle *h) {
     h->pinned = 0;
 }
 
+// Helper mappings kept for the next helper: a fresh one costs an mmap, page faults on the stacks,
+// and an munmap whose TLB shootdown interrupts every CPU running a manager thread. A few are
+// enough (helpers run at most one per notify thread, and the CPUs are the bound); the rest are
+// unmapped as before.
+#define NSOP_POOL 4
+static pthread_mutex_t nsop_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *nsop_pool[NSOP_POOL];
+static int nsop_pooled;
+
+static char *nsop_map(unsigned long size) {
+    char *base = NULL;
+    pthread_mutex_lock(&nsop_pool_lock);
+    if (nsop_pooled > 0) base = nsop_pool[--nsop_pooled];
+    pthread_mutex_unlock(&nsop_pool_lock);
+    if (base) return base;
+    base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    return base == MAP_FAILED ? NULL : base;
+}
+
+static void nsop_unmap(char *base, unsigned long size) {
+    pthread_mutex_lock(&nsop_pool_lock);
+    int kept = nsop_pooled < NSOP_POOL;
+    if (kept) nsop_pool[nsop_pooled++] = base;
+    pthread_mutex_unlock(&nsop_pool_lock);
+    if (!kept) munmap(base, size);
+}
+
 int sbx_nsop_start(const struct sbx_nsop *o, struct sbx_nsop_handle *h) {
     memset(h, 0, sizeof *h);
     h->pid = -1;
@@ -531,8 +559,8 @@ int sbx_nsop_start(const struct sbx_nsop *o, struct sbx_nsop_handle *h) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) { int e = errno; nsop_unpin(h); errno = e; return -1; }
     unsigned long size = 2 * NSOP_STACK + 4096;
-    char *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (base == MAP_FAILED) { int e = errno; nsop_unpin(h); close(sv[0]); close(sv[1]); errno = e; return -1; }
+    char *base = nsop_map(size);
+    if (!base) { int e = errno; nsop_unpin(h); close(sv[0]); close(sv[1]); errno = e; return -1; }
     struct nsop_ctx *c = (struct nsop_ctx *)(base + 2 * NSOP_STACK);
     c->o = o;
     c->sock = sv[1];
@@ -544,7 +572,7 @@ int sbx_nsop_start(const struct sbx_nsop *o, struct sbx_nsop_handle *h) {
     if (pid < 0) {
         int e = errno;
         nsop_unpin(h);
-        munmap(base, size);
+        nsop_unmap(base, size);
         close(sv[0]);
         close(sv[1]);
         errno = e;
@@ -611,7 +639,7 @@ void sbx_nsop_finish(struct sbx_nsop_handle *h) {
         h->pid = -1;
     }
     // Both tasks that ran on these stacks have exited (the first waits for the second).
-    if (h->stack) munmap(h->stack, h->stack_size);
+    if (h->stack) nsop_unmap(h->stack, h->stack_size);
     h->stack = NULL;
     nsop_unpin(h);
 }

@@ -456,6 +456,18 @@ static void nsop_block_signals(void) {
     SBX_RAW(SYS_rt_sigprocmask, SIG_SETMASK, &all, 0, sizeof all, 0, 0);
 }
 
+// The operations that act on a file the helper opened, through its link in /proc/thread-self/fd.
+static int nsop_acts_through_file(const struct sbx_nsop *o) {
+    switch (o->op) {
+    case SBX_NSOP_MOUNT: return o->target_fd >= 0;
+    case SBX_NSOP_UMOUNT:
+    case SBX_NSOP_REMOUNT:
+    case SBX_NSOP_MOVE:
+    case SBX_NSOP_BIND: return 1;
+    default: return 0;
+    }
+}
+
 // The task that becomes the caller.
 static int nsop_inner(void *arg) {
     struct nsop_ctx *c = arg;
@@ -464,9 +476,13 @@ static int nsop_inner(void *arg) {
     nsop_block_signals();
     int clones[o->over_count > 0 ? o->over_count : 1];
     // Our own fd directory in the manager's /proc, opened before anything else: the file decided
-    // on is acted on through its link there (mount(2) and umount2(2) take no fd).
-    long selffd = SBX_RAW(SYS_openat, AT_FDCWD, "/proc/thread-self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0, 0);
-    if (selffd < 0) nsop_fail(sock, SBX_NSOP_SELF, selffd);
+    // on is acted on through its link there (mount(2) and umount2(2) take no fd). It costs a new
+    // process tens of microseconds, so only the operations that act through a file open it.
+    long selffd = -1;
+    if (nsop_acts_through_file(o)) {
+        selffd = SBX_RAW(SYS_openat, AT_FDCWD, "/proc/thread-self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0, 0);
+        if (selffd < 0) nsop_fail(sock, SBX_NSOP_SELF, selffd);
+    }
     // Joined while still host root: every join needs CAP_SYS_ADMIN over the namespace's owner.
     // The namespaces a new mount takes from its mounter: sysfs the network's, mqueue the IPC's,
     // cgroup and cgroup2 the cgroup namespace's root.

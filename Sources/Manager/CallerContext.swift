@@ -30,15 +30,33 @@ final class CallerContext {
 
     deinit { for fd in fds.values { close(fd) } }
 
-    /// Opens the namespaces and root/cwd, reads the credentials; false if the caller is gone.
+    /// The caller shares our user namespace (a container without one, stock runc through the
+    /// seccomp agent): it is judged as the host's root would be, and the helper does not join it
+    /// (setns into the user namespace one is in is EINVAL).
+    private(set) var sameUserNamespace = false
+
+    /// Ours, as (device, inode) of /proc/self/ns/user: it does not change.
+    private static let ownUserNamespace: (UInt64, UInt64)? = {
+        var st = stat()
+        return stat("/proc/self/ns/user", &st) == 0 ? (UInt64(st.st_dev), UInt64(st.st_ino)) : nil
+    }()
+
+    /// Opens the namespaces (a pidfd of the calling thread, or one fd per namespace on kernels
+    /// before 6.9) and root/cwd, reads the credentials; false if the caller is gone.
     func load() -> Bool {
-        for ns in ["user", "mnt", "pid", "net", "ipc", "cgroup"] {
-            let fd = Glibc.open("/proc/\(pid)/ns/\(ns)", O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { return false }
-            // setns into the user namespace we are already in is EINVAL: a container without one
-            // (stock runc through the seccomp agent) is judged as the host's root would be.
-            if ns == "user", Self.sameNamespace(fd, "/proc/self/ns/user") { close(fd); continue }
-            fds[ns] = fd
+        var st = stat()
+        guard stat("/proc/\(pid)/ns/user", &st) == 0 else { return false }
+        sameUserNamespace = Self.ownUserNamespace.map { $0 == (UInt64(st.st_dev), UInt64(st.st_ino)) } ?? false
+        let pidfd = sbx_pidfd_open_thread(pid_t(bitPattern: pid))
+        if pidfd >= 0 {
+            fds["pidfd"] = pidfd
+        } else {
+            guard errno == EINVAL else { return false }
+            for ns in ["mnt", "pid", "net", "ipc", "cgroup"] + (sameUserNamespace ? [] : ["user"]) {
+                let fd = Glibc.open("/proc/\(pid)/ns/\(ns)", O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { return false }
+                fds[ns] = fd
+            }
         }
         for d in ["root", "cwd"] {
             let fd = Glibc.open("/proc/\(pid)/\(d)", Int32(SBX_O_PATH) | O_CLOEXEC)
@@ -64,11 +82,6 @@ final class CallerContext {
     static func sameMountNamespace(_ a: Int32, _ b: Int32) -> Bool {
         var x = stat(), y = stat()
         return stat("/proc/\(a)/ns/mnt", &x) == 0 && stat("/proc/\(b)/ns/mnt", &y) == 0 && x.st_ino == y.st_ino && x.st_dev == y.st_dev
-    }
-
-    static func sameNamespace(_ fd: Int32, _ path: String) -> Bool {
-        var a = stat(), b = stat()
-        return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev
     }
 
     var hasSysAdmin: Bool { capEffective & Self.capSysAdmin != 0 }
@@ -122,12 +135,21 @@ final class CallerContext {
     private func callerOp(_ op: Int32, joinPID: Bool) -> sbx_nsop {
         var o = sbx_nsop()
         o.op = op
-        o.userns_fd = fds["user"] ?? -1
-        o.mntns_fd = fds["mnt"] ?? -1
-        o.pidns_fd = joinPID ? (fds["pid"] ?? -1) : -1
-        o.netns_fd = fds["net"] ?? -1
-        o.ipcns_fd = fds["ipc"] ?? -1
-        o.cgroupns_fd = fds["cgroup"] ?? -1
+        if let pidfd = fds["pidfd"] {
+            // One setns(2) through the pidfd joins network, IPC, cgroup and mount namespaces.
+            o.ns_pidfd = pidfd
+            o.userns_fd = sameUserNamespace ? -1 : pidfd
+            o.pidns_fd = joinPID ? pidfd : -1
+            (o.mntns_fd, o.netns_fd, o.ipcns_fd, o.cgroupns_fd) = (-1, -1, -1, -1)
+        } else {
+            o.ns_pidfd = -1
+            o.userns_fd = fds["user"] ?? -1
+            o.mntns_fd = fds["mnt"] ?? -1
+            o.pidns_fd = joinPID ? (fds["pid"] ?? -1) : -1
+            o.netns_fd = fds["net"] ?? -1
+            o.ipcns_fd = fds["ipc"] ?? -1
+            o.cgroupns_fd = fds["cgroup"] ?? -1
+        }
         o.root_fd = fds["root"] ?? -1
         o.cwd_fd = fds["cwd"] ?? -1
         o.uid = uid

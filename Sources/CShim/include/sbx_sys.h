@@ -36,6 +36,8 @@ int sbx_setgroups(size_t n, const gid_t *groups);
 /// every thread of the process). 0, or -1 with errno.
 int sbx_thread_set_effective(uid_t uid, gid_t gid);
 int sbx_pidfd_open(pid_t pid);
+/// A pidfd of one thread (PIDFD_THREAD); -1 with EINVAL on kernels before 6.9.
+int sbx_pidfd_open_thread(pid_t tid);
 int sbx_pidfd_send_signal(int pidfd, int sig);
 int sbx_pidfd_getfd(int pidfd, int targetfd);
 /// SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SEND: installs a copy of `srcfd` in the

@@ -1,3 +1,4 @@
+import Synchronization
 import SysboxCore
 
 /// What the mount helper reported: 0 or -errno, the step that failed, bind-overs with nothing to
@@ -42,8 +43,9 @@ final class CallerContext {
     }()
 
     /// Opens the namespaces (a pidfd of the calling thread, or one fd per namespace on kernels
-    /// before 6.9) and root/cwd, reads the credentials; false if the caller is gone.
-    func load() -> Bool {
+    /// before 6.9) and root/cwd, reads the credentials (the id maps from `idMaps` when it holds
+    /// the caller's user namespace); false if the caller is gone.
+    func load(idMaps: IDMapCache? = nil) -> Bool {
         var st = stat()
         guard stat("/proc/\(pid)/ns/user", &st) == 0 else { return false }
         sameUserNamespace = Self.ownUserNamespace.map { $0 == (UInt64(st.st_dev), UInt64(st.st_ino)) } ?? false
@@ -63,17 +65,15 @@ final class CallerContext {
             guard fd >= 0 else { return false }
             fds[d] = fd
         }
-        guard let status = try? Files.readString("/proc/\(pid)/status"),
-            let uidMap = try? Files.readString("/proc/\(pid)/uid_map"),
-            let gidMap = try? Files.readString("/proc/\(pid)/gid_map")
+        let namespace = (UInt64(st.st_dev), UInt64(st.st_ino))
+        guard let status = try? Files.readSmall("/proc/\(pid)/status"),
+            let maps = idMaps.map({ $0.maps(pid: pid, namespace: namespace) }) ?? IDMapCache.read(pid: pid)
         else { return false }
         let s = Self.parseStatus(status)
-        guard let u = s.fsuid, let g = s.fsgid,
-            let nu = Self.toNamespace(u, map: uidMap), let ng = Self.toNamespace(g, map: gidMap)
-        else { return false }
+        guard let u = s.fsuid, let g = s.fsgid, let nu = maps.uid.toNamespace(u), let ng = maps.gid.toNamespace(g) else { return false }
         uid = nu
         gid = ng
-        groups = s.groups.compactMap { Self.toNamespace($0, map: gidMap) }
+        groups = s.groups.compactMap { maps.gid.toNamespace($0) }
         capEffective = s.capEffective
         capPermitted = s.capPermitted
         return true
@@ -94,42 +94,47 @@ final class CallerContext {
         var capPermitted: UInt64 = 0
     }
 
-    /// The fields of /proc/PID/status we need (ids as seen from our user namespace). Byte-wise:
-    /// this runs on every emulated call, where splitting Characters cost tens of microseconds.
-    static func parseStatus(_ text: String) -> Status {
+    /// The fields of /proc/PID/status we need (ids as seen from our user namespace).
+    static func parseStatus(_ text: String) -> Status { parseStatus(Array(text.utf8)) }
+
+    /// Byte-wise, and only the five lines wanted are looked into: this runs on every emulated call.
+    static func parseStatus(_ bytes: [UInt8]) -> Status {
         var s = Status()
-        for line in text.utf8.split(separator: UInt8(ascii: "\n")) {
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
-            let key = line[line.startIndex..<colon]
-            let vals = line[line.index(after: colon)...].split(whereSeparator: { $0 == 9 || $0 == 32 })
-            func text(_ v: Substring.UTF8View) -> String { String(decoding: v, as: UTF8.self) }
-            switch String(decoding: key, as: UTF8.self) {
-            case "Uid": if vals.count >= 4 { s.fsuid = UInt32(text(vals[3])) }
-            case "Gid": if vals.count >= 4 { s.fsgid = UInt32(text(vals[3])) }
-            case "Groups": s.groups = vals.compactMap { UInt32(text($0)) }
-            case "CapEff": s.capEffective = vals.first.flatMap { UInt64(text($0), radix: 16) } ?? 0
-            case "CapPrm": s.capPermitted = vals.first.flatMap { UInt64(text($0), radix: 16) } ?? 0
-            default: break
+        bytes.withUnsafeBufferPointer { b in
+            var start = 0
+            while start < b.count {
+                var end = start
+                while end < b.count && b[end] != UInt8(ascii: "\n") { end += 1 }
+                let line = UnsafeBufferPointer(rebasing: b[start..<end])
+                start = end + 1
+                guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
+                let key = UnsafeBufferPointer(rebasing: line[..<colon])
+                let rest = line[(colon + 1)...]
+                func fields() -> [Slice<UnsafeBufferPointer<UInt8>>] { rest.split(whereSeparator: { $0 == 9 || $0 == 32 }) }
+                func number(_ v: Slice<UnsafeBufferPointer<UInt8>>, radix: Int = 10) -> UInt64? {
+                    UInt64(String(decoding: v, as: UTF8.self), radix: radix)
+                }
+                switch key.count {
+                case 3 where key.elementsEqual("Uid".utf8) || key.elementsEqual("Gid".utf8):
+                    let f = fields()
+                    let id = f.count >= 4 ? number(f[3]).flatMap { UInt32(exactly: $0) } : nil
+                    if key[0] == UInt8(ascii: "U") { s.fsuid = id } else { s.fsgid = id }
+                case 6 where key.elementsEqual("Groups".utf8):
+                    s.groups = fields().compactMap { number($0).flatMap { UInt32(exactly: $0) } }
+                case 6 where key.elementsEqual("CapEff".utf8):
+                    s.capEffective = fields().first.flatMap { number($0, radix: 16) } ?? 0
+                case 6 where key.elementsEqual("CapPrm".utf8):
+                    s.capPermitted = fields().first.flatMap { number($0, radix: 16) } ?? 0
+                default: continue
+                }
             }
         }
         return s
     }
 
-    /// An id of ours (the host's) as the caller's user namespace sees it, through its map
-    /// ("inside outside count" lines, outside in our terms); nil if it is not mapped there.
-    static func toNamespace(_ id: UInt32, map: String) -> UInt32? {
-        for line in map.utf8.split(separator: UInt8(ascii: "\n")) {
-            let f = line.split(separator: UInt8(ascii: " ")).compactMap { UInt64(String(decoding: $0, as: UTF8.self)) }
-            guard f.count == 3 else { continue }
-            let (inside, outside, count) = (f[0], f[1], f[2])
-            // Checked arithmetic: a line the kernel would never write must not trap the manager.
-            let (end, over) = outside.addingReportingOverflow(count)
-            guard UInt64(id) >= outside, over || UInt64(id) < end else { continue }
-            let (mapped, wrapped) = inside.addingReportingOverflow(UInt64(id) - outside)
-            return wrapped ? nil : UInt32(exactly: mapped)
-        }
-        return nil
-    }
+    /// An id of ours (the host's) as the caller's user namespace sees it, through its map; nil if
+    /// it is not mapped there.
+    static func toNamespace(_ id: UInt32, map: String) -> UInt32? { IDMap(map).toNamespace(id) }
 
     /// The operation with the caller's namespaces, root, cwd, ids and capabilities filled in.
     private func callerOp(_ op: Int32, joinPID: Bool) -> sbx_nsop {
@@ -300,5 +305,74 @@ extension CallerContext {
             return Int32(line.dropFirst(5).trimmingCharacters(in: .whitespaces))
         }
         return nil
+    }
+}
+
+/// A user namespace's id map ("inside outside count" lines, outside in our terms).
+struct IDMap: Equatable, Sendable {
+    struct Line: Equatable, Sendable {
+        var inside, outside, count: UInt64
+    }
+    var lines: [Line] = []
+
+    init(_ text: String) {
+        for line in text.utf8.split(separator: UInt8(ascii: "\n")) {
+            let f = line.split(separator: UInt8(ascii: " ")).compactMap { UInt64(String(decoding: $0, as: UTF8.self)) }
+            if f.count == 3 { lines.append(Line(inside: f[0], outside: f[1], count: f[2])) }
+        }
+    }
+
+    /// An id of ours as the namespace sees it; nil if it is not mapped there.
+    func toNamespace(_ id: UInt32) -> UInt32? {
+        for l in lines {
+            // Checked arithmetic: a line the kernel would never write must not trap the manager.
+            let (end, over) = l.outside.addingReportingOverflow(l.count)
+            guard UInt64(id) >= l.outside, over || UInt64(id) < end else { continue }
+            let (mapped, wrapped) = l.inside.addingReportingOverflow(UInt64(id) - l.outside)
+            return wrapped ? nil : UInt32(exactly: mapped)
+        }
+        return nil
+    }
+}
+
+/// The id maps of the user namespace a container's callers are in, read once: a namespace's maps
+/// are written once and never change. The entry holds that namespace open, so no other namespace
+/// can take its inode number while it is cached; a caller in another one (nested) replaces it.
+final class IDMapCache: Sendable {
+    private struct Entry: Sendable {
+        var namespace: (UInt64, UInt64)
+        var pin: Int32
+        var maps: (uid: IDMap, gid: IDMap)
+    }
+    private let entry = Mutex<Entry?>(nil)
+
+    deinit { entry.withLock { if let e = $0 { close(e.pin) } } }
+
+    /// The maps of `pid`'s user namespace, which stat(2) gave as `namespace`.
+    func maps(pid: UInt32, namespace: (UInt64, UInt64)) -> (uid: IDMap, gid: IDMap)? {
+        if let hit = entry.withLock({ e in e.flatMap { $0.namespace == namespace ? $0.maps : nil } }) { return hit }
+        let pin = open("/proc/\(pid)/ns/user", O_RDONLY | O_CLOEXEC)
+        guard pin >= 0 else { return nil }
+        var st = stat()
+        // Not that namespace any more: the caller went away (and its pid was reused).
+        guard fstat(pin, &st) == 0, (UInt64(st.st_dev), UInt64(st.st_ino)) == namespace, let maps = Self.read(pid: pid) else {
+            close(pin)
+            return nil
+        }
+        // Maps not written yet are not kept: the next caller reads them again.
+        guard !maps.uid.lines.isEmpty, !maps.gid.lines.isEmpty else {
+            close(pin)
+            return maps
+        }
+        entry.withLock { e in
+            if let old = e { close(old.pin) }
+            e = Entry(namespace: namespace, pin: pin, maps: maps)
+        }
+        return maps
+    }
+
+    static func read(pid: UInt32) -> (uid: IDMap, gid: IDMap)? {
+        guard let u = try? Files.readSmall("/proc/\(pid)/uid_map"), let g = try? Files.readSmall("/proc/\(pid)/gid_map") else { return nil }
+        return (IDMap(String(decoding: u, as: UTF8.self)), IDMap(String(decoding: g, as: UTF8.self)))
     }
 }

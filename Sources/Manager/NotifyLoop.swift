@@ -44,6 +44,8 @@ final class NotifyLoop: @unchecked Sendable {
     private let threads = Atomic<Int>(0)
     private let idle = Atomic<Int>(0)
     private(set) var blocking = false
+    /// The id maps of the container's user namespace, for the mount helper's credentials.
+    let idMaps = IDMapCache()
     /// The last figures sysinfo read from the virtual files, and when (Clock.monotonicMicros).
     let sysinfoCache = Mutex<(at: Int, figures: Sysinfo.Figures)?>(nil)
     let bootOffsetCache = Mutex<(at: Int, pid: UInt32, offset: Int64)?>(nil)

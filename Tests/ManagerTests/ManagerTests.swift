@@ -173,6 +173,41 @@ extension ManagerResponse {
         #expect(CallerContext.toNamespace(7, map: "18446744073709551615 0 100\n") == nil)
         #expect(CallerContext.toNamespace(7, map: "4294967295 0 100\n") == nil)
     }
+
+    @Test func mapsOfSeveralLines() {
+        let m = IDMap("         0     100000       1000\n      1000       5000         10\n garbage\n")
+        #expect(m.lines.count == 2)
+        #expect(m.toNamespace(100999) == 999 && m.toNamespace(5003) == 1003)
+        #expect(m.toNamespace(101000) == nil && m.toNamespace(0) == nil)
+    }
+
+    /// The cache keeps the maps of the namespace it was asked for, and nothing for another one.
+    @Test func mapCacheKeysOnTheNamespace() throws {
+        var st = stat()
+        try #require(stat("/proc/self/ns/user", &st) == 0)
+        let me = UInt32(getpid())
+        let ours = (UInt64(st.st_dev), UInt64(st.st_ino))
+        let direct = try #require(IDMapCache.read(pid: me))
+        let cache = IDMapCache()
+        let first = try #require(cache.maps(pid: me, namespace: ours))
+        #expect(first.uid == direct.uid && first.gid == direct.gid)
+        #expect(first.uid.toNamespace(UInt32(getuid())) != nil)
+        // Asked with another namespace's identity for this pid: it is not that one, nothing comes back.
+        #expect(cache.maps(pid: me, namespace: (ours.0, ours.1 &+ 1)) == nil)
+        let again = try #require(cache.maps(pid: me, namespace: ours))
+        #expect(again.uid == direct.uid)
+    }
+
+    /// This process's own status, read as the manager reads a caller's.
+    @Test func statusOfThisProcess() throws {
+        let s = CallerContext.parseStatus(try Files.readSmall("/proc/self/status"))
+        #expect(s.fsuid == UInt32(geteuid()) && s.fsgid == UInt32(getegid()))
+        var g = [gid_t](repeating: 0, count: 256)
+        let n = getgroups(Int32(g.count), &g)
+        #expect(Set(s.groups) == Set(g.prefix(Int(max(n, 0))).map { UInt32($0) }))
+        let hostile = CallerContext.parseStatus("Uid:\t1\t2\t3\t99999999999\nGid:\t1\nCapEff:\tzz\nGroups:\t1 x 2\n")
+        #expect(hostile.fsuid == nil && hostile.fsgid == nil && hostile.capEffective == 0 && hostile.groups == [1, 2])
+    }
 }
 
 @Suite struct ProtectedMountsTests {

@@ -47,8 +47,11 @@ struct ContainerRecord: Codable {
 
     func encoded() throws -> [UInt8] { Array(try JSONEncoder().encode(self)) }
 
+    /// Not fsynced, as runc does not: the record describes processes, mounts and cgroups that a
+    /// machine crash ends anyway (and it lives under /run), while a killed runtime's write stays
+    /// in the page cache.
     static func save(_ encoded: [UInt8], dir: String) throws {
-        try Files.writeAtomic(path(dir), encoded, mode: 0o600)
+        try Files.writeAtomic(path(dir), encoded, mode: 0o600, durable: false)
     }
 
     /// The container's status as the OCI state reports it, from the live system.
@@ -83,8 +86,9 @@ struct ContainerConfig: Codable {
         return try JSONDecoder().decode(ContainerConfig.self, from: Data(try Files.read(file)))
     }
 
+    /// Not fsynced, like the record beside it.
     func save(dir: String) throws {
-        try Files.writeAtomic(ContainerConfig.path(dir), Array(try JSONEncoder().encode(self)), mode: 0o600)
+        try Files.writeAtomic(ContainerConfig.path(dir), Array(try JSONEncoder().encode(self)), mode: 0o600, durable: false)
     }
 }
 

@@ -251,7 +251,8 @@ public final class FSServer: Sendable {
             registration: entry.files.reg, initRequest: entry.session.initRequest, values: entry.files.values, sysctlInit: sysctlInit)
         do {
             let data = try JSONEncoder().encode(p)
-            try Files.writeAtomic(stateFile(id), Array(data), mode: 0o600)
+            // Not fsynced: a machine crash ends the FUSE sessions it describes.
+            try Files.writeAtomic(stateFile(id), Array(data), mode: 0o600, durable: false)
         } catch {
             logger.warning("state of \(id) not saved: \(error)")
         }

@@ -17,8 +17,10 @@ final class ContainerFiles: Sendable {
 
     struct State {
         var snapshots: [UInt64: [UInt8]] = [:]
-        /// Files read at least once: the refresher keeps these current.
+        /// Files read lately: the refresher keeps these current.
         var hot: Set<UInt64> = []
+        /// When each hot file last reached sysbox-fs with a read (Clock.realtime).
+        var lastRead: [UInt64: Double] = [:]
         /// Container values of private and max-wins knobs, by container path.
         var values: [String: String]
         var load = LoadAverage()
@@ -53,7 +55,9 @@ final class ContainerFiles: Sendable {
 
     /// The content, and whether it was rendered for this call (not a snapshot).
     func served(_ ino: UInt64, markHot: Bool) -> (bytes: [UInt8], rendered: Bool) {
-        state.withLock { st in
+        let now = markHot ? Clock.realtime() : 0
+        return state.withLock { st in
+            if markHot { st.lastRead[ino] = now }
             // The first read renders afresh: a snapshot made for getattr (at the runtime's bind)
             // is as old as the container.
             if markHot, st.hot.insert(ino).inserted, tree[ino]?.kind?.computedPath != nil { st.snapshots[ino] = nil }
@@ -64,23 +68,38 @@ final class ContainerFiles: Sendable {
         }
     }
 
-    /// Re-renders what is being read; returns the inodes whose content changed (their page cache
-    /// must be invalidated). Samples the tasks for loadavg every LoadAverage.interval seconds.
-    func refresh(now: Double) -> [UInt64] {
+    /// A hot file whose reads have not reached sysbox-fs for this long cools: it is no longer
+    /// re-rendered every second, and its page cache is dropped, so that its next read comes here
+    /// and makes it hot again. Reads the page cache answers never reach sysbox-fs: a file read
+    /// all along but never changing makes one trip here per period; a changing one is dropped
+    /// from the cache at each change and stays hot. An idle container costs nothing.
+    static let coolAfter = 10.0
+
+    /// Re-renders what is being read; returns the inodes whose content changed and those that
+    /// cooled (the page cache of both must be invalidated). Samples the tasks for loadavg every
+    /// LoadAverage.interval seconds.
+    func refresh(now: Double) -> (changed: [UInt64], cooled: [UInt64]) {
         state.withLock { st in
             if now - st.lastLoadSample >= LoadAverage.interval {
                 st.tasks = reader.tasks()
                 st.load.update(active: st.tasks.running + st.tasks.blocked)
                 st.lastLoadSample = now
             }
-            var changed: [UInt64] = []
+            var changed: [UInt64] = [], cooled: [UInt64] = []
             for ino in st.hot {
                 // Read-only knobs and the product UUID do not change under a container.
                 guard let kind = tree[ino]?.kind, kind.computedPath != nil, kind != .productUUID else { continue }
+                if now - (st.lastRead[ino] ?? 0) >= Self.coolAfter {
+                    st.hot.remove(ino)
+                    st.lastRead[ino] = nil
+                    st.snapshots[ino] = nil
+                    cooled.append(ino)
+                    continue
+                }
                 let s = render(ino, &st)
                 if s != st.snapshots[ino] { st.snapshots[ino] = s; changed.append(ino) }
             }
-            return changed
+            return (changed, cooled)
         }
     }
 

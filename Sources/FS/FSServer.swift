@@ -389,12 +389,21 @@ public final class FSServer: Sendable {
                     lastRefresh = now
                     for (id, e) in snapshot {
                         let since = tracer.isEmpty ? 0 : Clock.monotonicMicros()
-                        for ino in e.files.refresh(now: now) {
+                        let (changed, cooled) = e.files.refresh(now: now)
+                        for ino in changed {
                             e.session.invalidate(ino)
                             if since != 0 {
                                 tracer.record(
                                     id, pid: 0, op: "refresh", file: e.files.tree[ino]?.path ?? "ino \(ino)", served: "changed",
                                     bytes: e.files.content(ino, markHot: false).count, since: since)
+                            }
+                        }
+                        for ino in cooled {
+                            e.session.invalidate(ino)
+                            if since != 0 {
+                                tracer.record(
+                                    id, pid: 0, op: "refresh", file: e.files.tree[ino]?.path ?? "ino \(ino)", served: "cooled", bytes: 0,
+                                    since: since)
                             }
                         }
                     }

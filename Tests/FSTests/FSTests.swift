@@ -70,6 +70,30 @@ import VirtualFiles
         #expect(CgroupReader.limit("1048576\n") == 1048576)
     }
 
+    /// A file read once is kept current only while reads keep coming: then it cools, its page
+    /// cache is dropped, and the next read renders it and makes it hot again.
+    @Test func hotFilesCoolWithoutReads() throws {
+        let (root, dirs) = try fakeCgroup()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/proc", withIntermediateDirectories: true)
+        try "MemTotal:        1000000 kB\nMemFree:          500000 kB\n".write(
+            toFile: root + "/proc/meminfo", atomically: true, encoding: .utf8)
+        let reg = FSRegistration(
+            id: try ContainerID("c2"), uid: 165536, gid: 165536, cgroupDirs: dirs, files: ["/proc/meminfo": "meminfo"],
+            cpuQuotaView: true, stateDir: nil)
+        let files = ContainerFiles(reg: reg, host: HostFiles(root: root))
+        let ino = try #require(files.tree.files.first { $0.node.path == "/proc/meminfo" }?.ino)
+        #expect(files.served(ino, markHot: true).rendered)
+        let soon = files.refresh(now: Clock.realtime() + 1)
+        #expect(soon.cooled.isEmpty && soon.changed.isEmpty)
+        #expect(!files.served(ino, markHot: true).rendered)  // the snapshot, kept current
+        let later = files.refresh(now: Clock.realtime() + ContainerFiles.coolAfter + 1)
+        #expect(later.cooled == [ino] && later.changed.isEmpty)
+        #expect(files.refresh(now: Clock.realtime() + ContainerFiles.coolAfter + 2).cooled.isEmpty)  // nothing left to keep
+        #expect(files.served(ino, markHot: true).rendered)
+        #expect(files.refresh(now: Clock.realtime() + 1).cooled.isEmpty)  // hot again
+    }
+
     @Test func knobsArePrivateAndReadOnlyRefusesWrites() throws {
         let (root, dirs) = try fakeCgroup()
         defer { try? FileManager.default.removeItem(atPath: root) }

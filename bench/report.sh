@@ -86,6 +86,7 @@ last=$(awk -F'\t' '$1 ~ /^[0-9]+$/ {n=$1} END {print n}' "$d/scale.tsv")
     echo "| system containers started | 200 | $last |"
     echo "| last start against the first (medians of 5) | ≤ 1.5× | $(sed -n 's/^the last start against the first: \([0-9.]*x\).*/\1/p' "$d/scale.txt") |"
     echo "| daemons' memory per running container | ≤ 256 KiB | $(scale_at "$last" 3) KiB |"
+    echo "| daemons' CPU with $last idle containers | ≈ 0 | $(sed -n "s/^the daemons' CPU with [0-9]* idle containers: \(.*\)$/\1/p" "$d/scale.txt") |"
     echo "| trap / /proc read p99 at $last against idle | ≤ 2× | $(ratio "$(scale_at "$last" 6)" "$(scale_at 0 6)")× / $(ratio "$(scale_at "$last" 8)" "$(scale_at 0 8)")× |"
     echo
     echo "## Start time"

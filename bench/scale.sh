@@ -5,8 +5,10 @@
 # the time `docker run -d` took for the latest containers, the daemons' (sysbox-mgr + sysbox-fs)
 # resident memory per running container, their CPU use over IDLE seconds, and the p50/p99 of a
 # trapped sethostname and of a virtual /proc/meminfo read (one every 2 ms) in a probe container,
-# against the same with only the probe running. Then every container is deleted and what is
-# left of them (registrations, FUSE mounts, cgroups, state) is counted.
+# against the same with only the probe running. Then the containers stop their calls and reads,
+# and the daemons' CPU use with COUNT idle containers is measured (after sysbox-fs has stopped
+# keeping their files current). Then every container is deleted and what is left of them
+# (registrations, FUSE mounts, cgroups, state) is counted.
 # Output: the table, and the curve as tab-separated lines for bench/report.sh (SCALE_DATA).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,13 +71,20 @@ printf '%9s %12s %14s %9s %8s %9s %9s %9s %9s\n' running start_ms rss_KiB/ctr da
 failed=0
 for i in $(seq 1 "$COUNT"); do
     t0=$(now_ms)
-    if ! docker run -d --pull=never --runtime=sysbox-runc --name "$prefix-$i" "$BUSYBOX_IMAGE" \
-        sh -c 'while :; do hostname c; cat /proc/meminfo > /dev/null; sleep 1; done' > /dev/null; then
+    if ! docker run -d --pull=never --runtime=sysbox-runc --name "$prefix-$i" -v "$work:/bench:ro" "$BUSYBOX_IMAGE" \
+        sh -c 'while [ ! -e /bench/stop ]; do hostname c; cat /proc/meminfo > /dev/null; sleep 1; done; exec sleep 1000000' \
+        > /dev/null; then
         failed=$((failed + 1))
     fi
     starts[$((i - 1))]=$(($(now_ms) - t0))
     case $i in 1 | 50 | 100 | "$COUNT") measure "$i" ;; esac
 done
+# Idle: every container stops its calls and reads; sysbox-fs stops keeping a file current 10 s
+# after its last read reached it (ContainerFiles.coolAfter).
+touch "$work/stop"
+sleep 14
+c0=$(cpu_ticks); sleep "$IDLE"; c1=$(cpu_ticks)
+printf "the daemons' CPU with %d idle containers: %.2f%%\n" "$COUNT" "$(echo "($c1 - $c0) * 100 / $hz / $IDLE" | bc -l)"
 running=$(docker ps -q --filter "name=$prefix-" | wc -l)
 echo "started $COUNT, $failed failed, $running running (with the probe)"
 printf 'the last start against the first: %.2fx (medians of 5: %d ms, %d ms)\n' \

@@ -114,3 +114,12 @@ import Testing
         #expect(!Daemon.isKilled(getpid()))
     }
 }
+
+@Suite struct TimestampTests {
+    /// RFC 3339 in UTC with nanoseconds, zero-padded, as logrus writes it.
+    @Test func rfc3339WithNanoseconds() {
+        #expect(LineLogHandler.timestamp(timespec(tv_sec: 0, tv_nsec: 0)) == "1970-01-01T00:00:00.000000000Z")
+        #expect(LineLogHandler.timestamp(timespec(tv_sec: 1_796_673_327, tv_nsec: 158_821_888)) == "2026-12-07T19:55:27.158821888Z")
+        #expect(LineLogHandler.timestamp(timespec(tv_sec: 951_782_400, tv_nsec: 7)) == "2000-02-29T00:00:00.000000007Z")
+    }
+}

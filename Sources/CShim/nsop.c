@@ -51,8 +51,10 @@ struct nsop_ctx {
     int sock;         ///< the helper's end
     int parent_sock;  ///< the manager's end, closed in the helper
     char *inner_stack_top;
-    /// The manager thread's CPU mask before it pinned itself and the helper to one CPU, or NULL.
-    const unsigned char *wide_mask;
+    /// The manager thread's CPU mask before it pinned itself and the helper to one CPU (a copy:
+    /// the handle lives in the caller's storage); wide: whether it was pinned.
+    unsigned char wide_mask[128];
+    int wide;
 };
 
 static void nsop_send(int sock, const struct nsop_msg *m) {
@@ -507,7 +509,7 @@ static int nsop_inner(void *arg) {
     if (o->userns_fd >= 0) NSOP_TRY(SBX_RAW(SYS_setns, o->userns_fd, CLONE_NEWUSER, 0, 0, 0, 0), sock, SBX_NSOP_SETNS_USER);
     NSOP_TRY(nsop_creds(o), sock, SBX_NSOP_CREDS);
     if (o->op == SBX_NSOP_KERNELFS && !o->over_from_ns_root) nsop_clone_overs(o, sock, clones);
-    nsop_act(o, sock, (int)selffd, clones, c->wide_mask);
+    nsop_act(o, sock, (int)selffd, clones, c->wide ? c->wide_mask : NULL);
     return 0;
 }
 
@@ -591,7 +593,8 @@ int sbx_nsop_start(const struct sbx_nsop *o, struct sbx_nsop_handle *h) {
     c->sock = sv[1];
     c->parent_sock = sv[0];
     c->inner_stack_top = base + 2 * NSOP_STACK;
-    c->wide_mask = h->pinned ? h->saved_mask : NULL;
+    c->wide = h->pinned;
+    if (h->pinned) memcpy(c->wide_mask, h->saved_mask, sizeof c->wide_mask);
     // CLONE_VM without CLONE_THREAD/CLONE_FS/CLONE_FILES: a task group and fs_struct of its own
     // (setns of a user or mount namespace requires both), a copy of the fd table, no page copy.
     int pid = clone(nsop_outer, base + NSOP_STACK, CLONE_VM | SIGCHLD, c);

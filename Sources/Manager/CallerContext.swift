@@ -372,7 +372,8 @@ final class IDMapCache: Sendable {
     }
 
     static func read(pid: UInt32) -> (uid: IDMap, gid: IDMap)? {
-        guard let u = try? Files.readSmall("/proc/\(pid)/uid_map"), let g = try? Files.readSmall("/proc/\(pid)/gid_map") else { return nil }
+        // Read to the end: a map of many lines comes in several reads (a seq_file gives whole lines).
+        guard let u = try? Files.read("/proc/\(pid)/uid_map"), let g = try? Files.read("/proc/\(pid)/gid_map") else { return nil }
         return (IDMap(String(decoding: u, as: UTF8.self)), IDMap(String(decoding: g, as: UTF8.self)))
     }
 }

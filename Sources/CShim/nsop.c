@@ -497,10 +497,6 @@ static int nsop_inner(void *arg) {
     if (o->ipcns_fd >= 0) NSOP_TRY(SBX_RAW(SYS_setns, o->ipcns_fd, CLONE_NEWIPC, 0, 0, 0, 0), sock, SBX_NSOP_SETNS_IPC);
     if (o->cgroupns_fd >= 0) NSOP_TRY(SBX_RAW(SYS_setns, o->cgroupns_fd, CLONE_NEWCGROUP, 0, 0, 0, 0), sock, SBX_NSOP_SETNS_CGROUP);
     if (o->mntns_fd >= 0) NSOP_TRY(SBX_RAW(SYS_setns, o->mntns_fd, CLONE_NEWNS, 0, 0, 0, 0), sock, SBX_NSOP_SETNS_MNT);
-    // Through a pidfd the four are one call; the kernel joins them together or none.
-    if (o->ns_pidfd >= 0)
-        NSOP_TRY(SBX_RAW(SYS_setns, o->ns_pidfd, CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNS, 0, 0, 0, 0), sock,
-            SBX_NSOP_SETNS_MNT);
     if (o->op == SBX_NSOP_KERNELFS && o->over_from_ns_root) nsop_clone_overs(o, sock, clones);
     // setns(CLONE_NEWNS) put us at the namespace's root: go to the caller's (a chroot) and cwd.
     NSOP_TRY(SBX_RAW(SYS_fchdir, o->root_fd, 0, 0, 0, 0, 0), sock, SBX_NSOP_CHROOT);

@@ -49,6 +49,8 @@ int sbx_thread_set_effective(uid_t uid, gid_t gid) {
 int sbx_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 // PIDFD_THREAD (Linux 6.9) is O_EXCL; older kernels refuse it with EINVAL.
 int sbx_pidfd_open_thread(pid_t tid) { return (int)syscall(SYS_pidfd_open, tid, O_EXCL); }
+// PIDFD_GET_<ns>_NAMESPACE (Linux 6.11): _IO(PIDFS_IOCTL_MAGIC 0xFF, nr).
+int sbx_pidfd_namespace(int pidfd, int nr) { return ioctl(pidfd, _IO(0xFF, nr), 0); }
 int sbx_pidfd_send_signal(int pidfd, int sig) { return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0); }
 int sbx_pidfd_getfd(int pidfd, int targetfd) { return (int)syscall(SYS_pidfd_getfd, pidfd, targetfd, 0); }
 int sbx_prctl(int o, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5) {

@@ -42,32 +42,41 @@ final class CallerContext {
         return stat("/proc/self/ns/user", &st) == 0 ? (UInt64(st.st_dev), UInt64(st.st_ino)) : nil
     }()
 
-    /// Opens the namespaces (a pidfd of the calling thread, or one fd per namespace on kernels
-    /// before 6.9) and root/cwd, reads the credentials (the id maps from `idMaps` when it holds
-    /// the caller's user namespace); false if the caller is gone.
-    func load(idMaps: IDMapCache? = nil) -> Bool {
-        var st = stat()
-        guard stat("/proc/\(pid)/ns/user", &st) == 0 else { return false }
-        sameUserNamespace = Self.ownUserNamespace.map { $0 == (UInt64(st.st_dev), UInt64(st.st_ino)) } ?? false
+    /// The namespaces the helper joins, with their numbers for PIDFD_GET_*_NAMESPACE.
+    private static let namespaces: [(name: String, nr: Int32)] = [
+        ("user", 9), ("mnt", 3), ("pid", 5), ("net", 4), ("ipc", 2), ("cgroup", 1),
+    ]
+
+    /// Opens the caller's namespaces as they are now (through a pidfd of the calling thread on
+    /// Linux 6.11+, else its /proc/PID/ns files) and its root and cwd, and reads its credentials
+    /// (the id maps from `idMaps` when it holds the caller's user namespace); false if the caller
+    /// is gone. The fds hold the namespaces: whatever the caller does afterwards (a signal ends
+    /// its wait, and it may setns or unshare), the helper joins these. `stillCaller` tells that
+    /// the pid is still the caller's (the notification id is valid), for what is kept past the call.
+    func load(idMaps: IDMapCache? = nil, stillCaller: () -> Bool = { false }) -> Bool {
         let pidfd = sbx_pidfd_open_thread(pid_t(bitPattern: pid))
-        if pidfd >= 0 {
-            fds["pidfd"] = pidfd
-        } else {
-            guard errno == EINVAL else { return false }
-            for ns in ["mnt", "pid", "net", "ipc", "cgroup"] + (sameUserNamespace ? [] : ["user"]) {
-                let fd = Glibc.open("/proc/\(pid)/ns/\(ns)", O_RDONLY | O_CLOEXEC)
-                guard fd >= 0 else { return false }
-                fds[ns] = fd
-            }
+        defer { if pidfd >= 0 { close(pidfd) } }
+        for ns in Self.namespaces {
+            var fd: Int32 = -1
+            if pidfd >= 0 { fd = sbx_pidfd_namespace(pidfd, ns.nr) }
+            if fd < 0 { fd = Glibc.open("/proc/\(pid)/ns/\(ns.name)", O_RDONLY | O_CLOEXEC) }
+            guard fd >= 0 else { return false }
+            fds[ns.name] = fd
         }
+        var st = stat()
+        guard let user = fds["user"], fstat(user, &st) == 0 else { return false }
+        let namespace = (UInt64(st.st_dev), UInt64(st.st_ino))
+        // setns into the user namespace one is in is EINVAL: a caller in ours (stock runc through
+        // the agent) is judged as the host's root would be, and the helper does not join it.
+        sameUserNamespace = Self.ownUserNamespace.map { $0 == namespace } ?? false
+        if sameUserNamespace, let fd = fds.removeValue(forKey: "user") { close(fd) }
         for d in ["root", "cwd"] {
             let fd = Glibc.open("/proc/\(pid)/\(d)", Int32(SBX_O_PATH) | O_CLOEXEC)
             guard fd >= 0 else { return false }
             fds[d] = fd
         }
-        let namespace = (UInt64(st.st_dev), UInt64(st.st_ino))
         guard let status = try? Files.readSmall("/proc/\(pid)/status"),
-            let maps = idMaps.map({ $0.maps(pid: pid, namespace: namespace) }) ?? IDMapCache.read(pid: pid)
+            let maps = idMaps.map({ $0.maps(pid: pid, namespace: namespace, stillCaller: stillCaller) }) ?? IDMapCache.read(pid: pid)
         else { return false }
         let s = Self.parseStatus(status)
         guard let u = s.fsuid, let g = s.fsgid, let nu = maps.uid.toNamespace(u), let ng = maps.gid.toNamespace(g) else { return false }
@@ -140,21 +149,12 @@ final class CallerContext {
     private func callerOp(_ op: Int32, joinPID: Bool) -> sbx_nsop {
         var o = sbx_nsop()
         o.op = op
-        if let pidfd = fds["pidfd"] {
-            // One setns(2) through the pidfd joins network, IPC, cgroup and mount namespaces.
-            o.ns_pidfd = pidfd
-            o.userns_fd = sameUserNamespace ? -1 : pidfd
-            o.pidns_fd = joinPID ? pidfd : -1
-            (o.mntns_fd, o.netns_fd, o.ipcns_fd, o.cgroupns_fd) = (-1, -1, -1, -1)
-        } else {
-            o.ns_pidfd = -1
-            o.userns_fd = fds["user"] ?? -1
-            o.mntns_fd = fds["mnt"] ?? -1
-            o.pidns_fd = joinPID ? (fds["pid"] ?? -1) : -1
-            o.netns_fd = fds["net"] ?? -1
-            o.ipcns_fd = fds["ipc"] ?? -1
-            o.cgroupns_fd = fds["cgroup"] ?? -1
-        }
+        o.userns_fd = fds["user"] ?? -1
+        o.mntns_fd = fds["mnt"] ?? -1
+        o.pidns_fd = joinPID ? (fds["pid"] ?? -1) : -1
+        o.netns_fd = fds["net"] ?? -1
+        o.ipcns_fd = fds["ipc"] ?? -1
+        o.cgroupns_fd = fds["cgroup"] ?? -1
         o.root_fd = fds["root"] ?? -1
         o.cwd_fd = fds["cwd"] ?? -1
         o.uid = uid
@@ -348,8 +348,9 @@ final class IDMapCache: Sendable {
 
     deinit { entry.withLock { if let e = $0 { close(e.pin) } } }
 
-    /// The maps of `pid`'s user namespace, which stat(2) gave as `namespace`.
-    func maps(pid: UInt32, namespace: (UInt64, UInt64)) -> (uid: IDMap, gid: IDMap)? {
+    /// The maps of `pid`'s user namespace, which fstat(2) gave as `namespace`; kept only when
+    /// `stillCaller` says, after they were read, that the pid was not reused meanwhile.
+    func maps(pid: UInt32, namespace: (UInt64, UInt64), stillCaller: () -> Bool) -> (uid: IDMap, gid: IDMap)? {
         if let hit = entry.withLock({ e in e.flatMap { $0.namespace == namespace ? $0.maps : nil } }) { return hit }
         let pin = open("/proc/\(pid)/ns/user", O_RDONLY | O_CLOEXEC)
         guard pin >= 0 else { return nil }
@@ -359,8 +360,9 @@ final class IDMapCache: Sendable {
             close(pin)
             return nil
         }
-        // Maps not written yet are not kept: the next caller reads them again.
-        guard !maps.uid.lines.isEmpty, !maps.gid.lines.isEmpty else {
+        // Maps not written yet are not kept: the next caller reads them again. Nor are maps the
+        // caller may not have been there to give (its pid reused between the fstat and the reads).
+        guard !maps.uid.lines.isEmpty, !maps.gid.lines.isEmpty, stillCaller() else {
             close(pin)
             return maps
         }

@@ -211,7 +211,7 @@ extension NotifyLoop {
         mounts: Bool = true, verdict: (NsopResult) -> String
     ) -> MemoryVerdict {
         let ctx = CallerContext(pid: m.pid)
-        guard ctx.load(idMaps: idMaps), m.isValid else { return .refuse(ESRCH, why: "caller gone", args: args) }
+        guard ctx.load(idMaps: idMaps, stillCaller: { m.isValid }), m.isValid else { return .refuse(ESRCH, why: "caller gone", args: args) }
         // The kernel's own first check of a mount (may_mount): CAP_SYS_ADMIN in the caller's namespace.
         guard !mounts || ctx.hasSysAdmin else { return .refuse(EPERM, why: "no CAP_SYS_ADMIN", args: args) }
         let r = body(ctx)

@@ -189,12 +189,20 @@ extension ManagerResponse {
         let ours = (UInt64(st.st_dev), UInt64(st.st_ino))
         let direct = try #require(IDMapCache.read(pid: me))
         let cache = IDMapCache()
-        let first = try #require(cache.maps(pid: me, namespace: ours))
+        // Maps read when the pid may no longer be the caller's are used once, not kept: a pid
+        // that does not exist is then not answered from the cache.
+        let unkept = try #require(cache.maps(pid: me, namespace: ours, stillCaller: { false }))
+        #expect(unkept.uid == direct.uid)
+        let nobody = UInt32(Int32.max)
+        #expect(cache.maps(pid: nobody, namespace: ours, stillCaller: { true }) == nil)
+        let first = try #require(cache.maps(pid: me, namespace: ours, stillCaller: { true }))
         #expect(first.uid == direct.uid && first.gid == direct.gid)
         #expect(first.uid.toNamespace(UInt32(getuid())) != nil)
+        // Kept: the same namespace is answered without reading (a pid that does not exist).
+        #expect(cache.maps(pid: nobody, namespace: ours, stillCaller: { true })?.uid == direct.uid)
         // Asked with another namespace's identity for this pid: it is not that one, nothing comes back.
-        #expect(cache.maps(pid: me, namespace: (ours.0, ours.1 &+ 1)) == nil)
-        let again = try #require(cache.maps(pid: me, namespace: ours))
+        #expect(cache.maps(pid: me, namespace: (ours.0, ours.1 &+ 1), stillCaller: { true }) == nil)
+        let again = try #require(cache.maps(pid: me, namespace: ours, stillCaller: { true }))
         #expect(again.uid == direct.uid)
     }
 

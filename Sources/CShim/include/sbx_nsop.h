@@ -48,10 +48,6 @@ struct sbx_nsop {
     int op;
     int userns_fd, mntns_fd, pidns_fd, netns_fd;  ///< the caller's namespaces (-1: not joined)
     int ipcns_fd, cgroupns_fd;
-    /// A pidfd of the calling thread (PIDFD_THREAD), or -1. When set, the network, IPC, cgroup and
-    /// mount namespaces are joined through it in one setns(2), and the *ns_fd above are -1 (the
-    /// user and pid namespaces are joined through userns_fd and pidns_fd, which may be this pidfd).
-    int ns_pidfd;
     int root_fd, cwd_fd;                          ///< the caller's root and cwd (O_PATH)
     uid_t uid;                                    ///< the caller's ids, as its user namespace sees them
     gid_t gid;

@@ -38,6 +38,9 @@ int sbx_thread_set_effective(uid_t uid, gid_t gid);
 int sbx_pidfd_open(pid_t pid);
 /// A pidfd of one thread (PIDFD_THREAD); -1 with EINVAL on kernels before 6.9.
 int sbx_pidfd_open_thread(pid_t tid);
+/// An fd of a namespace of the pidfd's task, as it is now (PIDFD_GET_*_NAMESPACE, Linux 6.11):
+/// nr 1 cgroup, 2 ipc, 3 mnt, 4 net, 5 pid, 9 user. -1 with errno (ENOTTY before 6.11).
+int sbx_pidfd_namespace(int pidfd, int nr);
 int sbx_pidfd_send_signal(int pidfd, int sig);
 int sbx_pidfd_getfd(int pidfd, int targetfd);
 /// SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SEND: installs a copy of `srcfd` in the

@@ -390,20 +390,14 @@ public final class FSServer: Sendable {
                     for (id, e) in snapshot {
                         let since = tracer.isEmpty ? 0 : Clock.monotonicMicros()
                         let (changed, cooled) = e.files.refresh(now: now)
-                        for ino in changed {
+                        for (ino, wasCooled) in changed.map({ ($0, false) }) + cooled.map({ ($0, true) }) {
                             e.session.invalidate(ino)
                             if since != 0 {
+                                // A cooled file has no snapshot left to measure (nor to make).
                                 tracer.record(
-                                    id, pid: 0, op: "refresh", file: e.files.tree[ino]?.path ?? "ino \(ino)", served: "changed",
-                                    bytes: e.files.content(ino, markHot: false).count, since: since)
-                            }
-                        }
-                        for ino in cooled {
-                            e.session.invalidate(ino)
-                            if since != 0 {
-                                tracer.record(
-                                    id, pid: 0, op: "refresh", file: e.files.tree[ino]?.path ?? "ino \(ino)", served: "cooled", bytes: 0,
-                                    since: since)
+                                    id, pid: 0, op: "refresh", file: e.files.tree[ino]?.path ?? "ino \(ino)",
+                                    served: wasCooled ? "cooled" : "changed",
+                                    bytes: wasCooled ? 0 : e.files.content(ino, markHot: false).count, since: since)
                             }
                         }
                     }

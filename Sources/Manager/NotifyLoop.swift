@@ -22,8 +22,9 @@ import SysboxCore
 /// blocks returns ENOENT once the filter has no users, so the primary thread blocks in the receive
 /// itself, one system call per wait. Extra threads poll with a timeout and end after
 /// `lingerMillis` without a call (one that loses a call to another thread after its poll waits
-/// in the receive instead, until the next call or the last user's exit). On older kernels a blocked receive never returns when the last
-/// user goes, so there is one thread, which polls before each receive.
+/// in the receive instead, until the next call or the last user's exit). On older kernels a
+/// blocked receive never returns when the last user goes, so there is one thread, which polls
+/// before each receive.
 final class NotifyLoop: @unchecked Sendable {
     // Safe: the `var`s below (onEnd, inflightLog, tagHash, blocking) are set before `start()`
     // and only read after it, by the loop's threads (Thread.start orders them); `answerAgain`

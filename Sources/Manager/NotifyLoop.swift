@@ -167,7 +167,7 @@ final class NotifyLoop: @unchecked Sendable {
     }
 
     func syscallName(_ d: seccomp_data) -> String {
-        if let known = Self.byNumber[d.nr] { return known.name }
+        if let known = Self.handled(d.nr) { return known.name }
         guard let p = seccomp_syscall_resolve_num_arch(d.arch, d.nr) else { return "syscall_\(d.nr)" }
         defer { free(p) }
         return String(cString: p)
@@ -181,7 +181,7 @@ final class NotifyLoop: @unchecked Sendable {
         resp.pointee.error = 0
         resp.pointee.flags = 0
         let r = Registers(n)
-        let handler = Self.byNumber[n.data.nr]?.handler ?? PassThrough()
+        let handler = Self.handled(n.data.nr)?.handler ?? PassThrough()
         let memory = CallerMemory(pid: n.pid, id: n.id, listener: fd)
         switch handler.registers(r, self) {
         case .kernel(let args):
@@ -220,14 +220,13 @@ final class NotifyLoop: @unchecked Sendable {
         }
     }
 
-    static func errnoName(_ e: Int32) -> String {
-        let names: [Int32: String] = [
-            EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EIO: "EIO", EBUSY: "EBUSY", EINVAL: "EINVAL",
-            ENOTDIR: "ENOTDIR", EACCES: "EACCES", EFAULT: "EFAULT", ENODEV: "ENODEV", ELOOP: "ELOOP",
-            EXDEV: "EXDEV", EEXIST: "EEXIST", ENOSYS: "ENOSYS", ENOMEM: "ENOMEM",
-        ]
-        return names[e] ?? "errno \(e)"
-    }
+    static func errnoName(_ e: Int32) -> String { errnoNames[e] ?? "errno \(e)" }
+
+    private static let errnoNames: [Int32: String] = [
+        EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EIO: "EIO", EBUSY: "EBUSY", EINVAL: "EINVAL",
+        ENOTDIR: "ENOTDIR", EACCES: "EACCES", EFAULT: "EFAULT", ENODEV: "ENODEV", ELOOP: "ELOOP",
+        EXDEV: "EXDEV", EEXIST: "EEXIST", ENOSYS: "ENOSYS", ENOMEM: "ENOMEM",
+    ]
 }
 
 /// sethostname/setdomainname: the kernel's, in the caller's own UTS namespace (decided on the
@@ -237,7 +236,8 @@ struct UTSNameHandler: TrapHandler {
 
     func registers(_ r: Registers, _ loop: NotifyLoop) -> RegisterVerdict {
         let len = Int64(bitPattern: r.args[1])
-        let args = "len=\(len)"
+        // Shown only in a trace: not formatted per call when nobody traces.
+        let args = loop.tracer.isEmpty ? "" : "len=\(len)"
         // The kernel's own limit (__NEW_UTS_LEN), checked before it reads the name.
         guard len >= 0 && len <= 64 else { return .refuse(EINVAL, why: "longer than 64", args: args) }
         if loop.request.hostnameLocked { return .refuse(EPERM, why: "policy: hostname locked", args: args) }

@@ -19,7 +19,8 @@ import SysboxCore
 struct Registers: Sendable {
     var nr: Int32
     var arch: UInt32
-    var args: [UInt64]
+    /// The six argument registers, held inline (no allocation per call).
+    var args: InlineArray<6, UInt64>
     /// The caller's thread id, as the listener's pid namespace sees it.
     var pid: UInt32
     /// The notification id.
@@ -28,14 +29,19 @@ struct Registers: Sendable {
     init(nr: Int32, arch: UInt32 = 0, args: [UInt64], pid: UInt32 = 0, id: UInt64 = 0) {
         self.nr = nr
         self.arch = arch
-        self.args = args + Array(repeating: 0, count: max(0, 6 - args.count))
+        self.args = InlineArray(repeating: 0)
+        for (i, a) in args.prefix(6).enumerated() { self.args[i] = a }
         self.pid = pid
         self.id = id
     }
 
     init(_ n: seccomp_notif) {
         let a = n.data.args
-        self.init(nr: n.data.nr, arch: n.data.arch, args: [a.0, a.1, a.2, a.3, a.4, a.5], pid: n.pid, id: n.id)
+        nr = n.data.nr
+        arch = n.data.arch
+        args = [a.0, a.1, a.2, a.3, a.4, a.5]
+        pid = n.pid
+        id = n.id
     }
 }
 
@@ -163,17 +169,36 @@ extension NotifyLoop {
         UTSNameHandler(), SysinfoHandler(), MountHandler(), UmountHandler(), NewMountAPIHandler(), OpenAt2Handler(),
     ]
 
-    /// The handler of each syscall number of the native architecture (resolved once).
-    static let byNumber: [Int32: (name: String, handler: any TrapHandler)] = {
-        var m: [Int32: (String, any TrapHandler)] = [:]
+    /// A syscall's name and handler.
+    final class Handled: Sendable {
+        let name: String
+        let handler: any TrapHandler
+        init(name: String, handler: any TrapHandler) {
+            self.name = name
+            self.handler = handler
+        }
+    }
+
+    /// The handler of each syscall number of the native architecture (resolved once), indexed
+    /// by number: a call's lookup is an index and a retain, not a hash and copies of a name and
+    /// an existential.
+    private static let byNumberTable: [Handled?] = {
+        var entries: [(Int, Handled)] = []
         for h in handlers {
             for n in h.syscalls {
                 let nr = seccomp_syscall_resolve_name(n)
-                if nr >= 0 { m[nr] = (n, h) }
+                if nr >= 0 { entries.append((Int(nr), Handled(name: n, handler: h))) }
             }
         }
-        return m
+        var table = [Handled?](repeating: nil, count: (entries.map(\.0).max() ?? -1) + 1)
+        for (nr, e) in entries { table[nr] = e }
+        return table
     }()
+
+    static func handled(_ nr: Int32) -> Handled? {
+        let table = byNumberTable
+        return nr >= 0 && Int(nr) < table.count ? table[Int(nr)] : nil
+    }
 
     /// Every syscall name some handler answers.
     static var handled: Set<String> { Set(handlers.flatMap(\.syscalls)) }

@@ -22,7 +22,7 @@ import Testing
         #expect(NotifyLoop.handled == Policy.trappable)
         for name in Policy.builtIn.syscalls.trap { #expect(NotifyLoop.handled.contains(name), "\(name) has no handler") }
         // Each name resolves to its handler on this architecture.
-        for name in Policy.trappable { #expect(NotifyLoop.byNumber[Self.nr(name)]?.name == name) }
+        for name in Policy.trappable { #expect(NotifyLoop.handled(Self.nr(name))?.name == name) }
     }
 
     static let rdonly: UInt64 = 1, remount: UInt64 = 32, bind: UInt64 = 4096, move: UInt64 = 8192, rec: UInt64 = 16384

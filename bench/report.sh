@@ -57,7 +57,8 @@ plot scale "set multiplot layout 1,3; set grid; set key top left; set xlabel 'sy
     plot '$d/scale.tsv' using 1:6 with linespoints pt 7 title 'trapped sethostname', '' using 1:8 with linespoints pt 5 title '/proc/meminfo read';
     unset multiplot"
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# Nothing for no samples (a runtime left out), so that its ratios show as "—".
+median() { sort -n | awk '{a[NR]=$1} END {if (NR) print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 med() { awk -F'\t' -v r="$2" '$1 == r {print $2}' "$1" | median; }
 ratio() { [ -n "$1" ] && [ -n "$2" ] && echo "$1 / $2" | bc -l | xargs printf '%.2f' || echo "—"; }
 more() { awk -v k="$1" '$1 == k {print $2}' "$d/traps.tsv.more"; }

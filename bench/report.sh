@@ -60,7 +60,7 @@ plot scale "set multiplot layout 1,3; set grid; set key top left; set xlabel 'sy
 # Nothing for no samples (a runtime left out), so that its ratios show as "—".
 median() { sort -n | awk '{a[NR]=$1} END {if (NR) print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 med() { awk -F'\t' -v r="$2" '$1 == r {print $2}' "$1" | median; }
-ratio() { [ -n "$1" ] && [ -n "$2" ] && echo "$1 / $2" | bc -l | xargs printf '%.2f' || echo "—"; }
+ratio() { [ -n "$1" ] && [ -n "$2" ] && echo "$1 / $2" | bc -l | xargs printf '%.2f×' || echo "— (not run here)"; }
 more() { awk -v k="$1" '$1 == k {print $2}' "$d/traps.tsv.more"; }
 trap_us() { awk -F'\t' -v k="$1" '$1 == k {print $2}' "$d/traps.tsv"; }
 scale_at() { awk -F'\t' -v n="$1" -v c="$2" '$1 == n {print $c}' "$d/scale.tsv"; }
@@ -72,12 +72,12 @@ last=$(awk -F'\t' '$1 ~ /^[0-9]+$/ {n=$1} END {print n}' "$d/scale.tsv")
     echo
     echo "Where sysboxd stands against runc, crun and LXCFS on one machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), Linux $(uname -r)."
     echo "Every figure is from one run of \`bench/report.sh\` on $(date -u +%Y-%m-%d); each benchmark measures its anchor in the same run."
-    echo "The machine is a VM shared with other work: figures move by 10–20% between runs, so read ratios, not absolute times."
+    echo "The machine is a VM shared with other work: figures move by 10–20% between runs, so read ratios, not absolute times; the p99s and start times at 200 containers, where the two CPUs are saturated, can move several-fold between runs."
     echo
     echo "| what | goal | measured |"
     echo "|---|---|---|"
-    echo "| \`docker run --rm busybox true\` against runc / crun | ≤ 0.9× / ≤ 1.0× | $(ratio "$ds" "$dr")× / $(ratio "$ds" "$dc")× |"
-    echo "| \`run\` of a busybox bundle against runc / crun | ≤ 1.0× / ≤ 1.5× | $(ratio "$bs" "$br")× / $(ratio "$bs" "$bc_")× |"
+    echo "| \`docker run --rm busybox true\` against runc / crun | ≤ 0.9× / ≤ 1.0× | $(ratio "$ds" "$dr") / $(ratio "$ds" "$dc") |"
+    echo "| \`run\` of a busybox bundle against runc / crun | ≤ 1.0× / ≤ 1.5× | $(ratio "$bs" "$br") / $(ratio "$bs" "$bc_") |"
     echo "| trapped \`sethostname\` | ≤ 10 µs | $(trap_us sethostname) µs (floor here: $(more floor) µs) |"
     echo "| trapped \`sysinfo\` | ≤ 20 µs | $(trap_us sysinfo) µs |"
     echo "| emulated \`mount -t tmpfs\` | ≤ 300 µs | $(trap_us mount-tmpfs) µs |"
@@ -85,10 +85,10 @@ last=$(awk -F'\t' '$1 ~ /^[0-9]+$/ {n=$1} END {print n}' "$d/scale.tsv")
     echo "| another container flooding sysbox-mgr: p99 of a trapped call | ≤ 2 ms | $(echo "$(more flood_p99) / 1000" | bc -l | xargs printf '%.2f') ms |"
     echo "| \`sysbox-mgr trace\` running: tight loop / one call every 2 ms | ≤ 5% | $(more trace_pct)% / $(more trace_p50_pct)% |"
     echo "| system containers started | 200 | $last |"
-    echo "| last start against the first (medians of 5) | ≤ 1.5× | $(sed -n 's/^the last start against the first: \([0-9.]*x\).*/\1/p' "$d/scale.txt") |"
+    echo "| last start against the first (medians of 5) | ≤ 1.5× | $(sed -n 's/^the last start against the first: \([0-9.]*\)x.*/\1×/p' "$d/scale.txt") |"
     echo "| daemons' memory per running container | ≤ 256 KiB | $(scale_at "$last" 3) KiB |"
     echo "| daemons' CPU with $last idle containers | ≈ 0 | $(sed -n "s/^the daemons' CPU with [0-9]* idle containers: \(.*\)$/\1/p" "$d/scale.txt") |"
-    echo "| trap / /proc read p99 at $last against idle | ≤ 2× | $(ratio "$(scale_at "$last" 6)" "$(scale_at 0 6)")× / $(ratio "$(scale_at "$last" 8)" "$(scale_at 0 8)")× |"
+    echo "| trap / /proc read p99 at $last against idle | ≤ 2× | $(ratio "$(scale_at "$last" 6)" "$(scale_at 0 6)") / $(ratio "$(scale_at "$last" 8)" "$(scale_at 0 8)") |"
     echo
     echo "## Start time"
     echo
